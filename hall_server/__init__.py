@@ -1,0 +1,3 @@
+"""hallq hall server: the single source of truth of a service hall."""
+
+__version__ = "0.1.0"

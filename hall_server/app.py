@@ -1,0 +1,64 @@
+"""Application setup: one hall, its store, its accounts and its live hub, as an aiohttp app."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+from aiohttp import web
+
+from . import api
+from .auth import Accounts
+from .config import HallConfig
+from .feed import board_listener
+from .hall import Hall
+from .hub import Hub
+from .store import Store
+from .web import ACCOUNTS, HALL, HUB, errors_middleware
+
+log = logging.getLogger(__name__)
+
+
+def make_app(
+    config: HallConfig,
+    db_path: str | Path,
+    clock: Callable[[], float] = time.time,
+    heartbeat_s: float = 10.0,
+) -> web.Application:
+    app = web.Application(middlewares=[errors_middleware], client_max_size=256 * 1024)
+    store = Store(db_path)
+    hub = Hub()
+    app[HUB] = hub
+    app[ACCOUNTS] = Accounts(store)
+    app.add_routes(api.routes)
+
+    async def lifecycle(app: web.Application) -> AsyncIterator[None]:
+        hall = Hall(config, store, clock=clock)
+        hall.listeners.append(board_listener(hub))
+        app[HALL] = hall
+        await hall.start()
+        tasks = [
+            asyncio.create_task(hub.heartbeats(heartbeat_s)),
+            asyncio.create_task(_roll_days(hall)),
+        ]
+        yield
+        for t in tasks:
+            t.cancel()
+        await hub.close_all()
+        await hall.stop()
+        store.close()
+
+    app.cleanup_ctx.append(lifecycle)
+    return app
+
+
+async def _roll_days(hall: Hall, every: float = 30.0) -> None:
+    """Close the business day at midnight even when nobody is issuing tickets."""
+    while True:
+        await asyncio.sleep(every)
+        with contextlib.suppress(Exception):
+            await hall.roll_day()

@@ -1,0 +1,152 @@
+"""Accounts, passwords and sessions.
+
+Passwords are hashed with scrypt (salted, deliberately slow, in the standard library). A login
+opens a session whose random token is the bearer token of the API and the cookie of the pages;
+only a SHA-256 of it is stored, so a copy of the database opens no session.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import secrets
+import time
+from dataclasses import dataclass
+from enum import StrEnum
+
+from .store import Store
+
+SESSION_TTL_S = 12 * 3600
+COOKIE = "hallq_session"
+_N, _R, _P = 2**14, 8, 1
+
+
+class Role(StrEnum):
+    STAFF = "staff"
+    MANAGER = "manager"
+    ADMIN = "admin"
+
+
+RANK = {Role.STAFF: 1, Role.MANAGER: 2, Role.ADMIN: 3}
+
+
+@dataclass(frozen=True)
+class Principal:
+    username: str
+    role: Role
+    windows: tuple[str, ...]
+    window: str | None
+
+    def at_least(self, role: Role) -> bool:
+        return RANK[self.role] >= RANK[role]
+
+    def may_act_on(self, window: str) -> bool:
+        """Staff act on the window they logged in at; managers and admins on any."""
+        if self.at_least(Role.MANAGER):
+            return True
+        return self.window == window
+
+
+def hash_password(password: str) -> str:
+    salt = secrets.token_bytes(16)
+    digest = hashlib.scrypt(password.encode(), salt=salt, n=_N, r=_R, p=_P, dklen=32)
+    b64 = base64.b64encode
+    return f"scrypt${_N}${_R}${_P}${b64(salt).decode()}${b64(digest).decode()}"
+
+
+def verify_password(password: str, stored: str) -> bool:
+    try:
+        scheme, n, r, p, salt, digest = stored.split("$")
+    except ValueError:
+        return False
+    if scheme != "scrypt":
+        return False
+    got = hashlib.scrypt(
+        password.encode(),
+        salt=base64.b64decode(salt),
+        n=int(n),
+        r=int(r),
+        p=int(p),
+        dklen=len(base64.b64decode(digest)),
+    )
+    return hmac.compare_digest(got, base64.b64decode(digest))
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class Accounts:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.db = store.db
+
+    def add(
+        self,
+        username: str,
+        password: str,
+        role: Role,
+        windows: list[str] | None = None,
+        display_name: str = "",
+    ) -> None:
+        if not username or len(password) < 4:
+            raise ValueError("a user needs a name and a password of at least 4 characters")
+        with self.store.writing() as db:
+            db["users"].upsert(
+                {
+                    "username": username,
+                    "password_hash": hash_password(password),
+                    "role": Role(role).value,
+                    "windows": json.dumps(windows or []),
+                    "display_name": display_name or username,
+                    "created_at": time.time(),
+                },
+                pk="username",
+            )
+
+    def exists(self, username: str) -> bool:
+        return self.db["users"].count_where("username = ?", [username]) > 0
+
+    def check(self, username: str, password: str) -> dict | None:
+        """The user row if the password is right. Slow on purpose: call it off the loop."""
+        rows = list(self.db.query("SELECT * FROM users WHERE username = ?", [username]))
+        if not rows:
+            verify_password(password, hash_password("x"))  # same cost: no user enumeration
+            return None
+        return rows[0] if verify_password(password, rows[0]["password_hash"]) else None
+
+    def open_session(self, username: str, window: str | None) -> str:
+        token = secrets.token_urlsafe(32)
+        now = time.time()
+        with self.store.writing() as db:
+            db["sessions"].insert(
+                {
+                    "token_hash": _token_hash(token),
+                    "username": username,
+                    "window": window,
+                    "created_at": now,
+                    "expires_at": now + SESSION_TTL_S,
+                }
+            )
+        return token
+
+    def close_session(self, token: str) -> None:
+        with self.store.writing() as db:
+            db.execute("DELETE FROM sessions WHERE token_hash = ?", [_token_hash(token)])
+
+    def principal(self, token: str) -> Principal | None:
+        rows = list(
+            self.db.query(
+                "SELECT u.username, u.role, u.windows, s.window, s.expires_at FROM sessions s "
+                "JOIN users u ON u.username = s.username WHERE s.token_hash = ?",
+                [_token_hash(token)],
+            )
+        )
+        if not rows or rows[0]["expires_at"] < time.time():
+            return None
+        r = rows[0]
+        return Principal(
+            r["username"], Role(r["role"]), tuple(json.loads(r["windows"])), r["window"]
+        )

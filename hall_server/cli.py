@@ -1,0 +1,178 @@
+"""``hall-server``: run a hall, run the demo hall, manage accounts."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import logging
+import sys
+from pathlib import Path
+
+from aiohttp import web
+
+from .auth import Accounts, Role
+from .config import DEMO_CONFIG, ConfigError, HallConfig, load_config
+from .store import SchemaTooNew, Store
+
+
+def _serve_args(p: argparse.ArgumentParser, db_default: str) -> None:
+    p.add_argument(
+        "--db",
+        default=db_default,
+        help=f"SQLite file (default {db_default}); "
+        "created with its schema if missing, migrated forward if older",
+    )
+    p.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to listen on (default 127.0.0.1; "
+        "0.0.0.0 to serve kiosks and boards on the hall's network)",
+    )
+    p.add_argument("--port", type=int, default=8080, help="TCP port (default 8080)")
+    p.add_argument(
+        "--log-level",
+        default="info",
+        choices=["debug", "info", "warning", "error"],
+        help="logging detail (default info)",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="hall-server",
+        description="hallq hall server: queue engine, REST API, boards, kiosks and devices.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    serve = sub.add_parser(
+        "serve",
+        help="run a hall from its configuration file",
+        description="Run a hall. Opening hours in the config apply.",
+    )
+    serve.add_argument("--config", required=True, help="hall configuration (TOML), see README")
+    _serve_args(serve, "./hall.db")
+
+    demo = sub.add_parser(
+        "demo",
+        help="run a ready-made demo hall (open around the clock)",
+        description="Run the demo town hall: 10 services, 11 windows, 2 "
+        "kiosks with simulated printer and card reader. A fresh database "
+        "gets the accounts admin, manager and staff1..staff11 (password "
+        "'demo').",
+    )
+    _serve_args(demo, "./hallq-demo.db")
+    demo.add_argument(
+        "--simulate",
+        action="store_true",
+        help="simulate visitors arriving and windows calling them",
+    )
+
+    user = sub.add_parser("user", help="manage accounts")
+    usub = user.add_subparsers(dest="user_command", required=True, metavar="ACTION")
+    add = usub.add_parser("add", help="add or update an account; the password is read from stdin")
+    add.add_argument("name", help="user name")
+    add.add_argument(
+        "--role",
+        required=True,
+        choices=[r.value for r in Role],
+        help="staff act on their window; managers see reports; admins do all",
+    )
+    add.add_argument(
+        "--window",
+        action="append",
+        default=[],
+        help="bind a staff account to a window (repeat for several)",
+    )
+    add.add_argument("--db", default="./hall.db", help="SQLite file (default ./hall.db)")
+    return parser
+
+
+def _open_store(db: str) -> Store:
+    try:
+        return Store(db)
+    except SchemaTooNew as e:
+        sys.exit(f"hall-server: {db}: {e}")
+
+
+def _run(config: HallConfig, args: argparse.Namespace, banner: str = "") -> None:
+    from .app import make_app
+
+    logging.basicConfig(
+        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    _open_store(args.db).close()  # refuse a too-new schema before binding the port
+    app = make_app(config, args.db)
+    if banner:
+        print(banner, flush=True)
+    web.run_app(
+        app,
+        host=args.host,
+        port=args.port,
+        print=lambda s: print(s, flush=True),
+        shutdown_timeout=5,
+    )
+
+
+def _demo_accounts(db: str, config: HallConfig) -> list[str]:
+    store = _open_store(db)
+    try:
+        accounts = Accounts(store)
+        if accounts.exists("admin"):
+            return []
+        lines = []
+        accounts.add("admin", "demo", Role.ADMIN)
+        accounts.add("manager", "demo", Role.MANAGER)
+        lines += ["  admin / demo   (admin)", "  manager / demo (manager)"]
+        for i, w in enumerate(config.window, start=1):
+            accounts.add(f"staff{i}", "demo", Role.STAFF, [w.id])
+            lines.append(f"  staff{i} / demo  (window {w.id})")
+        return lines
+    finally:
+        store.close()
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "serve":
+            _run(load_config(args.config), args)
+        elif args.command == "demo":
+            config = load_config(DEMO_CONFIG)
+            created = _demo_accounts(args.db, config)
+            base = f"http://{'127.0.0.1' if args.host == '0.0.0.0' else args.host}:{args.port}"
+            kiosks = "\n".join(f"  {base}/kiosk/{k.id}" for k in config.kiosk)
+            accounts = (
+                "Accounts created (password 'demo'):\n" + "\n".join(created)
+                if created
+                else "Accounts: admin, manager, staff1.. (password 'demo')"
+            )
+            banner = (
+                f"hallq demo hall '{config.hall.name}'\n{accounts}\nPages:\n{kiosks}\n"
+                f"  {base}/board\n  {base}/staff\n  {base}/manager\n  {base}/book\n"
+                f"API: {base}/api/v1/health"
+            )
+            if args.simulate:
+                from .simulate import attach_simulation
+
+                attach_simulation(config)
+            _run(config, args, banner)
+        elif args.command == "user":
+            password = (
+                sys.stdin.readline().rstrip("\n")
+                if not sys.stdin.isatty()
+                else getpass.getpass("password: ")
+            )
+            store = _open_store(args.db)
+            try:
+                Accounts(store).add(args.name, password, Role(args.role), args.window)
+            except ValueError as e:
+                sys.exit(f"hall-server: {e}")
+            finally:
+                store.close()
+            print(f"user {args.name} ({args.role}) saved in {Path(args.db)}")
+    except ConfigError as e:
+        sys.exit(f"hall-server: {e}")
+
+
+if __name__ == "__main__":
+    main()

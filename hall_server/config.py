@@ -1,0 +1,236 @@
+"""Hall configuration: a TOML file checked once at start, refused with the key and line at fault."""
+
+from __future__ import annotations
+
+import logging
+import re
+import tomllib
+from datetime import time
+from pathlib import Path
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from .engine import Rules, ServiceDef, WindowDef
+
+log = logging.getLogger(__name__)
+
+DEMO_CONFIG = Path(__file__).parent / "data" / "demo-hall.toml"
+
+
+class ConfigError(Exception):
+    """The file cannot run a hall; the message names the key and, where known, the line."""
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+
+class Item(_Model):
+    code: str
+    name: str
+    name_en: str = ""
+    online: bool = False
+    keywords: list[str] = []
+
+
+class Service(_Model):
+    code: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$")
+    prefix: str = Field(pattern=r"^[A-Z]{1,2}$")
+    name: str
+    name_en: str = ""
+    target_wait_min: float = Field(default=30, gt=0)
+    mean_service_min: float = Field(default=8, gt=0)
+    alarm_waiting: int | None = Field(default=None, gt=0)
+    alarm_wait_min: float | None = Field(default=None, gt=0)
+    items: list[Item] = []
+
+
+class Window(_Model):
+    id: str = Field(min_length=1, max_length=16)
+    name: str = ""
+    name_en: str = ""
+    services: list[str] = Field(min_length=1)
+
+    @property
+    def label(self) -> str:
+        return self.name or f"{self.id}号窗口"
+
+
+class Kiosk(_Model):
+    id: str = Field(pattern=r"^[A-Za-z0-9_-]{1,32}$")
+    name: str = ""
+    printer: str | None = None
+    reader: str | None = None
+
+
+class QueueRules(_Model):
+    max_priority_streak: int = Field(default=2, ge=1)
+    max_recalls: int = Field(default=2, ge=0)
+    max_active_per_person: int = Field(default=1, ge=1)
+
+
+class Announce(_Model):
+    repeat: int = Field(default=2, ge=1, le=5)
+
+
+class HallInfo(_Model):
+    id: str = Field(min_length=1)
+    name: str
+    name_en: str = ""
+    level: Literal["city", "town", "village"] = "town"
+    timezone: str = "Asia/Shanghai"
+    hours: list[str] = ["08:30-12:00", "14:00-17:30"]
+    priority_age: int = Field(default=60, ge=0, le=150)
+    public_url: str | None = None
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, v: str) -> str:
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {v!r}") from None
+        return v
+
+    @field_validator("hours")
+    @classmethod
+    def _hours(cls, v: list[str]) -> list[str]:
+        for span in v:
+            m = re.fullmatch(r"(\d\d):(\d\d)-(\d\d):(\d\d)", span)
+            if not m:
+                raise ValueError(f"{span!r} is not HH:MM-HH:MM")
+            if int(m[1]) > 23 or int(m[2]) > 59 or int(m[4]) > 59 or int(m[3]) > 24:
+                raise ValueError(f"{span!r} is not a time of day")
+            a, b = _clock(f"{m[1]}:{m[2]}"), _clock(f"{m[3]}:{m[4]}")
+            if a >= b:
+                raise ValueError(f"{span!r} ends before it starts")
+        return v
+
+
+class HallConfig(_Model):
+    hall: HallInfo
+    queue: QueueRules = QueueRules()
+    announce: Announce = Announce()
+    service: list[Service] = Field(min_length=1)
+    window: list[Window] = Field(min_length=1)
+    kiosk: list[Kiosk] = []
+
+    @model_validator(mode="after")
+    def _references(self) -> HallConfig:
+        _unique("service", "code", [s.code for s in self.service])
+        _unique("service", "prefix", [s.prefix for s in self.service])
+        _unique("window", "id", [w.id for w in self.window])
+        _unique("kiosk", "id", [k.id for k in self.kiosk])
+        codes = {s.code for s in self.service}
+        for i, w in enumerate(self.window):
+            for s in w.services:
+                if s not in codes:
+                    raise ValueError(f"window[{i}].services: unknown service {s!r}")
+        return self
+
+    # -- what the rest of the server asks of it --
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.hall.timezone)
+
+    def services_by_code(self) -> dict[str, Service]:
+        return {s.code: s for s in self.service}
+
+    def engine_args(self) -> dict[str, Any]:
+        return {
+            "services": [ServiceDef(s.code, s.prefix) for s in self.service],
+            "windows": [WindowDef(w.id, tuple(w.services)) for w in self.window],
+            "rules": Rules(self.queue.max_priority_streak, self.queue.max_recalls),
+        }
+
+    def opening_spans(self) -> list[tuple[time, time]]:
+        return [tuple(map(_clock, span.split("-"))) for span in self.hall.hours]  # type: ignore[misc]
+
+
+def _clock(hhmm: str) -> time:
+    """``24:00`` is the end of the day, so a hall can be open around the clock."""
+    return time.max if hhmm == "24:00" else time.fromisoformat(hhmm)
+
+
+def _unique(table: str, key: str, values: list[str]) -> None:
+    seen: set[str] = set()
+    for i, v in enumerate(values):
+        if v in seen:
+            raise ValueError(f"{table}[{i}].{key}: duplicate {v!r}")
+        seen.add(v)
+
+
+def parse_config(text: str, source: str = "<config>") -> HallConfig:
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{source}: {e}") from None
+    try:
+        config = HallConfig.model_validate(data)
+    except ValidationError as e:
+        err = e.errors()[0]
+        loc = list(err["loc"])
+        msg = err["msg"]
+        m = re.search(r"(\w+)\[(\d+)\]\.(\w+): (.*)", msg)
+        if m:  # a cross-reference check names its own place
+            loc, msg = [m[1], int(m[2]), m[3]], m[4]
+        line = locate(text, loc)
+        where = f" (line {line})" if line else ""
+        raise ConfigError(f"{source}: {_dotted(loc)}{where}: {msg}") from None
+    _warn_unknown(config, source)
+    return config
+
+
+def load_config(path: str | Path) -> HallConfig:
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as e:
+        raise ConfigError(f"{path}: cannot read: {e.strerror}") from None
+    return parse_config(text, str(path))
+
+
+def _dotted(loc: list[Any]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def locate(text: str, loc: list[Any]) -> int | None:
+    """Best-effort line of a key path such as ``window[2].services`` in TOML source."""
+    lines = text.splitlines()
+    start, end = 0, len(lines)
+    table = loc[0] if loc else None
+    rest = loc[1:]
+    if table is None:
+        return None
+    header = re.compile(rf"^\s*\[\[?\s*{re.escape(str(table))}\s*\]\]?\s*(#.*)?$")
+    headers = [i for i, line in enumerate(lines) if header.match(line)]
+    if rest and isinstance(rest[0], int):
+        if rest[0] >= len(headers):
+            return headers[-1] + 1 if headers else None
+        start = headers[rest[0]]
+        rest = rest[1:]
+    elif headers:
+        start = headers[0]
+    else:
+        key = re.compile(rf"^\s*{re.escape(str(table))}\s*=")
+        return next((i + 1 for i, line in enumerate(lines) if key.match(line)), None)
+    nxt = [i for i, line in enumerate(lines) if i > start and line.lstrip().startswith("[")]
+    end = nxt[0] if nxt else len(lines)
+    if rest and isinstance(rest[0], str):
+        key = re.compile(rf"^\s*{re.escape(rest[0])}\s*=")
+        for i in range(start, end):
+            if key.match(lines[i]):
+                return i + 1
+    return start + 1
+
+
+def _warn_unknown(config: HallConfig, source: str) -> None:
+    for name, model in (("hall", config.hall), ("queue", config.queue)):
+        for key in model.model_extra or {}:
+            log.warning("%s: [%s] %s is not a known key and is ignored", source, name, key)

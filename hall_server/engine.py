@@ -1,0 +1,710 @@
+"""The ticket lifecycle and the hall's queues as a pure state machine.
+
+Theory of operation
+-------------------
+The engine holds the state of one hall for one business day: the services and their queues,
+the windows and the ticket each one is handling. It does no I/O and reads no clock: every
+command carries the instant ``at`` (seconds since the epoch, or since opening in a replay) and
+the engine maps it to a business day with the ``day_of`` function it was built with.
+
+A command (``issue``, ``call_next``, ``recall``...) is checked against the current state; if it
+is allowed the engine produces one or more *events* and applies them, and returns them. If it
+is not allowed it raises :class:`EngineError` and nothing changes. State is only ever changed by
+:meth:`Engine.apply`, so feeding the same events to a fresh engine (after a restart, or in a
+test) rebuilds exactly the same state. The store writes the events; the server answers only
+once they are on disk.
+
+A ticket moves through the statuses in :data:`TRANSITIONS`; the six statuses at the bottom of
+that table are terminal. A transfer ends a ticket as ``transferred`` and creates its
+*successor* in the other service's queue: same number, same token, same issue time, so the
+visitor keeps the paper they hold and their place in time.
+
+Calling order, for a window: its services are looked at in its order of preference and the
+first one with someone waiting is served. Within that service ``priority`` and ``appointment``
+tickets (the *high* classes, merged by issue time) go ahead of ``normal`` ones, but a window
+makes at most ``max_priority_streak`` high calls in a row while a normal visitor waits, so
+nobody starves. Within a class and a service, tickets leave in issue order.
+
+A new business day closes the previous one first: whatever has not ended expires.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections import deque
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass, field, fields
+from enum import StrEnum
+from typing import Any
+
+
+class Status(StrEnum):
+    WAITING = "waiting"
+    CALLED = "called"
+    SERVING = "serving"
+    DONE = "done"
+    NO_SHOW = "no_show"
+    TRANSFERRED = "transferred"
+    CANCELLED = "cancelled"
+    EXPIRED = "expired"
+
+
+class Priority(StrEnum):
+    NORMAL = "normal"
+    PRIORITY = "priority"
+    APPOINTMENT = "appointment"
+
+
+class WindowStatus(StrEnum):
+    OPEN = "open"
+    PAUSED = "paused"
+    CLOSED = "closed"
+
+
+#: (status, action) -> new status. Anything not listed is refused with ``invalid_state``.
+TRANSITIONS: dict[tuple[Status, str], Status] = {
+    (Status.WAITING, "call"): Status.CALLED,
+    (Status.WAITING, "cancel"): Status.CANCELLED,
+    (Status.WAITING, "expire"): Status.EXPIRED,
+    (Status.CALLED, "recall"): Status.CALLED,
+    (Status.CALLED, "start"): Status.SERVING,
+    (Status.CALLED, "finish"): Status.DONE,
+    (Status.CALLED, "no_show"): Status.NO_SHOW,
+    (Status.CALLED, "transfer"): Status.TRANSFERRED,
+    (Status.CALLED, "expire"): Status.EXPIRED,
+    (Status.SERVING, "finish"): Status.DONE,
+    (Status.SERVING, "transfer"): Status.TRANSFERRED,
+    (Status.SERVING, "expire"): Status.EXPIRED,
+}
+TERMINAL = frozenset(
+    {Status.DONE, Status.NO_SHOW, Status.TRANSFERRED, Status.CANCELLED, Status.EXPIRED}
+)
+IN_HAND = frozenset({Status.CALLED, Status.SERVING})
+HIGH_CLASSES = (Priority.PRIORITY, Priority.APPOINTMENT)
+
+
+class EngineError(Exception):
+    """A command the current state does not allow. ``kind`` maps to an HTTP status."""
+
+    def __init__(self, kind: str, code: str, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind  # "not_found" | "conflict" | "invalid"
+        self.code = code
+        self.message = message
+
+
+# --- configuration the engine needs (the server's config module builds these) ---------------
+
+
+@dataclass(frozen=True)
+class ServiceDef:
+    code: str
+    prefix: str
+
+
+@dataclass(frozen=True)
+class WindowDef:
+    id: str
+    services: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Rules:
+    max_priority_streak: int = 2
+    max_recalls: int = 2
+
+
+# --- events ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Event:
+    at: float
+
+    @property
+    def type(self) -> str:
+        return EVENT_NAMES[type(self)]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"type": self.type, **asdict(self)}
+
+
+@dataclass(frozen=True)
+class DayOpened(Event):
+    day: str
+
+
+@dataclass(frozen=True)
+class DayClosed(Event):
+    day: str
+
+
+@dataclass(frozen=True)
+class TicketIssued(Event):
+    ticket_id: str
+    service: str
+    number: str
+    seq: int
+    priority: str
+    token: str
+    kiosk: str | None = None
+    identity: str | None = None
+    name_masked: str | None = None
+    appointment: str | None = None
+
+
+@dataclass(frozen=True)
+class TicketCalled(Event):
+    ticket_id: str
+    window: str
+    by: str | None = None
+    specific: bool = False
+
+
+@dataclass(frozen=True)
+class TicketRecalled(Event):
+    ticket_id: str
+    window: str
+    by: str | None = None
+
+
+@dataclass(frozen=True)
+class TicketStarted(Event):
+    ticket_id: str
+    window: str
+    by: str | None = None
+
+
+@dataclass(frozen=True)
+class TicketFinished(Event):
+    ticket_id: str
+    window: str
+    by: str | None = None
+
+
+@dataclass(frozen=True)
+class TicketNoShow(Event):
+    ticket_id: str
+    window: str
+    by: str | None = None
+
+
+@dataclass(frozen=True)
+class TicketTransferred(Event):
+    ticket_id: str
+    window: str
+    service: str
+    successor_id: str
+    by: str | None = None
+
+
+@dataclass(frozen=True)
+class TicketCancelled(Event):
+    ticket_id: str
+    by: str | None = None
+
+
+@dataclass(frozen=True)
+class WindowChanged(Event):
+    window: str
+    status: str
+    by: str | None = None
+
+
+EVENT_NAMES: dict[type[Event], str] = {
+    DayOpened: "day_opened",
+    DayClosed: "day_closed",
+    TicketIssued: "ticket_issued",
+    TicketCalled: "ticket_called",
+    TicketRecalled: "ticket_recalled",
+    TicketStarted: "ticket_started",
+    TicketFinished: "ticket_finished",
+    TicketNoShow: "ticket_no_show",
+    TicketTransferred: "ticket_transferred",
+    TicketCancelled: "ticket_cancelled",
+    WindowChanged: "window_changed",
+}
+EVENT_TYPES = {name: cls for cls, name in EVENT_NAMES.items()}
+
+
+def event_from_dict(data: dict[str, Any]) -> Event:
+    cls = EVENT_TYPES[data["type"]]
+    names = {f.name for f in fields(cls)}
+    return cls(**{k: v for k, v in data.items() if k in names})
+
+
+# --- state -----------------------------------------------------------------------------------
+
+
+@dataclass
+class Ticket:
+    id: str
+    day: str
+    service: str
+    number: str
+    priority: Priority
+    issued_at: float
+    order: int
+    token: str
+    enqueued_at: float
+    kiosk: str | None = None
+    identity: str | None = None
+    name_masked: str | None = None
+    appointment: str | None = None
+    status: Status = Status.WAITING
+    called_at: float | None = None
+    started_at: float | None = None
+    finished_at: float | None = None
+    window: str | None = None
+    recalls: int = 0
+    called_by: str | None = None
+    finished_by: str | None = None
+    predecessor: str | None = None
+    successor: str | None = None
+
+    @property
+    def key(self) -> tuple[float, int]:
+        """Queue order: issue time, then issue order (transfers keep both)."""
+        return (self.issued_at, self.order)
+
+    @property
+    def high(self) -> bool:
+        return self.priority in HIGH_CLASSES
+
+
+@dataclass
+class Window:
+    id: str
+    services: tuple[str, ...]
+    status: WindowStatus = WindowStatus.OPEN
+    current: str | None = None
+    streak: int = 0
+
+
+@dataclass
+class Queue:
+    """Waiting tickets of one service, one sorted list per class (high classes merged)."""
+
+    high: list[tuple[float, int, str]] = field(default_factory=list)
+    normal: list[tuple[float, int, str]] = field(default_factory=list)
+
+    def lane(self, ticket: Ticket) -> list[tuple[float, int, str]]:
+        return self.high if ticket.high else self.normal
+
+    def add(self, ticket: Ticket) -> None:
+        bisect.insort(self.lane(ticket), (*ticket.key, ticket.id))
+
+    def remove(self, ticket: Ticket) -> None:
+        lane = self.lane(ticket)
+        i = bisect.bisect_left(lane, (*ticket.key, ticket.id))
+        if i < len(lane) and lane[i][2] == ticket.id:
+            del lane[i]
+
+    def __len__(self) -> int:
+        return len(self.high) + len(self.normal)
+
+    def ahead_of(self, ticket: Ticket) -> int:
+        """People called before this ticket if nothing else arrives (streaks ignored)."""
+        mine = bisect.bisect_left(self.lane(ticket), (*ticket.key, ticket.id))
+        return mine if ticket.high else mine + len(self.high)
+
+
+@dataclass(frozen=True)
+class Call:
+    """One announcement, for the boards."""
+
+    number: str
+    window: str
+    service: str
+    recall: bool
+    at: float
+    ticket_id: str
+
+
+# --- the engine ------------------------------------------------------------------------------
+
+
+class Engine:
+    """State of one hall; see the module docstring."""
+
+    def __init__(
+        self,
+        services: Iterable[ServiceDef],
+        windows: Iterable[WindowDef],
+        rules: Rules | None = None,
+        day_of: Callable[[float], str] = lambda at: "day",
+        new_id: Callable[[], str] | None = None,
+    ) -> None:
+        self.services = {s.code: s for s in services}
+        self.rules = rules or Rules()
+        self.day_of = day_of
+        self._ids = 0
+        self.new_id = new_id or self._next_id
+        self.windows = {
+            w.id: Window(w.id, tuple(s for s in w.services if s in self.services)) for w in windows
+        }
+        self.day: str | None = None
+        self.tickets: dict[str, Ticket] = {}
+        self.by_token: dict[str, str] = {}
+        self.by_number: dict[str, str] = {}
+        self.queues: dict[str, Queue] = {code: Queue() for code in self.services}
+        self.seq: dict[str, int] = dict.fromkeys(self.services, 0)
+        self.order = 0
+        self.recent_calls: deque[Call] = deque(maxlen=20)
+        self.changed: set[str] = set()
+
+    def _next_id(self) -> str:
+        self._ids += 1
+        return f"t{self._ids}"
+
+    # -- queries -------------------------------------------------------------------------------
+
+    def ticket(self, ticket_id: str) -> Ticket:
+        try:
+            return self.tickets[ticket_id]
+        except KeyError:
+            raise EngineError("not_found", "unknown_ticket", "no such ticket today") from None
+
+    def by_token_latest(self, token: str) -> Ticket | None:
+        """The live end of a transfer chain for a visitor's token."""
+        tid = self.by_token.get(token)
+        return self.tickets.get(tid) if tid else None
+
+    def window(self, window_id: str) -> Window:
+        try:
+            return self.windows[window_id]
+        except KeyError:
+            raise EngineError("not_found", "unknown_window", f"no window {window_id!r}") from None
+
+    def service(self, code: str) -> ServiceDef:
+        try:
+            return self.services[code]
+        except KeyError:
+            raise EngineError("not_found", "unknown_service", f"no service {code!r}") from None
+
+    def waiting(self, service: str) -> int:
+        return len(self.queues[service])
+
+    def position(self, ticket: Ticket) -> int | None:
+        if ticket.status is not Status.WAITING:
+            return None
+        return self.queues[ticket.service].ahead_of(ticket)
+
+    def waiting_tickets(self, service: str) -> list[Ticket]:
+        """Waiting tickets of a service in the order a window would most likely call them."""
+        q = self.queues[service]
+        return [self.tickets[tid] for _, _, tid in (*q.high, *q.normal)]
+
+    def open_windows(self, service: str) -> list[Window]:
+        return [
+            w
+            for w in self.windows.values()
+            if service in w.services and w.status is WindowStatus.OPEN
+        ]
+
+    def current(self, window_id: str) -> Ticket | None:
+        w = self.window(window_id)
+        return self.tickets[w.current] if w.current else None
+
+    def take_changed(self) -> list[Ticket]:
+        """Tickets touched since the last call, for the store's current-state table."""
+        out = [self.tickets[tid] for tid in self.changed if tid in self.tickets]
+        self.changed = set()
+        return out
+
+    # -- commands ------------------------------------------------------------------------------
+
+    def issue(
+        self,
+        service: str,
+        at: float,
+        token: str,
+        priority: Priority = Priority.NORMAL,
+        kiosk: str | None = None,
+        identity: str | None = None,
+        name_masked: str | None = None,
+        appointment: str | None = None,
+    ) -> list[Event]:
+        events = self._roll(at)
+        svc = self.service(service)
+        seq = self.seq[service] + 1
+        events.append(
+            TicketIssued(
+                at=at,
+                ticket_id=self.new_id(),
+                service=service,
+                number=f"{svc.prefix}{seq:03d}",
+                seq=seq,
+                priority=Priority(priority).value,
+                token=token,
+                kiosk=kiosk,
+                identity=identity,
+                name_masked=name_masked,
+                appointment=appointment,
+            )
+        )
+        return self._commit(events)
+
+    def call_next(self, window_id: str, at: float, by: str | None = None) -> list[Event]:
+        """Finish what the window holds, then call the next ticket; no call if nobody waits."""
+        events = self._roll(at)
+        w = self.window(window_id)
+        if w.status is not WindowStatus.OPEN:
+            raise EngineError("conflict", f"window_{w.status.value}", f"window is {w.status}")
+        if w.current:
+            events.append(TicketFinished(at=at, ticket_id=w.current, window=w.id, by=by))
+        chosen = self._choose(w)
+        if chosen is not None:
+            events.append(TicketCalled(at=at, ticket_id=chosen, window=w.id, by=by))
+        return self._commit(events)
+
+    def call_ticket(
+        self, window_id: str, number: str, at: float, by: str | None = None
+    ) -> list[Event]:
+        """Call one particular waiting ticket out of turn (the event records who did it)."""
+        events = self._roll(at)
+        w = self.window(window_id)
+        if w.status is WindowStatus.CLOSED:
+            raise EngineError("conflict", "window_closed", "window is closed")
+        tid = self.by_number.get(number.upper())
+        if tid is None:
+            raise EngineError("not_found", "unknown_ticket", f"no ticket {number} today")
+        t = self.tickets[tid]
+        self._check(t, "call")
+        if w.current:
+            events.append(TicketFinished(at=at, ticket_id=w.current, window=w.id, by=by))
+        events.append(TicketCalled(at=at, ticket_id=tid, window=w.id, by=by, specific=True))
+        return self._commit(events)
+
+    def recall(self, window_id: str, at: float, by: str | None = None) -> list[Event]:
+        """Announce again; past ``max_recalls`` the visitor is marked as not come."""
+        t = self._in_hand(window_id, "recall")
+        if t.recalls >= self.rules.max_recalls:
+            return self._commit([TicketNoShow(at=at, ticket_id=t.id, window=window_id, by=by)])
+        return self._commit([TicketRecalled(at=at, ticket_id=t.id, window=window_id, by=by)])
+
+    def start(self, window_id: str, at: float, by: str | None = None) -> list[Event]:
+        t = self._in_hand(window_id, "start")
+        return self._commit([TicketStarted(at=at, ticket_id=t.id, window=window_id, by=by)])
+
+    def finish(self, window_id: str, at: float, by: str | None = None) -> list[Event]:
+        t = self._in_hand(window_id, "finish")
+        return self._commit([TicketFinished(at=at, ticket_id=t.id, window=window_id, by=by)])
+
+    def no_show(self, window_id: str, at: float, by: str | None = None) -> list[Event]:
+        t = self._in_hand(window_id, "no_show")
+        return self._commit([TicketNoShow(at=at, ticket_id=t.id, window=window_id, by=by)])
+
+    def transfer(
+        self, window_id: str, service: str, at: float, by: str | None = None
+    ) -> list[Event]:
+        self.service(service)
+        t = self._in_hand(window_id, "transfer")
+        return self._commit(
+            [
+                TicketTransferred(
+                    at=at,
+                    ticket_id=t.id,
+                    window=window_id,
+                    service=service,
+                    successor_id=self.new_id(),
+                    by=by,
+                )
+            ]
+        )
+
+    def cancel(self, ticket_id: str, at: float, by: str | None = None) -> list[Event]:
+        self._check(self.ticket(ticket_id), "cancel")
+        return self._commit([TicketCancelled(at=at, ticket_id=ticket_id, by=by)])
+
+    def set_window(
+        self, window_id: str, status: WindowStatus, at: float, by: str | None = None
+    ) -> list[Event]:
+        """Pause, resume, open or close a window. Closing keeps the ticket in hand to finish."""
+        events = self._roll(at)
+        w = self.window(window_id)
+        status = WindowStatus(status)
+        if w.status is status:
+            raise EngineError("conflict", f"already_{status.value}", f"window is already {status}")
+        events.append(WindowChanged(at=at, window=w.id, status=status.value, by=by))
+        return self._commit(events)
+
+    def close_day(self, at: float) -> list[Event]:
+        """End the business day: every ticket that has not ended expires."""
+        if self.day is None:
+            return []
+        return self._commit([DayClosed(at=at, day=self.day)])
+
+    # -- helpers for commands ------------------------------------------------------------------
+
+    def _roll(self, at: float) -> list[Event]:
+        day = self.day_of(at)
+        if day == self.day:
+            return []
+        events: list[Event] = []
+        if self.day is not None:
+            events.append(DayClosed(at=at, day=self.day))
+        events.append(DayOpened(at=at, day=day))
+        return events
+
+    def _check(self, t: Ticket, action: str) -> None:
+        if (t.status, action) not in TRANSITIONS:
+            raise EngineError(
+                "conflict", "invalid_state", f"ticket {t.number} is {t.status}: cannot {action}"
+            )
+
+    def _in_hand(self, window_id: str, action: str) -> Ticket:
+        w = self.window(window_id)
+        if not w.current:
+            raise EngineError("conflict", "no_current_ticket", f"window {w.id} holds no ticket")
+        t = self.tickets[w.current]
+        self._check(t, action)
+        return t
+
+    def _choose(self, w: Window) -> str | None:
+        for code in w.services:
+            q = self.queues[code]
+            if not q:
+                continue
+            if q.high and (not q.normal or w.streak < self.rules.max_priority_streak):
+                return q.high[0][2]
+            return q.normal[0][2]
+        return None
+
+    def _commit(self, events: list[Event]) -> list[Event]:
+        for e in events:
+            self.apply(e)
+        return events
+
+    # -- the only place state changes ------------------------------------------------------------
+
+    def apply(self, e: Event) -> None:
+        handler = getattr(self, f"_on_{e.type}")
+        handler(e)
+
+    def _move(self, t: Ticket, action: str) -> None:
+        self._check(t, action)
+        t.status = TRANSITIONS[(t.status, action)]
+        self.changed.add(t.id)
+
+    def _release(self, t: Ticket) -> None:
+        if t.window and self.windows.get(t.window) and self.windows[t.window].current == t.id:
+            self.windows[t.window].current = None
+
+    def _on_day_opened(self, e: DayOpened) -> None:
+        self.day = e.day
+        self.seq = dict.fromkeys(self.services, 0)
+        self.recent_calls.clear()
+        for w in self.windows.values():
+            w.status, w.current, w.streak = WindowStatus.OPEN, None, 0
+
+    def _on_day_closed(self, e: DayClosed) -> None:
+        for t in self.tickets.values():
+            if t.status not in TERMINAL:
+                self._move(t, "expire")
+                t.finished_at = e.at
+        for q in self.queues.values():
+            q.high.clear()
+            q.normal.clear()
+        for w in self.windows.values():
+            w.current = None
+        # Ended tickets live on in the store; the engine only keeps today's.
+        self.tickets = {tid: self.tickets[tid] for tid in self.changed if tid in self.tickets}
+        self.by_token.clear()
+        self.by_number.clear()
+
+    def _on_ticket_issued(self, e: TicketIssued) -> None:
+        if self.day is None:
+            self.day = self.day_of(e.at)
+        self.order += 1
+        t = Ticket(
+            id=e.ticket_id,
+            day=self.day,
+            service=e.service,
+            number=e.number,
+            priority=Priority(e.priority),
+            issued_at=e.at,
+            order=self.order,
+            token=e.token,
+            enqueued_at=e.at,
+            kiosk=e.kiosk,
+            identity=e.identity,
+            name_masked=e.name_masked,
+            appointment=e.appointment,
+        )
+        self.tickets[t.id] = t
+        self.by_token[t.token] = t.id
+        self.by_number[t.number] = t.id
+        self.seq[e.service] = max(self.seq.get(e.service, 0), e.seq)
+        self.queues[e.service].add(t)
+        self.changed.add(t.id)
+
+    def _on_ticket_called(self, e: TicketCalled) -> None:
+        t, w = self.tickets[e.ticket_id], self.windows[e.window]
+        q = self.queues[t.service]
+        if not e.specific:
+            w.streak = w.streak + 1 if t.high and q.normal else 0
+        q.remove(t)
+        self._move(t, "call")
+        t.called_at, t.window, t.called_by = e.at, w.id, e.by
+        w.current = t.id
+        self.recent_calls.appendleft(Call(t.number, w.id, t.service, False, e.at, t.id))
+
+    def _on_ticket_recalled(self, e: TicketRecalled) -> None:
+        t = self.tickets[e.ticket_id]
+        self._move(t, "recall")
+        t.recalls += 1
+        self.recent_calls.appendleft(Call(t.number, e.window, t.service, True, e.at, t.id))
+
+    def _on_ticket_started(self, e: TicketStarted) -> None:
+        t = self.tickets[e.ticket_id]
+        self._move(t, "start")
+        t.started_at = e.at
+
+    def _end(self, e: TicketFinished | TicketNoShow, action: str) -> None:
+        t = self.tickets[e.ticket_id]
+        self._move(t, action)
+        t.finished_at, t.finished_by = e.at, e.by
+        self._release(t)
+
+    def _on_ticket_finished(self, e: TicketFinished) -> None:
+        self._end(e, "finish")
+
+    def _on_ticket_no_show(self, e: TicketNoShow) -> None:
+        self._end(e, "no_show")
+
+    def _on_ticket_transferred(self, e: TicketTransferred) -> None:
+        t = self.tickets[e.ticket_id]
+        self._move(t, "transfer")
+        t.finished_at, t.finished_by, t.successor = e.at, e.by, e.successor_id
+        self._release(t)
+        s = Ticket(
+            id=e.successor_id,
+            day=t.day,
+            service=e.service,
+            number=t.number,
+            priority=t.priority,
+            issued_at=t.issued_at,
+            order=t.order,
+            token=t.token,
+            enqueued_at=e.at,
+            kiosk=t.kiosk,
+            identity=t.identity,
+            name_masked=t.name_masked,
+            appointment=t.appointment,
+            predecessor=t.id,
+        )
+        self.tickets[s.id] = s
+        self.by_token[s.token] = s.id
+        self.by_number[s.number] = s.id
+        self.queues[s.service].add(s)
+        self.changed.add(s.id)
+
+    def _on_ticket_cancelled(self, e: TicketCancelled) -> None:
+        t = self.tickets[e.ticket_id]
+        self.queues[t.service].remove(t)
+        self._move(t, "cancel")
+        t.finished_at = e.at
+
+    def _on_window_changed(self, e: WindowChanged) -> None:
+        self.windows[e.window].status = WindowStatus(e.status)

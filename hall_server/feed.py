@@ -1,0 +1,59 @@
+"""Turns durable events into the live messages of boards, consoles and dashboards."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from typing import Any
+
+from .engine import Event, TicketCalled, TicketFinished, TicketRecalled
+from .hall import Hall
+from .hub import Hub
+
+
+def state_message(hall: Hall) -> dict[str, Any]:
+    snap = hall.snapshot()
+    return {
+        "type": "state",
+        "windows": snap["windows"],
+        "services": snap["services"],
+        "waiting": snap["waiting"],
+        "at": snap["at"],
+    }
+
+
+def board_listener(hub: Hub, state_every: float = 0.25):
+    """Calls and recalls go out one by one, in order, at once. Queue lengths and window states
+    go out as one ``state`` message at most every ``state_every`` seconds: a burst of tickets
+    must not become a burst of large messages to a thousand boards."""
+    scheduled = False
+
+    def flush(hall: Hall) -> None:
+        nonlocal scheduled
+        scheduled = False
+        if hub.clients:
+            hub.publish(state_message(hall))
+
+    def on_events(events: Sequence[Event], hall: Hall) -> None:
+        nonlocal scheduled
+        for e in events:
+            t = hall.engine.tickets.get(getattr(e, "ticket_id", ""))
+            if t is None:
+                continue
+            if isinstance(e, TicketCalled | TicketRecalled):
+                recall = isinstance(e, TicketRecalled)
+                hub.publish(hall.call_view(t.number, e.window, t.service, recall, e.at))
+            elif isinstance(e, TicketFinished):
+                hall.estimator.observe(t)
+        if not scheduled:
+            scheduled = True
+            asyncio.get_running_loop().call_later(state_every, flush, hall)
+
+    return on_events
+
+
+def board_filter(window: str | None):
+    """A window screen hears only its own calls; the hall board hears everything."""
+    if window is None:
+        return lambda m: True
+    return lambda m: m.get("type") != "call" or m.get("window") == window

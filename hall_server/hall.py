@@ -1,0 +1,384 @@
+"""The hall: the engine, made durable and live.
+
+Every command runs on the engine in the event loop (one at a time, so two windows can never
+get the same ticket), then its events wait in line for the writer. The writer commits whatever
+has gathered in one transaction (group commit) in a thread of its own, and only then are the
+callers answered and the listeners (board hub, printers, alarms) told. If the disk refuses a
+write the in-memory state can no longer be trusted: the hall stops accepting commands and the
+process should be restarted, which rebuilds the state from the log.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from datetime import date, datetime
+from typing import Any
+
+from .config import HallConfig
+from .engine import (
+    TERMINAL,
+    Engine,
+    EngineError,
+    Event,
+    Priority,
+    Ticket,
+    TicketIssued,
+    WindowStatus,
+)
+from .estimate import Estimator
+from .identity import Identity
+from .store import Store, ticket_row
+
+log = logging.getLogger(__name__)
+
+Listener = Callable[[Sequence[Event], "Hall"], None]
+
+WINDOW_ACTIONS = ("call", "recall", "start", "finish", "no-show", "transfer", "pause", "resume")
+
+
+class HallUnavailable(Exception):
+    """The store failed; nothing more is accepted until a restart."""
+
+
+class Hall:
+    def __init__(
+        self,
+        config: HallConfig,
+        store: Store,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.config = config
+        self.store = store
+        self.clock = clock
+        self.tz = config.tz
+        self.services = config.services_by_code()
+        self.windows_cfg = {w.id: w for w in config.window}
+        self.kiosks = {k.id: k for k in config.kiosk}
+        self.engine = Engine(
+            **config.engine_args(), day_of=self.day_of, new_id=lambda: uuid.uuid4().hex
+        )
+        self.estimator = Estimator(config)
+        self.listeners: list[Listener] = []
+        self.pending_identity: dict[str, tuple[Identity, float]] = {}
+        self.identity_key = store.secret("identity_key")
+        self._queue: list[tuple[list[Event], list[tuple[Any, ...]], asyncio.Future[None]]] = []
+        self._wake = asyncio.Event()
+        self._executor = ThreadPoolExecutor(1, thread_name_prefix="hall-writer")
+        self._writer: asyncio.Task[None] | None = None
+        self.broken: BaseException | None = None
+        self.restore()
+
+    # -- life cycle ------------------------------------------------------------------------------
+
+    def restore(self) -> None:
+        """Rebuild the engine from the log: the state exactly as it was before the restart."""
+        for e in self.store.events_of_last_day():
+            self.engine.apply(e)
+            if e.type == "ticket_finished":
+                self.estimator.observe(self.engine.tickets[e.ticket_id])  # type: ignore[attr-defined]
+        self.engine.take_changed()
+
+    async def start(self) -> None:
+        self._writer = asyncio.create_task(self._write_loop(), name="hall-writer")
+        await self.roll_day()
+
+    async def stop(self) -> None:
+        if self._writer:
+            while self._queue:
+                await asyncio.sleep(0.01)
+            self._writer.cancel()
+            self._writer = None
+        self._executor.shutdown(wait=True)
+
+    async def roll_day(self) -> None:
+        """Close yesterday if nothing has happened since midnight (called periodically)."""
+        now = self.clock()
+        if self.engine.day is not None and self.engine.day != self.day_of(now):
+            await self._run(self.engine.close_day, now)
+
+    # -- time --------------------------------------------------------------------------------
+
+    def day_of(self, at: float) -> str:
+        return datetime.fromtimestamp(at, self.tz).date().isoformat()
+
+    def local(self, at: float) -> datetime:
+        return datetime.fromtimestamp(at, self.tz)
+
+    def iso(self, at: float | None) -> str | None:
+        return None if at is None else self.local(at).isoformat(timespec="seconds")
+
+    def is_open(self, at: float | None = None) -> bool:
+        now = self.local(self.clock() if at is None else at).time()
+        return any(a <= now < b for a, b in self.config.opening_spans())
+
+    # -- commands ----------------------------------------------------------------------------
+
+    async def _run(self, command: Callable[..., list[Event]], *args: Any, **kw: Any) -> list[Event]:
+        if self.broken:
+            raise HallUnavailable("the hall's store failed; restart the server")
+        events = command(*args, **kw)
+        if not events:
+            return events
+        rows = [ticket_row(t) for t in self.engine.take_changed()]
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._queue.append((events, rows, fut))
+        self._wake.set()
+        await fut
+        return events
+
+    async def _write_loop(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            batch, self._queue = self._queue, []
+            if not batch:
+                continue
+            events = [e for b in batch for e in b[0]]
+            rows = [r for b in batch for r in b[1]]
+            try:
+                await loop.run_in_executor(self._executor, self.store.write, events, rows)
+            except Exception as exc:
+                log.critical("store write failed; refusing further commands: %s", exc)
+                self.broken = exc
+                for _, _, fut in batch:
+                    fut.set_exception(HallUnavailable(str(exc)))
+                continue
+            for listener in self.listeners:
+                try:
+                    listener(events, self)
+                except Exception:
+                    log.exception("listener %r failed", listener)
+            for _, _, fut in batch:
+                fut.set_result(None)
+
+    async def issue(
+        self,
+        service: str,
+        kiosk: str | None = None,
+        identity: Identity | None = None,
+        priority: Priority = Priority.NORMAL,
+        appointment: str | None = None,
+    ) -> Ticket:
+        """Issue a ticket; it is on disk when this returns."""
+        now = self.clock()
+        self.engine.service(service)
+        if kiosk is not None and kiosk not in self.kiosks:
+            raise EngineError("not_found", "unknown_kiosk", f"no kiosk {kiosk!r}")
+        if not self.is_open(now):
+            hours = ", ".join(self.config.hall.hours)
+            raise EngineError("conflict", "hall_closed", f"the hall is closed; hours: {hours}")
+        if identity is None and kiosk is not None:
+            identity = self.take_pending_identity(kiosk, now)
+        if identity is not None:
+            self._limit_per_person(identity, service)
+            if (
+                priority is Priority.NORMAL
+                and identity.age is not None
+                and identity.age >= self.config.hall.priority_age
+            ):
+                priority = Priority.PRIORITY
+        events = await self._run(
+            self.engine.issue,
+            service,
+            now,
+            token=secrets.token_urlsafe(18),
+            priority=priority,
+            kiosk=kiosk,
+            identity=identity.hash if identity else None,
+            name_masked=identity.name_masked if identity else None,
+            appointment=appointment,
+        )
+        issued = next(e for e in events if isinstance(e, TicketIssued))
+        return self.engine.tickets[issued.ticket_id]
+
+    def _limit_per_person(self, identity: Identity, service: str) -> None:
+        live = [
+            t
+            for t in self.engine.tickets.values()
+            if t.identity == identity.hash and t.service == service and t.status not in TERMINAL
+        ]
+        if len(live) >= self.config.queue.max_active_per_person:
+            raise EngineError(
+                "conflict",
+                "already_waiting",
+                f"this visitor already holds ticket {live[0].number} for this service",
+            )
+
+    async def act(
+        self, window: str, action: str, by: str | None = None, **kw: Any
+    ) -> Ticket | None:
+        """One window action by name (see WINDOW_ACTIONS); returns the ticket it concerns."""
+        now = self.clock()
+        e = self.engine
+        before = e.window(window).current
+        match action:
+            case "call" if kw.get("number"):
+                await self._run(e.call_ticket, window, kw["number"], now, by)
+            case "call":
+                await self._run(e.call_next, window, now, by)
+            case "recall":
+                await self._run(e.recall, window, now, by)
+            case "start":
+                await self._run(e.start, window, now, by)
+            case "finish":
+                await self._run(e.finish, window, now, by)
+            case "no-show":
+                await self._run(e.no_show, window, now, by)
+            case "transfer":
+                await self._run(e.transfer, window, kw["service"], now, by)
+            case "pause":
+                await self._run(e.set_window, window, WindowStatus.PAUSED, now, by)
+            case "resume":
+                await self._run(e.set_window, window, WindowStatus.OPEN, now, by)
+            case _:
+                raise EngineError("not_found", "unknown_action", f"no window action {action!r}")
+        current = e.window(window).current
+        if action == "call":
+            return e.tickets[current] if current else None
+        tid = current or before
+        return e.tickets.get(tid) if tid else None
+
+    # -- identity at a kiosk -------------------------------------------------------------------
+
+    def attach_identity(self, kiosk: str, identity: Identity, ttl_s: float = 120.0) -> None:
+        """A card read at a kiosk belongs to the next ticket taken there, for a little while."""
+        self.pending_identity[kiosk] = (identity, self.clock() + ttl_s)
+
+    def take_pending_identity(self, kiosk: str, now: float) -> Identity | None:
+        held = self.pending_identity.pop(kiosk, None)
+        if held and held[1] >= now:
+            return held[0]
+        return None
+
+    def today(self) -> date:
+        return self.local(self.clock()).date()
+
+    # -- views -------------------------------------------------------------------------------
+
+    def ticket_view(self, t: Ticket) -> dict[str, Any]:
+        """A ticket as staff see it (the contract's ``Ticket``)."""
+        est = self.estimator.for_ticket(self.engine, t) if t.day == self.engine.day else None
+        live = t.day == self.engine.day and t.id in self.engine.tickets
+        return {
+            "id": t.id,
+            "number": t.number,
+            "service": t.service,
+            "status": t.status.value,
+            "priority": t.priority.value,
+            "issued_at": self.iso(t.issued_at),
+            "called_at": self.iso(t.called_at),
+            "started_at": self.iso(t.started_at),
+            "finished_at": self.iso(t.finished_at),
+            "window": t.window,
+            "position": self.engine.position(t) if live else None,
+            "eta_s": est.eta_s if est else None,
+            "eta_range_s": [est.low_s, est.high_s] if est else None,
+            "recalls": t.recalls,
+            "kiosk": t.kiosk,
+            "name_masked": t.name_masked,
+            "appointment": t.appointment,
+            "predecessor": t.predecessor,
+            "token": t.token,
+        }
+
+    def public_view(self, t: Ticket) -> dict[str, Any]:
+        """What the holder of the token may see: no personal data."""
+        est = self.estimator.for_ticket(self.engine, t)
+        svc = self.services[t.service]
+        return {
+            "number": t.number,
+            "service": t.service,
+            "service_name": svc.name,
+            "service_name_en": svc.name_en,
+            "status": t.status.value,
+            "priority": t.priority.value,
+            "position": self.engine.position(t),
+            "eta_s": est.eta_s if est else None,
+            "eta_range_s": [est.low_s, est.high_s] if est else None,
+            "window": t.window,
+            "window_name": self.windows_cfg[t.window].label if t.window else None,
+            "issued_at": self.iso(t.issued_at),
+            "called_at": self.iso(t.called_at),
+        }
+
+    def services_view(self) -> list[dict[str, Any]]:
+        now_open = self.is_open()
+        out = []
+        for s in self.config.service:
+            est = self.estimator.for_new(self.engine, s.code)
+            out.append(
+                {
+                    "code": s.code,
+                    "name": s.name,
+                    "name_en": s.name_en,
+                    "prefix": s.prefix,
+                    "waiting": self.engine.waiting(s.code),
+                    "eta_s": est.eta_s,
+                    "eta_range_s": [est.low_s, est.high_s],
+                    "open": now_open and bool(self.engine.open_windows(s.code)),
+                    "target_wait_min": s.target_wait_min,
+                }
+            )
+        return out
+
+    def windows_view(self) -> list[dict[str, Any]]:
+        out = []
+        for w in self.config.window:
+            state = self.engine.windows[w.id]
+            cur = self.engine.tickets[state.current] if state.current else None
+            out.append(
+                {
+                    "id": w.id,
+                    "name": w.label,
+                    "name_en": w.name_en or f"Window {w.id}",
+                    "services": list(w.services),
+                    "status": state.status.value,
+                    "current": cur.number if cur else None,
+                    "current_status": cur.status.value if cur else None,
+                    "current_service": cur.service if cur else None,
+                    "called_at": self.iso(cur.called_at) if cur else None,
+                }
+            )
+        return out
+
+    def call_view(self, number: str, window: str, service: str, recall: bool, at: float) -> dict:
+        return {
+            "type": "call",
+            "number": number,
+            "window": window,
+            "window_name": self.windows_cfg[window].label,
+            "service": service,
+            "recall": recall,
+            "at": self.iso(at),
+        }
+
+    def queue_view(self) -> dict[str, Any]:
+        return {"type": "queue", "services": self.services_view()}
+
+    def snapshot(self) -> dict[str, Any]:
+        """Everything a board or console needs to draw itself from scratch."""
+        calls = [
+            self.call_view(c.number, c.window, c.service, c.recall, c.at)
+            for c in self.engine.recent_calls
+        ]
+        return {
+            "type": "snapshot",
+            "hall": {"id": self.config.hall.id, "name": self.config.hall.name},
+            "day": self.engine.day,
+            "windows": self.windows_view(),
+            "calls": calls,
+            "services": self.services_view(),
+            "waiting": {
+                s.code: [t.number for t in self.engine.waiting_tickets(s.code)[:50]]
+                for s in self.config.service
+            },
+            "at": self.iso(self.clock()),
+            "announce_repeat": self.config.announce.repeat,
+        }

@@ -1,0 +1,100 @@
+"""Fan-out of live messages to websocket clients (boards, staff consoles, dashboards).
+
+Each client has a bounded buffer and its own sender task. Publishing never awaits a client:
+a client whose buffer is full has fallen behind, so it is dropped; it reconnects and starts
+again from a snapshot. One slow or dead board can therefore never delay the others.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+log = logging.getLogger(__name__)
+
+Filter = Callable[[dict[str, Any]], bool]
+
+
+@dataclass(eq=False)
+class Client:
+    ws: web.WebSocketResponse
+    accepts: Filter
+    queue: asyncio.Queue[str] = field(default_factory=lambda: asyncio.Queue(maxsize=256))
+    dropped: bool = False
+
+
+class Hub:
+    def __init__(self, buffer: int = 256) -> None:
+        self.buffer = buffer
+        self.clients: set[Client] = set()
+        self.dropped_total = 0
+
+    def publish(self, message: dict[str, Any]) -> None:
+        text = json.dumps(message, ensure_ascii=False, separators=(",", ":"))
+        for client in list(self.clients):
+            if client.accepts(message):
+                self._offer(client, text)
+
+    def _offer(self, client: Client, text: str) -> None:
+        try:
+            client.queue.put_nowait(text)
+        except asyncio.QueueFull:
+            self._drop(client)
+
+    def _drop(self, client: Client) -> None:
+        if client.dropped:
+            return
+        client.dropped = True
+        self.clients.discard(client)
+        self.dropped_total += 1
+        log.info("dropping a websocket client that fell %d messages behind", self.buffer)
+        asyncio.get_running_loop().create_task(
+            client.ws.close(code=4000, message=b"fell behind; reconnect for a snapshot")
+        )
+
+    async def serve(
+        self,
+        ws: web.WebSocketResponse,
+        snapshot: dict[str, Any],
+        accepts: Filter = lambda m: True,
+    ) -> None:
+        """Send the snapshot, then every accepted message, until the socket closes.
+
+        The snapshot is queued before the client joins, in the same step, so no message can
+        fall between the two."""
+        client = Client(ws, accepts, asyncio.Queue(maxsize=self.buffer))
+        client.queue.put_nowait(json.dumps(snapshot, ensure_ascii=False, separators=(",", ":")))
+        self.clients.add(client)
+        sender = asyncio.create_task(self._send(client))
+        try:
+            async for _ in ws:  # clients only listen; reading notices the close
+                pass
+        finally:
+            self.clients.discard(client)
+            sender.cancel()
+
+    async def _send(self, client: Client) -> None:
+        try:
+            while True:
+                text = await client.queue.get()
+                await client.ws.send_str(text)
+        except (ConnectionError, RuntimeError, asyncio.CancelledError):
+            pass
+
+    async def heartbeats(self, every: float = 10.0) -> None:
+        """Application-level heartbeats: browsers cannot see pings, so boards watch these to
+        notice a dead connection and reconnect."""
+        while True:
+            await asyncio.sleep(every)
+            self.publish({"type": "heartbeat"})
+
+    async def close_all(self) -> None:
+        for client in list(self.clients):
+            await client.ws.close(code=1001, message=b"server shutdown")
+        self.clients.clear()
