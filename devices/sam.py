@@ -264,15 +264,65 @@ class CardType(StrEnum):
 
 # GB/T 3304 ethnic group codes as printed on the card (without the 族 suffix).
 ETHNIC_GROUPS: dict[str, str] = {
-    f"{i:02d}": name
-    for i, name in enumerate(
-        "汉 蒙古 回 藏 维吾尔 苗 彝 壮 布依 朝鲜 满 侗 瑶 白 土家 哈尼 哈萨克 傣 黎 傈僳 佤 畲 "
-        "高山 拉祜 水 东乡 纳西 景颇 柯尔克孜 土 达斡尔 仫佬 羌 布朗 撒拉 毛南 仡佬 锡伯 阿昌 "
-        "普米 塔吉克 怒 乌孜别克 俄罗斯 鄂温克 德昂 保安 裕固 京 塔塔尔 独龙 鄂伦春 赫哲 门巴 "
-        "珞巴 基诺".split(),
-        start=1,
-    )
-} | {"97": "其他", "98": "外国血统中国籍人士"}
+    "01": "汉",
+    "02": "蒙古",
+    "03": "回",
+    "04": "藏",
+    "05": "维吾尔",
+    "06": "苗",
+    "07": "彝",
+    "08": "壮",
+    "09": "布依",
+    "10": "朝鲜",
+    "11": "满",
+    "12": "侗",
+    "13": "瑶",
+    "14": "白",
+    "15": "土家",
+    "16": "哈尼",
+    "17": "哈萨克",
+    "18": "傣",
+    "19": "黎",
+    "20": "傈僳",
+    "21": "佤",
+    "22": "畲",
+    "23": "高山",
+    "24": "拉祜",
+    "25": "水",
+    "26": "东乡",
+    "27": "纳西",
+    "28": "景颇",
+    "29": "柯尔克孜",
+    "30": "土",
+    "31": "达斡尔",
+    "32": "仫佬",
+    "33": "羌",
+    "34": "布朗",
+    "35": "撒拉",
+    "36": "毛南",
+    "37": "仡佬",
+    "38": "锡伯",
+    "39": "阿昌",
+    "40": "普米",
+    "41": "塔吉克",
+    "42": "怒",
+    "43": "乌孜别克",
+    "44": "俄罗斯",
+    "45": "鄂温克",
+    "46": "德昂",
+    "47": "保安",
+    "48": "裕固",
+    "49": "京",
+    "50": "塔塔尔",
+    "51": "独龙",
+    "52": "鄂伦春",
+    "53": "赫哲",
+    "54": "门巴",
+    "55": "珞巴",
+    "56": "基诺",
+    "97": "其他",
+    "98": "外国血统中国籍人士",
+}
 
 LONG_TERM = "长期"
 _FLAG_OFFSET = 248
@@ -340,9 +390,7 @@ class Card:
         if self.card_type is not CardType.FOREIGN_PERMANENT:
             return idnumber.has_valid_check_digit(self.id_number)
         if len(self.id_number) == 18:
-            return self.id_number.startswith("9") and idnumber.has_valid_check_digit(
-                self.id_number
-            )
+            return self.id_number.startswith("9") and idnumber.has_valid_check_digit(self.id_number)
         return bool(_FOREIGN_2017_RE.match(self.id_number)) and (
             not self.nationality or self.id_number[:3] == self.nationality
         )
