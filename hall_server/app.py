@@ -11,7 +11,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from . import api
+from . import api, pages
 from .auth import Accounts
 from .config import HallConfig
 from .feed import board_listener
@@ -35,6 +35,7 @@ def make_app(
     app[HUB] = hub
     app[ACCOUNTS] = Accounts(store)
     app.add_routes(api.routes)
+    pages.setup(app)
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         hall = Hall(config, store, clock=clock)

@@ -7,8 +7,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from .engine import Event, TicketCalled, TicketFinished, TicketRecalled
-from .hall import Hall
-from .hub import Hub
+from .hall import Hall, Listener
+from .hub import Filter, Hub
 
 
 def state_message(hall: Hall) -> dict[str, Any]:
@@ -22,7 +22,7 @@ def state_message(hall: Hall) -> dict[str, Any]:
     }
 
 
-def board_listener(hub: Hub, state_every: float = 0.25):
+def board_listener(hub: Hub, state_every: float = 0.25) -> Listener:
     """Calls and recalls go out one by one, in order, at once. Queue lengths and window states
     go out as one ``state`` message at most every ``state_every`` seconds: a burst of tickets
     must not become a burst of large messages to a thousand boards."""
@@ -52,7 +52,7 @@ def board_listener(hub: Hub, state_every: float = 0.25):
     return on_events
 
 
-def board_filter(window: str | None):
+def board_filter(window: str | None) -> Filter:
     """A window screen hears only its own calls; the hall board hears everything."""
     if window is None:
         return lambda m: True
