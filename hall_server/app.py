@@ -17,6 +17,7 @@ from .config import HallConfig
 from .feed import board_listener
 from .hall import Hall
 from .hub import Hub
+from .simulate import simulate as run_simulation
 from .store import Store
 from .web import ACCOUNTS, HALL, HUB, errors_middleware
 
@@ -28,6 +29,7 @@ def make_app(
     db_path: str | Path,
     clock: Callable[[], float] = time.time,
     heartbeat_s: float = 10.0,
+    simulate: bool = False,
 ) -> web.Application:
     app = web.Application(middlewares=[errors_middleware], client_max_size=256 * 1024)
     store = Store(db_path)
@@ -46,6 +48,8 @@ def make_app(
             asyncio.create_task(hub.heartbeats(heartbeat_s)),
             asyncio.create_task(_roll_days(hall)),
         ]
+        if simulate:
+            tasks.append(asyncio.create_task(run_simulation(hall)))
         yield
         for t in tasks:
             t.cancel()

@@ -94,14 +94,16 @@ def _open_store(db: str) -> Store:
         sys.exit(f"hall-server: {db}: {e}")
 
 
-def _run(config: HallConfig, args: argparse.Namespace, banner: str = "") -> None:
+def _run(
+    config: HallConfig, args: argparse.Namespace, banner: str = "", simulate: bool = False
+) -> None:
     from .app import make_app
 
     logging.basicConfig(
         level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     _open_store(args.db).close()  # refuse a too-new schema before binding the port
-    app = make_app(config, args.db)
+    app = make_app(config, args.db, simulate=simulate)
     if banner:
         print(banner, flush=True)
     web.run_app(
@@ -151,11 +153,7 @@ def main(argv: list[str] | None = None) -> None:
                 f"  {base}/board\n  {base}/staff\n  {base}/manager\n  {base}/book\n"
                 f"API: {base}/api/v1/health"
             )
-            if args.simulate:
-                from .simulate import attach_simulation
-
-                attach_simulation(config)
-            _run(config, args, banner)
+            _run(config, args, banner, simulate=args.simulate)
         elif args.command == "user":
             password = (
                 sys.stdin.readline().rstrip("\n")
