@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import re
 import tomllib
-from datetime import time
+from datetime import date, time
 from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -109,10 +109,46 @@ class HallInfo(_Model):
         return v
 
 
+class AppointmentRules(_Model):
+    """Online booking: slot size, the share of window time kept for appointments, how far ahead,
+    and the rules that keep slots for people who come (see ``appointments.py``)."""
+
+    slot_min: int = Field(default=30, ge=5, le=240)
+    share: float = Field(default=0.3, gt=0, le=1)
+    hours: list[str] | None = None
+    min_days_ahead: int = Field(default=1, ge=0, le=30)
+    max_working_days_ahead: int = Field(default=5, ge=1, le=60)
+    closed_dates: list[date] = []
+    working_dates: list[date] = []
+    per_person_per_service_day: int = Field(default=1, ge=1)
+    cancel_before_min: int = Field(default=120, ge=0)
+    early_min: int = Field(default=15, ge=0)
+    late_min: int = Field(default=30, ge=0)
+    missed_after_min: int = Field(default=30, ge=0)
+    suspend_after_missed: int = Field(default=3, ge=1)
+    suspend_window_days: int = Field(default=90, ge=1)
+    suspend_days: int = Field(default=30, ge=0)
+
+    @field_validator("hours")
+    @classmethod
+    def _hours(cls, v: list[str] | None) -> list[str] | None:
+        return None if v is None else HallInfo._hours(v)
+
+
+class RatingRules(_Model):
+    """好差评: how long a bad rating may stay unanswered, and who may still rate."""
+
+    followup_working_days: int = Field(default=3, ge=1)
+    pad_show_min: float = Field(default=10, gt=0)
+    holder_days: int = Field(default=7, ge=0)
+
+
 class HallConfig(_Model):
     hall: HallInfo
     queue: QueueRules = QueueRules()
     announce: Announce = Announce()
+    appointments: AppointmentRules = AppointmentRules()
+    ratings: RatingRules = RatingRules()
     service: list[Service] = Field(min_length=1)
     window: list[Window] = Field(min_length=1)
     kiosk: list[Kiosk] = []
@@ -231,6 +267,11 @@ def locate(text: str, loc: list[Any]) -> int | None:
 
 
 def _warn_unknown(config: HallConfig, source: str) -> None:
-    for name, model in (("hall", config.hall), ("queue", config.queue)):
+    for name, model in (
+        ("hall", config.hall),
+        ("queue", config.queue),
+        ("appointments", config.appointments),
+        ("ratings", config.ratings),
+    ):
         for key in model.model_extra or {}:
             log.warning("%s: [%s] %s is not a known key and is ignored", source, name, key)
