@@ -65,4 +65,59 @@ def v1_core(db: Database) -> None:
     db["meta"].create({"key": str, "value": str}, pk="key")
 
 
-MIGRATIONS: list[Callable[[Database], None]] = [v1_core]
+def v2_appointments_ratings(db: Database) -> None:
+    """Online appointments (no clear ID number or phone: ``person`` is a keyed hash) and
+    好差评 ratings with their follow-up."""
+    db["appointments"].create(
+        {
+            "code": str,
+            "service": str,
+            "day": str,
+            "slot": str,
+            "slot_start": float,
+            "slot_end": float,
+            "person": str,
+            "person_kind": str,
+            "name_masked": str,
+            "contact_masked": str,
+            "status": str,
+            "created_at": float,
+            "cancelled_at": float,
+            "arrived_at": float,
+            "late_s": float,
+            "ticket_id": str,
+        },
+        pk="code",
+    )
+    db["appointments"].create_index(["day", "service", "slot"])
+    db["appointments"].create_index(["person", "day"])
+    db["appointments"].create_index(["status", "slot_end"])
+    db["ratings"].create(
+        {
+            "id": int,
+            "ticket_id": str,
+            "day": str,
+            "service": str,
+            "number": str,
+            "window": str,
+            "staff": str,
+            "level": int,
+            "options": str,
+            "comment": str,
+            "source": str,
+            "at": float,
+            "followup": str,
+            "due_at": float,
+            "followup_note": str,
+            "followup_by": str,
+            "followup_at": float,
+        },
+        pk="id",
+    )
+    db["ratings"].create_index(["ticket_id"], unique=True)
+    db["ratings"].create_index(["day"])
+    db["ratings"].create_index(["followup"])
+    db["tickets"].create_index(["appointment"])
+
+
+MIGRATIONS: list[Callable[[Database], None]] = [v1_core, v2_appointments_ratings]
