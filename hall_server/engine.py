@@ -352,6 +352,7 @@ class Engine:
         self.order = 0
         self.recent_calls: deque[Call] = deque(maxlen=20)
         self.changed: set[str] = set()
+        self._unreported: list[Event] = []
 
     def _next_id(self) -> str:
         self._ids += 1
@@ -425,30 +426,32 @@ class Engine:
         name_masked: str | None = None,
         appointment: str | None = None,
     ) -> list[Event]:
-        events = self._roll(at)
         svc = self.service(service)
+        self._roll(at)
         seq = self.seq[service] + 1
-        events.append(
-            TicketIssued(
-                at=at,
-                ticket_id=self.new_id(),
-                service=service,
-                number=f"{svc.prefix}{seq:03d}",
-                seq=seq,
-                priority=Priority(priority).value,
-                token=token,
-                kiosk=kiosk,
-                identity=identity,
-                name_masked=name_masked,
-                appointment=appointment,
-            )
+        return self._commit(
+            [
+                TicketIssued(
+                    at=at,
+                    ticket_id=self.new_id(),
+                    service=service,
+                    number=f"{svc.prefix}{seq:03d}",
+                    seq=seq,
+                    priority=Priority(priority).value,
+                    token=token,
+                    kiosk=kiosk,
+                    identity=identity,
+                    name_masked=name_masked,
+                    appointment=appointment,
+                )
+            ]
         )
-        return self._commit(events)
 
     def call_next(self, window_id: str, at: float, by: str | None = None) -> list[Event]:
         """Finish what the window holds, then call the next ticket; no call if nobody waits."""
-        events = self._roll(at)
         w = self.window(window_id)
+        self._roll(at)
+        events: list[Event] = []
         if w.status is not WindowStatus.OPEN:
             raise EngineError("conflict", f"window_{w.status.value}", f"window is {w.status}")
         if w.current:
@@ -462,8 +465,9 @@ class Engine:
         self, window_id: str, number: str, at: float, by: str | None = None
     ) -> list[Event]:
         """Call one particular waiting ticket out of turn (the event records who did it)."""
-        events = self._roll(at)
         w = self.window(window_id)
+        self._roll(at)
+        events: list[Event] = []
         if w.status is WindowStatus.CLOSED:
             raise EngineError("conflict", "window_closed", "window is closed")
         tid = self.by_number.get(number.upper())
@@ -478,28 +482,28 @@ class Engine:
 
     def recall(self, window_id: str, at: float, by: str | None = None) -> list[Event]:
         """Announce again; past ``max_recalls`` the visitor is marked as not come."""
-        t = self._in_hand(window_id, "recall")
+        t = self._in_hand(window_id, "recall", at)
         if t.recalls >= self.rules.max_recalls:
             return self._commit([TicketNoShow(at=at, ticket_id=t.id, window=window_id, by=by)])
         return self._commit([TicketRecalled(at=at, ticket_id=t.id, window=window_id, by=by)])
 
     def start(self, window_id: str, at: float, by: str | None = None) -> list[Event]:
-        t = self._in_hand(window_id, "start")
+        t = self._in_hand(window_id, "start", at)
         return self._commit([TicketStarted(at=at, ticket_id=t.id, window=window_id, by=by)])
 
     def finish(self, window_id: str, at: float, by: str | None = None) -> list[Event]:
-        t = self._in_hand(window_id, "finish")
+        t = self._in_hand(window_id, "finish", at)
         return self._commit([TicketFinished(at=at, ticket_id=t.id, window=window_id, by=by)])
 
     def no_show(self, window_id: str, at: float, by: str | None = None) -> list[Event]:
-        t = self._in_hand(window_id, "no_show")
+        t = self._in_hand(window_id, "no_show", at)
         return self._commit([TicketNoShow(at=at, ticket_id=t.id, window=window_id, by=by)])
 
     def transfer(
         self, window_id: str, service: str, at: float, by: str | None = None
     ) -> list[Event]:
         self.service(service)
-        t = self._in_hand(window_id, "transfer")
+        t = self._in_hand(window_id, "transfer", at)
         return self._commit(
             [
                 TicketTransferred(
@@ -514,6 +518,7 @@ class Engine:
         )
 
     def cancel(self, ticket_id: str, at: float, by: str | None = None) -> list[Event]:
+        self._roll(at)
         self._check(self.ticket(ticket_id), "cancel")
         return self._commit([TicketCancelled(at=at, ticket_id=ticket_id, by=by)])
 
@@ -521,13 +526,12 @@ class Engine:
         self, window_id: str, status: WindowStatus, at: float, by: str | None = None
     ) -> list[Event]:
         """Pause, resume, open or close a window. Closing keeps the ticket in hand to finish."""
-        events = self._roll(at)
         w = self.window(window_id)
+        self._roll(at)
         status = WindowStatus(status)
         if w.status is status:
             raise EngineError("conflict", f"already_{status.value}", f"window is already {status}")
-        events.append(WindowChanged(at=at, window=w.id, status=status.value, by=by))
-        return self._commit(events)
+        return self._commit([WindowChanged(at=at, window=w.id, status=status.value, by=by)])
 
     def close_day(self, at: float) -> list[Event]:
         """End the business day: every ticket that has not ended expires."""
@@ -535,17 +539,26 @@ class Engine:
             return []
         return self._commit([DayClosed(at=at, day=self.day)])
 
+    def flush(self) -> list[Event]:
+        """Day events applied by a command that was then refused, not yet handed out."""
+        return self._commit([])
+
     # -- helpers for commands ------------------------------------------------------------------
 
-    def _roll(self, at: float) -> list[Event]:
+    def _roll(self, at: float) -> None:
+        """Enter the business day of ``at`` before deciding anything. The day's events are
+        applied now and handed out with the next events returned, even if the command that
+        noticed the new day is then refused."""
         day = self.day_of(at)
         if day == self.day:
-            return []
+            return
         events: list[Event] = []
         if self.day is not None:
             events.append(DayClosed(at=at, day=self.day))
         events.append(DayOpened(at=at, day=day))
-        return events
+        for e in events:
+            self.apply(e)
+        self._unreported.extend(events)
 
     def _check(self, t: Ticket, action: str) -> None:
         if (t.status, action) not in TRANSITIONS:
@@ -553,8 +566,9 @@ class Engine:
                 "conflict", "invalid_state", f"ticket {t.number} is {t.status}: cannot {action}"
             )
 
-    def _in_hand(self, window_id: str, action: str) -> Ticket:
+    def _in_hand(self, window_id: str, action: str, at: float) -> Ticket:
         w = self.window(window_id)
+        self._roll(at)
         if not w.current:
             raise EngineError("conflict", "no_current_ticket", f"window {w.id} holds no ticket")
         t = self.tickets[w.current]
@@ -574,7 +588,8 @@ class Engine:
     def _commit(self, events: list[Event]) -> list[Event]:
         for e in events:
             self.apply(e)
-        return events
+        out, self._unreported = self._unreported + events, []
+        return out
 
     # -- the only place state changes ------------------------------------------------------------
 

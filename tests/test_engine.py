@@ -1,0 +1,384 @@
+"""The queue engine on its own: lifecycle rules by example, the contract's invariants by
+hypothesis over arbitrary command sequences."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
+
+from hall_server.engine import (
+    TERMINAL,
+    Engine,
+    EngineError,
+    Priority,
+    Rules,
+    ServiceDef,
+    Status,
+    TicketCalled,
+    TicketIssued,
+    WindowDef,
+    WindowStatus,
+)
+
+SERVICES = [ServiceDef("a", "A"), ServiceDef("b", "B"), ServiceDef("c", "C")]
+WINDOWS = [
+    WindowDef("1", ("a", "b")),
+    WindowDef("2", ("b", "a")),
+    WindowDef("3", ("c",)),
+    WindowDef("4", ("a", "b", "c")),
+]
+
+
+def make_engine(**rules: int) -> Engine:
+    return Engine(SERVICES, WINDOWS, Rules(**rules), day_of=lambda at: f"d{int(at // 100_000)}")
+
+
+def issue(e: Engine, service: str, at: float, prio: Priority = Priority.NORMAL) -> str:
+    ev = e.issue(service, at, token=f"tok{at}", priority=prio)
+    return next(x for x in ev if isinstance(x, TicketIssued)).ticket_id
+
+
+def called(e: Engine, window: str) -> str | None:
+    return e.windows[window].current
+
+
+# --- by example ------------------------------------------------------------------------------
+
+
+def test_numbers_are_prefix_and_daily_sequence_per_service() -> None:
+    e = make_engine()
+    ids = [issue(e, "a", 1), issue(e, "a", 2), issue(e, "b", 3)]
+    assert [e.tickets[i].number for i in ids] == ["A001", "A002", "B001"]
+
+
+def test_new_day_restarts_numbering_and_expires_what_waited() -> None:
+    e = make_engine()
+    first = issue(e, "a", 1)
+    issue(e, "a", 2)
+    e.call_next("1", 3)
+    events = e.issue("a", 100_001, token="next-day")
+    types = [x.type for x in events]
+    assert types == ["day_closed", "day_opened", "ticket_issued"]
+    assert events[-1].number == "A001"
+    changed = {t.id: t.status for t in e.take_changed()}
+    assert changed[first] is Status.EXPIRED
+    assert e.windows["1"].current is None
+
+
+def test_close_day_expires_waiting_and_in_hand_tickets() -> None:
+    e = make_engine()
+    waiting, in_hand = issue(e, "c", 1), issue(e, "a", 2)
+    e.call_next("1", 3)
+    e.close_day(4)
+    assert e.tickets[waiting].status is Status.EXPIRED
+    assert e.tickets[in_hand].status is Status.EXPIRED
+    assert e.waiting("c") == 0
+
+
+def test_window_serves_its_first_service_before_the_others() -> None:
+    e = make_engine()
+    b = issue(e, "b", 1)
+    a = issue(e, "a", 2)
+    e.call_next("1", 3)
+    assert called(e, "1") == a
+    e.call_next("2", 4)
+    assert called(e, "2") == b
+
+
+def test_priority_goes_first_but_at_most_two_in_a_row_while_normal_waits() -> None:
+    e = make_engine(max_priority_streak=2)
+    normal = issue(e, "c", 1)
+    high = [issue(e, "c", 2 + i, Priority.PRIORITY) for i in range(3)]
+    order = []
+    for i in range(4):
+        e.call_next("3", 10 + i)
+        order.append(called(e, "3"))
+    assert order == [high[0], high[1], normal, high[2]]
+
+
+def test_appointment_and_priority_are_merged_by_issue_time() -> None:
+    e = make_engine()
+    appt = issue(e, "c", 1, Priority.APPOINTMENT)
+    prio = issue(e, "c", 2, Priority.PRIORITY)
+    e.call_next("3", 3)
+    assert called(e, "3") == appt
+    e.call_next("3", 4)
+    assert called(e, "3") == prio
+
+
+def test_recall_three_times_marks_no_show() -> None:
+    e = make_engine(max_recalls=2)
+    t = issue(e, "c", 1)
+    e.call_next("3", 2)
+    assert [x.type for x in e.recall("3", 3)] == ["ticket_recalled"]
+    assert [x.type for x in e.recall("3", 4)] == ["ticket_recalled"]
+    assert [x.type for x in e.recall("3", 5)] == ["ticket_no_show"]
+    assert e.tickets[t].status is Status.NO_SHOW
+    assert e.tickets[t].recalls == 2
+    assert e.windows["3"].current is None
+
+
+def test_transfer_keeps_number_token_and_issue_time_and_goes_ahead_of_later_tickets() -> None:
+    e = make_engine()
+    t = issue(e, "a", 1)
+    later = issue(e, "c", 5)
+    e.call_next("1", 10)
+    (ev,) = e.transfer("1", "c", 20)
+    old, new = e.tickets[t], e.tickets[ev.successor_id]
+    assert old.status is Status.TRANSFERRED and old.successor == new.id
+    assert (new.number, new.token, new.issued_at) == (old.number, old.token, old.issued_at)
+    assert new.predecessor == old.id and new.status is Status.WAITING
+    assert e.by_token_latest(old.token) is new
+    e.call_next("3", 30)
+    assert called(e, "3") == new.id
+    assert e.tickets[later].status is Status.WAITING
+
+
+def test_finishing_without_a_called_ticket_is_a_conflict() -> None:
+    e = make_engine()
+    with pytest.raises(EngineError) as err:
+        e.finish("1", 1)
+    assert (err.value.kind, err.value.code) == ("conflict", "no_current_ticket")
+
+
+def test_no_show_after_start_is_refused() -> None:
+    e = make_engine()
+    issue(e, "a", 1)
+    e.call_next("1", 2)
+    e.start("1", 3)
+    with pytest.raises(EngineError) as err:
+        e.no_show("1", 4)
+    assert err.value.code == "invalid_state"
+
+
+def test_call_next_finishes_the_ticket_in_hand() -> None:
+    e = make_engine()
+    first, second = issue(e, "a", 1), issue(e, "a", 2)
+    e.call_next("1", 3)
+    events = e.call_next("1", 4)
+    assert [x.type for x in events] == ["ticket_finished", "ticket_called"]
+    assert e.tickets[first].status is Status.DONE
+    assert called(e, "1") == second
+
+
+def test_call_next_with_nobody_waiting_calls_nobody() -> None:
+    e = make_engine()
+    issue(e, "a", 1)
+    assert e.call_next("3", 2) == []
+    assert called(e, "3") is None
+
+
+def test_calling_a_specific_number_is_recorded_with_who_did_it() -> None:
+    e = make_engine()
+    issue(e, "a", 1)
+    second = issue(e, "a", 2)
+    (ev,) = e.call_ticket("1", "a002", 3, by="staff1")
+    assert isinstance(ev, TicketCalled) and ev.specific and ev.by == "staff1"
+    assert called(e, "1") == second
+
+
+def test_paused_window_cannot_call_and_resumes() -> None:
+    e = make_engine()
+    issue(e, "a", 1)
+    e.set_window("1", WindowStatus.PAUSED, 2)
+    with pytest.raises(EngineError) as err:
+        e.call_next("1", 3)
+    assert err.value.code == "window_paused"
+    e.set_window("1", WindowStatus.OPEN, 4)
+    e.call_next("1", 5)
+    assert called(e, "1") is not None
+
+
+def test_cancelled_ticket_leaves_the_queue() -> None:
+    e = make_engine()
+    t = issue(e, "c", 1)
+    e.cancel(t, 2)
+    assert e.waiting("c") == 0
+    assert e.call_next("3", 3) == []
+    assert e.tickets[t].status is Status.CANCELLED
+
+
+def test_unknown_service_and_window_are_not_found() -> None:
+    e = make_engine()
+    with pytest.raises(EngineError) as err:
+        e.issue("zz", 1, token="x")
+    assert (err.value.kind, err.value.code) == ("not_found", "unknown_service")
+    with pytest.raises(EngineError) as err:
+        e.call_next("99", 1)
+    assert err.value.code == "unknown_window"
+
+
+def test_position_counts_people_called_before_a_ticket() -> None:
+    e = make_engine()
+    n1, n2 = issue(e, "c", 1), issue(e, "c", 2)
+    p = issue(e, "c", 3, Priority.PRIORITY)
+    assert [e.position(e.tickets[t]) for t in (p, n1, n2)] == [0, 1, 2]
+
+
+# --- invariants under arbitrary sequences ---------------------------------------------------
+
+
+class HallMachine(RuleBasedStateMachine):
+    """Drives the engine with any sequence of commands and checks the contract's rules."""
+
+    K = 2
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.e = make_engine(max_priority_streak=self.K, max_recalls=2)
+        self.now = 0.0
+        self.log: list = []
+        self.calls: dict[str, int] = {}
+        self.ended: dict[str, Status] = {}
+        self.numbers: set[tuple[str, str]] = set()
+        self.high_run = {w.id: 0 for w in WINDOWS}
+
+    def run(self, command, *args, **kw) -> list:
+        self.now += 1
+        before = self.fingerprint()
+        new_day = self.e.day_of(self.now) != self.e.day
+        try:
+            events = command(*args, at=self.now, **kw)
+        except EngineError:
+            if not new_day:
+                assert self.fingerprint() == before, "a refused command changed the state"
+            self.log.extend(self.e.flush())
+            return []
+        self.log.extend(events)
+        for ev in events:
+            if isinstance(ev, TicketCalled):
+                self.calls[ev.ticket_id] = self.calls.get(ev.ticket_id, 0) + 1
+                assert self.calls[ev.ticket_id] == 1, "a ticket was called twice"
+            if isinstance(ev, TicketIssued):
+                key = (self.e.day, ev.number)
+                assert key not in self.numbers, "a number was issued twice in a day"
+                self.numbers.add(key)
+        return events
+
+    def fingerprint(self) -> tuple:
+        return (
+            self.e.day,
+            tuple((t.id, t.status, t.window, t.recalls) for t in self.e.tickets.values()),
+            tuple((w.id, w.status, w.current, w.streak) for w in self.e.windows.values()),
+            tuple((c, tuple(q.high), tuple(q.normal)) for c, q in self.e.queues.items()),
+        )
+
+    @rule(
+        service=st.sampled_from(["a", "b", "c"]),
+        prio=st.sampled_from(list(Priority)),
+    )
+    def issue(self, service: str, prio: Priority) -> None:
+        self.run(self.e.issue, service, token=f"t{self.now}", priority=prio)
+
+    @rule(window=st.sampled_from(["1", "2", "3", "4"]))
+    def call_next(self, window: str) -> None:
+        w = self.e.windows[window]
+        chosen_service = next((s for s in w.services if self.e.waiting(s)), None)
+        lanes = {}
+        if chosen_service:
+            q = self.e.queues[chosen_service]
+            lanes = {"high": list(q.high), "normal": list(q.normal)}
+        events = self.run(self.e.call_next, window)
+        call = next((ev for ev in events if isinstance(ev, TicketCalled)), None)
+        if call is None:
+            if events or w.status is WindowStatus.OPEN:
+                assert chosen_service is None, "nobody called although someone waited"
+            return
+        t = self.e.tickets[call.ticket_id]
+        assert t.service == chosen_service, "the window skipped its preferred service"
+        lane = lanes["high" if t.high else "normal"]
+        assert lane[0][2] == t.id, "a ticket was called ahead of an earlier one of its class"
+        if t.high and lanes["normal"]:
+            self.high_run[window] += 1
+            assert self.high_run[window] <= self.K, "normal visitors starved"
+        else:
+            self.high_run[window] = 0
+
+    @rule(window=st.sampled_from(["1", "2", "3", "4"]), data=st.data())
+    def call_specific(self, window: str, data: st.DataObject) -> None:
+        waiting = [t for t in self.e.tickets.values() if t.status is Status.WAITING]
+        if waiting:
+            t = data.draw(st.sampled_from(waiting))
+            self.run(self.e.call_ticket, window, t.number)
+
+    @rule(
+        window=st.sampled_from(["1", "2", "3", "4"]),
+        action=st.sampled_from(["recall", "start", "finish", "no_show"]),
+    )
+    def act(self, window: str, action: str) -> None:
+        self.run(getattr(self.e, action), window)
+
+    @rule(window=st.sampled_from(["1", "2", "3", "4"]), service=st.sampled_from(["a", "b", "c"]))
+    def transfer(self, window: str, service: str) -> None:
+        self.run(self.e.transfer, window, service)
+
+    @rule(window=st.sampled_from(["1", "2", "3", "4"]), status=st.sampled_from(list(WindowStatus)))
+    def set_window(self, window: str, status: WindowStatus) -> None:
+        self.run(self.e.set_window, window, status)
+
+    @rule(data=st.data())
+    def cancel(self, data: st.DataObject) -> None:
+        waiting = [t for t in self.e.tickets.values() if t.status is Status.WAITING]
+        if waiting:
+            self.run(self.e.cancel, data.draw(st.sampled_from(waiting)).id)
+
+    @precondition(lambda self: self.e.day is not None)
+    @rule()
+    def next_day(self) -> None:
+        self.now = (self.now // 100_000 + 1) * 100_000
+        self.high_run = dict.fromkeys(self.high_run, 0)
+        self.run(self.e.issue, "a", token=f"t{self.now}")
+
+    @invariant()
+    def every_ticket_is_in_exactly_one_place(self) -> None:
+        queued = {
+            tid for q in self.e.queues.values() for lane in (q.high, q.normal) for *_, tid in lane
+        }
+        in_hand = [w.current for w in self.e.windows.values() if w.current]
+        assert len(in_hand) == len(set(in_hand)), "one ticket at two windows"
+        for t in self.e.tickets.values():
+            if t.status is Status.WAITING:
+                assert t.id in queued
+            elif t.status in (Status.CALLED, Status.SERVING):
+                assert t.id in in_hand and self.e.windows[t.window].current == t.id
+            else:
+                assert t.status in TERMINAL and t.id not in queued and t.id not in in_hand
+            if t.status is Status.TRANSFERRED:
+                assert t.successor in self.e.tickets or t.day != self.e.day
+
+    @invariant()
+    def terminal_states_are_final(self) -> None:
+        for t in self.e.tickets.values():
+            if t.id in self.ended:
+                assert t.status is self.ended[t.id], "a ticket left its terminal state"
+            elif t.status in TERMINAL:
+                self.ended[t.id] = t.status
+
+    @invariant()
+    def waiting_time_belongs_to_the_calling_window(self) -> None:
+        for t in self.e.tickets.values():
+            if t.called_at is not None:
+                assert t.window is not None and t.called_at >= t.issued_at
+
+    def teardown(self) -> None:
+        """Replaying the event log into a fresh engine rebuilds exactly the same state."""
+        fresh = make_engine(max_priority_streak=self.K, max_recalls=2)
+        for ev in self.log:
+            fresh.apply(ev)
+        mine = {t.id: (t.status, t.window, t.number) for t in self.e.tickets.values()}
+        theirs = {t.id: (t.status, t.window, t.number) for t in fresh.tickets.values()}
+        assert mine == theirs
+        assert [(w.status, w.current, w.streak) for w in self.e.windows.values()] == [
+            (w.status, w.current, w.streak) for w in fresh.windows.values()
+        ]
+
+
+HallMachine.TestCase.settings = settings(
+    max_examples=150,
+    stateful_step_count=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+test_engine_keeps_the_queue_rules = HallMachine.TestCase
