@@ -1,0 +1,336 @@
+"""The contract's REST API on a real SQLite file, every error class included."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+from aiohttp.test_utils import TestClient
+
+from hall_server.app import make_app
+from hall_server.config import HallConfig, parse_config
+from tests.conftest import add_demo_accounts
+
+# 2026-11-25 10:00 in Asia/Shanghai: inside the default opening hours.
+MORNING = 1795572000.0
+OLD_ID = "11010519491231002X"  # born 1949: priority by age
+YOUNG_ID = "110105200001010016"
+
+
+class Clock:
+    def __init__(self, now: float = MORNING) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+async def client(aiohttp_client, tmp_path: Path, demo_config: HallConfig, clock: Clock):
+    add_demo_accounts(tmp_path / "hall.db", demo_config)
+    return await aiohttp_client(make_app(demo_config, tmp_path / "hall.db", clock=clock))
+
+
+async def login(client: TestClient, user: str, window: str | None = None) -> dict[str, str]:
+    body = {"username": user, "password": "demo"}
+    if window:
+        body["window"] = window
+    r = await client.post("/api/v1/auth/login", json=body)
+    assert r.status == 200, await r.text()
+    return {"Authorization": f"Bearer {(await r.json())['token']}"}
+
+
+async def take(client: TestClient, service: str = "tax", **extra) -> dict:
+    r = await client.post("/api/v1/tickets", json={"service": service, **extra})
+    assert r.status == 201, await r.text()
+    return (await r.json())["ticket"]
+
+
+async def error(resp) -> tuple[int, str]:
+    body = await resp.json()
+    return resp.status, body["error"]["code"]
+
+
+async def test_health_names_the_hall(client: TestClient) -> None:
+    r = await client.get("/api/v1/health")
+    assert r.status == 200
+    assert (await r.json())["hall"] == "demo-town"
+
+
+async def test_services_list_waiting_and_estimate(client: TestClient) -> None:
+    await take(client, "tax")
+    services = {s["code"]: s for s in await (await client.get("/api/v1/services")).json()}
+    assert len(services) == 10
+    assert services["tax"]["waiting"] == 1 and services["tax"]["prefix"] == "H"
+    assert services["tax"]["open"] is True and services["tax"]["eta_s"] > 0
+    with_items = await (await client.get("/api/v1/services?items=1")).json()
+    assert sum(len(s["items"]) for s in with_items) == 128
+
+
+async def test_ticket_is_numbered_and_can_be_followed_by_its_token(client: TestClient) -> None:
+    first = await take(client, "tax", kiosk="k1")
+    second = await take(client, "tax")
+    assert (first["number"], second["number"]) == ("H001", "H002")
+    assert second["position"] == 1 and first["status"] == "waiting"
+    public = await (await client.get(f"/api/v1/tickets/{second['token']}")).json()
+    assert public["number"] == "H002" and public["position"] == 1
+    assert "id" not in public and "token" not in public and "name_masked" not in public
+
+
+async def test_staff_call_start_finish_cycle(client: TestClient) -> None:
+    t = await take(client, "tax")
+    staff = await login(client, "staff9")
+    r = await client.post("/api/v1/windows/9/call", headers=staff)
+    assert r.status == 200
+    called = (await r.json())["ticket"]
+    assert called["number"] == t["number"] and called["window"] == "9"
+    assert called["status"] == "called" and called["called_at"]
+    for action, status in (("recall", "called"), ("start", "serving"), ("finish", "done")):
+        r = await client.post(f"/api/v1/windows/9/{action}", headers=staff)
+        assert r.status == 200
+        assert (await r.json())["ticket"]["status"] == status
+    windows = {w["id"]: w for w in await (await client.get("/api/v1/windows")).json()}
+    assert windows["9"]["current"] is None and windows["9"]["status"] == "open"
+
+
+async def test_call_with_nobody_waiting_answers_204(client: TestClient) -> None:
+    staff = await login(client, "staff7")
+    r = await client.post("/api/v1/windows/7/call", headers=staff)
+    assert r.status == 204
+
+
+async def test_transfer_keeps_issue_time_and_reaches_the_other_queue(client: TestClient) -> None:
+    t = await take(client, "tax")
+    staff = await login(client, "staff9")
+    await client.post("/api/v1/windows/9/call", headers=staff)
+    r = await client.post(
+        "/api/v1/windows/9/transfer", json={"service": "real-estate"}, headers=staff
+    )
+    assert r.status == 200
+    public = await (await client.get(f"/api/v1/tickets/{t['token']}")).json()
+    assert public["service"] == "real-estate" and public["status"] == "waiting"
+    staff7 = await login(client, "staff7")
+    moved = (await (await client.post("/api/v1/windows/7/call", headers=staff7)).json())["ticket"]
+    assert moved["number"] == t["number"] and moved["issued_at"] == t["issued_at"]
+
+
+async def test_call_a_specific_number(client: TestClient) -> None:
+    await take(client, "tax")
+    second = await take(client, "tax")
+    staff = await login(client, "staff9")
+    r = await client.post("/api/v1/windows/9/call", json={"number": "h002"}, headers=staff)
+    assert (await r.json())["ticket"]["id"] == second["id"]
+
+
+async def test_pause_and_resume(client: TestClient) -> None:
+    await take(client, "tax")
+    staff = await login(client, "staff9")
+    assert (await client.post("/api/v1/windows/9/pause", headers=staff)).status == 200
+    assert await error(await client.post("/api/v1/windows/9/call", headers=staff)) == (
+        409,
+        "window_paused",
+    )
+    windows = {w["id"]: w for w in await (await client.get("/api/v1/windows")).json()}
+    assert windows["9"]["status"] == "paused"
+    assert (await client.post("/api/v1/windows/9/resume", headers=staff)).status == 200
+    assert (await client.post("/api/v1/windows/9/call", headers=staff)).status == 200
+
+
+async def test_older_visitor_gets_priority_and_no_clear_id_is_stored(
+    client: TestClient, tmp_path: Path
+) -> None:
+    card = {"name": "张三丰", "id_number": OLD_ID}
+    t = await take(client, "tax", id_card=card)
+    assert t["priority"] == "priority" and t["name_masked"] == "张*丰"
+    young = await take(client, "business", id_card={"name": "李四", "id_number": YOUNG_ID})
+    assert young["priority"] == "normal"
+    raw = b"".join(p.read_bytes() for p in tmp_path.glob("hall.db*"))
+    assert OLD_ID.encode() not in raw and YOUNG_ID.encode() not in raw
+    assert "张三丰".encode() not in raw
+
+
+async def test_one_person_cannot_hold_two_tickets_for_one_service(client: TestClient) -> None:
+    card = {"name": "李四", "id_number": YOUNG_ID}
+    await take(client, "tax", id_card=card)
+    r = await client.post("/api/v1/tickets", json={"service": "tax", "id_card": card})
+    assert await error(r) == (409, "already_waiting")
+
+
+# --- errors ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("payload", "expected"),
+    [
+        (b"{not json", (400, "malformed_json")),
+        (b"[1, 2]", (422, "invalid_body")),
+        (b'{"service": 5}', (422, "invalid_field")),
+        (b"{}", (422, "invalid_field")),
+        (b'{"service": "nope"}', (404, "unknown_service")),
+        (b'{"service": "tax", "kiosk": "k99"}', (404, "unknown_kiosk")),
+        (
+            b'{"service": "tax", "id_card": {"name": "x", "id_number": "110105194912310021"}}',
+            (422, "invalid_id_number"),
+        ),
+        (b'{"service": "tax", "id_card": "no"}', (422, "invalid_field")),
+    ],
+)
+async def test_bad_ticket_requests_get_clear_errors(client: TestClient, payload, expected) -> None:
+    r = await client.post(
+        "/api/v1/tickets", data=payload, headers={"Content-Type": "application/json"}
+    )
+    assert await error(r) == expected
+    services = await (await client.get("/api/v1/services")).json()
+    assert sum(s["waiting"] for s in services) == 0
+
+
+async def test_window_actions_need_login_and_the_right_window(client: TestClient) -> None:
+    assert await error(await client.post("/api/v1/windows/9/call")) == (401, "unauthorized")
+    bad = {"Authorization": "Bearer not-a-token"}
+    assert await error(await client.post("/api/v1/windows/9/call", headers=bad)) == (
+        401,
+        "unauthorized",
+    )
+    staff = await login(client, "staff9")
+    assert await error(await client.post("/api/v1/windows/8/call", headers=staff)) == (
+        403,
+        "forbidden",
+    )
+    manager = await login(client, "manager")
+    assert (await client.post("/api/v1/windows/8/call", headers=manager)).status == 204
+
+
+async def test_login_errors(client: TestClient) -> None:
+    r = await client.post("/api/v1/auth/login", json={"username": "staff1", "password": "nope"})
+    assert await error(r) == (401, "bad_credentials")
+    r = await client.post("/api/v1/auth/login", json={"username": "ghost", "password": "demo"})
+    assert await error(r) == (401, "bad_credentials")
+    r = await client.post(
+        "/api/v1/auth/login", json={"username": "staff1", "password": "demo", "window": "5"}
+    )
+    assert await error(r) == (403, "forbidden")
+
+
+async def test_state_conflicts_are_409(client: TestClient) -> None:
+    staff = await login(client, "staff9")
+    assert await error(await client.post("/api/v1/windows/9/finish", headers=staff)) == (
+        409,
+        "no_current_ticket",
+    )
+    await take(client, "tax")
+    await client.post("/api/v1/windows/9/call", headers=staff)
+    await client.post("/api/v1/windows/9/start", headers=staff)
+    assert await error(await client.post("/api/v1/windows/9/no-show", headers=staff)) == (
+        409,
+        "invalid_state",
+    )
+
+
+async def test_unknown_things_are_404_json(client: TestClient) -> None:
+    staff = await login(client, "manager")
+    assert await error(await client.post("/api/v1/windows/99/call", headers=staff)) == (
+        404,
+        "unknown_window",
+    )
+    assert await error(await client.post("/api/v1/windows/9/dance", headers=staff)) == (
+        404,
+        "unknown_action",
+    )
+    assert await error(await client.get("/api/v1/tickets/no-such-token")) == (
+        404,
+        "unknown_ticket",
+    )
+    assert await error(await client.get("/api/v1/nothing-here")) == (404, "not_found")
+    r = await client.post("/api/v1/windows/9/transfer", json={"service": "nope"}, headers=staff)
+    assert await error(r) == (404, "unknown_service")
+
+
+async def test_managers_only_for_metrics(client: TestClient) -> None:
+    assert (await client.get("/api/v1/metrics/live")).status == 401
+    staff = await login(client, "staff1")
+    assert await error(await client.get("/api/v1/metrics/live", headers=staff)) == (
+        403,
+        "forbidden",
+    )
+    manager = await login(client, "manager")
+    assert (await client.get("/api/v1/metrics/live", headers=manager)).status == 200
+    r = await client.get("/api/v1/metrics/windows?date=yesterday", headers=manager)
+    assert await error(r) == (422, "invalid_date")
+
+
+async def test_metrics_windows_follow_the_queue_rules(client: TestClient, clock: Clock) -> None:
+    staff = await login(client, "staff9")
+    await take(client, "tax")
+    await take(client, "tax")
+    clock.now += 120
+    await client.post("/api/v1/windows/9/call", headers=staff)
+    clock.now += 300
+    await client.post("/api/v1/windows/9/call", headers=staff)  # finishes the first
+    clock.now += 60
+    await client.post("/api/v1/windows/9/no-show", headers=staff)
+    manager = await login(client, "manager")
+    rows = await (
+        await client.get("/api/v1/metrics/windows?date=2026-11-25", headers=manager)
+    ).json()
+    (w9,) = rows
+    assert (w9["window"], w9["served"], w9["no_show"]) == ("9", 1, 1)
+    assert w9["wait_mean_s"] == 270.0 and w9["wait_max_s"] == 420.0
+    assert w9["service_mean_s"] == 300.0
+
+
+async def test_the_hall_refuses_tickets_outside_opening_hours(
+    aiohttp_client, tmp_path: Path
+) -> None:
+    config = parse_config(
+        """
+[hall]
+id = "v1"
+name = "某村党群服务中心"
+hours = ["08:30-12:00"]
+[[service]]
+code = "general"
+prefix = "A"
+name = "综合"
+[[window]]
+id = "1"
+services = ["general"]
+"""
+    )
+    evening = Clock(MORNING + 9 * 3600)
+    client = await aiohttp_client(make_app(config, tmp_path / "v.db", clock=evening))
+    r = await client.post("/api/v1/tickets", json={"service": "general"})
+    assert await error(r) == (409, "hall_closed")
+    services = await (await client.get("/api/v1/services")).json()
+    assert services[0]["open"] is False
+
+
+async def test_a_restart_rebuilds_exactly_the_state(
+    aiohttp_client, tmp_path: Path, demo_config: HallConfig, clock: Clock
+) -> None:
+    db = tmp_path / "hall.db"
+    add_demo_accounts(db, demo_config)
+    first = await aiohttp_client(make_app(demo_config, db, clock=clock))
+    tickets = [await take(first, "tax") for _ in range(3)]
+    staff = await login(first, "staff9")
+    await first.post("/api/v1/windows/9/call", headers=staff)
+    await first.post("/api/v1/windows/8/pause", headers=await login(first, "manager"))
+    before_windows = await (await first.get("/api/v1/windows")).json()
+    before_services = await (await first.get("/api/v1/services")).json()
+    await first.close()
+
+    second = await aiohttp_client(make_app(demo_config, db, clock=clock))
+    assert await (await second.get("/api/v1/windows")).json() == before_windows
+    assert await (await second.get("/api/v1/services")).json() == before_services
+    fourth = await take(second, "tax")
+    assert fourth["number"] == "H004"
+    for t in tickets:
+        assert (await second.get(f"/api/v1/tickets/{t['token']}")).status == 200
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+        assert conn.execute("SELECT count(*) FROM tickets").fetchone() == (4,)
