@@ -68,8 +68,11 @@ async def health(request: web.Request) -> web.Response:
 async def login(request: web.Request) -> web.Response:
     req = await body(request, LoginRequest)
     accounts = request.app[ACCOUNTS]
+    if accounts.locked_out(req.username):
+        raise ApiError(429, "too_many_attempts", "too many wrong passwords; wait a few minutes")
     user = await asyncio.to_thread(accounts.check, req.username, req.password)
     if user is None:
+        accounts.failed(req.username)
         raise ApiError(401, "bad_credentials", "wrong user name or password")
     windows = json.loads(user["windows"] or "[]")
     window = req.window or (windows[0] if windows else None)

@@ -79,9 +79,25 @@ def _token_hash(token: str) -> str:
 
 
 class Accounts:
+    #: Wrong passwords allowed per user name within ``LOCKOUT_S`` before logins are refused.
+    MAX_FAILURES = 5
+    LOCKOUT_S = 300.0
+
     def __init__(self, store: Store) -> None:
         self.store = store
         self.db = store.db
+        self._failures: dict[str, list[float]] = {}
+
+    def failed(self, username: str) -> None:
+        self._failures.setdefault(username, []).append(time.monotonic())
+
+    def locked_out(self, username: str) -> bool:
+        """Slows password guessing at a kiosk or on the hall network."""
+        recent = [
+            t for t in self._failures.get(username, []) if time.monotonic() - t < self.LOCKOUT_S
+        ]
+        self._failures[username] = recent
+        return len(recent) >= self.MAX_FAILURES
 
     def add(
         self,

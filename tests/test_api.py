@@ -217,6 +217,15 @@ async def test_login_errors(client: TestClient) -> None:
     assert await error(r) == (403, "forbidden")
 
 
+async def test_repeated_wrong_passwords_lock_the_account_for_a_while(client: TestClient) -> None:
+    wrong = {"username": "staff2", "password": "guess"}
+    for _ in range(5):
+        assert (await client.post("/api/v1/auth/login", json=wrong)).status == 401
+    right = {"username": "staff2", "password": "demo"}
+    r = await client.post("/api/v1/auth/login", json=right)
+    assert await error(r) == (429, "too_many_attempts")
+
+
 async def test_state_conflicts_are_409(client: TestClient) -> None:
     staff = await login(client, "staff9")
     assert await error(await client.post("/api/v1/windows/9/finish", headers=staff)) == (
