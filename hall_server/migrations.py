@@ -120,4 +120,31 @@ def v2_appointments_ratings(db: Database) -> None:
     db["tickets"].create_index(["appointment"])
 
 
-MIGRATIONS: list[Callable[[Database], None]] = [v1_core, v2_appointments_ratings]
+def v3_reports_alarms(db: Database) -> None:
+    """Day caches for fast reports (one columnar blob per closed day, see ``reports.py``) and
+    the manager's alarm log with who acknowledged each alarm."""
+    db["report_days"].create(
+        {"day": str, "version": int, "built_at": float, "n": int, "keys": str, "data": bytes},
+        pk="day",
+    )
+    db["alarms"].create(
+        {
+            "id": int,
+            "day": str,
+            "service": str,
+            "kind": str,
+            "value": float,
+            "threshold": float,
+            "raised_at": float,
+            "peak": float,
+            "cleared_at": float,
+            "acked_by": str,
+            "acked_at": float,
+        },
+        pk="id",
+    )
+    db["alarms"].create_index(["day"])
+    db["alarms"].create_index(["cleared_at"])
+
+
+MIGRATIONS: list[Callable[[Database], None]] = [v1_core, v2_appointments_ratings, v3_reports_alarms]
