@@ -47,8 +47,9 @@ class EventHub(Generic[T]):
             except Exception:
                 log.exception("event callback %r failed", callback)
 
-    async def stream(self, first: Iterable[T] = ()) -> AsyncIterator[T]:
-        """Async iterator of events, starting with `first` (e.g. the current state)."""
+    async def stream(self, first: Callable[[], Iterable[T]] = tuple) -> AsyncIterator[T]:
+        """Async iterator of events, starting with `first()` (e.g. the current state),
+        called after subscribing so that no change between the two is lost."""
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue[T] = asyncio.Queue()
 
@@ -59,7 +60,7 @@ class EventHub(Generic[T]):
 
         unsubscribe = self.subscribe(forward)
         try:
-            for event in first:
+            for event in first():
                 yield event
             while True:
                 yield await queue.get()

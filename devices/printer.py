@@ -120,6 +120,8 @@ class Printer:
             printer = Network(host, port, timeout=self.timeout, profile=profile)
             printer.open()
         elif a.scheme == "usb":
+            if not Usb.is_usable():
+                raise DeviceNotFoundError("usb:// printers need pyusb (pip install pyusb)")
             vendor, product = a.usb_ids
             printer = Usb(vendor, product, timeout=int(self.timeout * 1000), profile=profile)
             printer.open()
@@ -315,8 +317,8 @@ class PrintQueue:
             job = PrintJob(id=job_id or str(uuid.uuid4()), ticket=ticket)
             self._jobs[job.id] = job
             self._evict()
+        self.hub.emit(job)  # before the worker can see it, so "queued" precedes "printing"
         self._pending.put(job.id)
-        self.hub.emit(job)
         return job
 
     def reprint(self, job_id: str) -> PrintJob:
@@ -327,8 +329,8 @@ class PrintQueue:
             if not job.finished:
                 raise ValueError(f"job {job_id} is {job.state}")
             job = self._update(job, state="queued", reason="", detail="")
-        self._pending.put(job_id)
         self.hub.emit(job)
+        self._pending.put(job_id)
         return job
 
     def get(self, job_id: str) -> PrintJob:
@@ -342,7 +344,8 @@ class PrintQueue:
             return list(self._jobs.values())
 
     def wait(self, job_id: str, timeout: float | None = None) -> PrintJob:
-        """Block until the job is done or failed (or `timeout`); returns its snapshot."""
+        """Block until the job is done or failed (or `timeout`); returns its snapshot.
+        KeyError for unknown ids."""
         with self._cond:
             self._cond.wait_for(lambda: self._jobs[job_id].finished, timeout)
             return self._jobs[job_id]
@@ -357,7 +360,7 @@ class PrintQueue:
             yield job
 
     def close(self) -> None:
-        """Finish the job in hand, then stop the worker (queued jobs stay queued)."""
+        """Print the jobs already queued, then stop the worker."""
         self._pending.put(None)
         self._thread.join(timeout=30)
 

@@ -128,7 +128,7 @@ class CardReader:
 
     async def events(self) -> AsyncIterator[ReaderEvent]:
         """Async iterator of events, starting with the current state."""
-        async for event in self.hub.stream(first=[StateEvent(self.state, self.detail)]):
+        async for event in self.hub.stream(first=lambda: [StateEvent(self.state, self.detail)]):
             yield event
 
     # thread -----------------------------------------------------------------------------

@@ -403,6 +403,22 @@ class Card:
         """True after the valid-to date; long-term cards never expire."""
         return self.valid_to is not None and (today or date.today()) > self.valid_to
 
+    def to_public_dict(self, hash_key: bytes | str, today: date | None = None) -> dict:
+        """What may leave the kiosk: masked name and number, keyed hash, age. Never the
+        clear number, address, photo or ethnic group (personal information law: minimum
+        necessary)."""
+        today = today or date.today()
+        return {
+            "card_type": self.card_type.value,
+            "name_masked": idnumber.mask_name(self.display_name),
+            "id_masked": idnumber.mask_id(self.id_number),
+            "identity_hash": idnumber.identity_hash(self.id_number, hash_key),
+            "age": self.age(today),
+            "gender": self.gender,
+            "valid_check_digit": self.valid_check_digit,
+            "expired": self.is_expired(today),
+        }
+
 
 # (attribute, offset, size, kind) per card type; kind "date", "until" (date or 长期) or "str".
 _Layout = Sequence[tuple[str, int, int, str]]

@@ -1,3 +1,6 @@
+import subprocess
+import sys
+
 import pytest
 
 from devices.address import parse_address
@@ -37,3 +40,11 @@ def test_malformed_addresses_are_rejected(bad):
 def test_file_and_usb_addresses_are_not_serial_ports():
     with pytest.raises(ValueError):
         parse_address("usb://04b8:0202").pyserial_url()
+
+
+def test_package_exports_the_factories_without_loading_escpos_for_idnumber():
+    code = (
+        "import sys, devices.idnumber; assert 'escpos' not in sys.modules; "
+        "import devices; assert callable(devices.open_printer) and callable(devices.open_reader)"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)

@@ -2,7 +2,7 @@ import asyncio
 import socket
 
 import pytest
-from escpos.printer import Dummy
+from escpos.printer import Dummy, Usb
 from PIL import Image
 
 from devices.escpos_ticket import TicketFormat, TicketPrint, render_ticket
@@ -273,3 +273,9 @@ def test_simulator_decodes_raster_images_and_records_unknown_commands():
     [ticket] = sim.complete_tickets()
     assert ticket.images == [(64, 24)]
     assert sim.unknown == [b"\x1bZ"]
+
+
+@pytest.mark.skipif(Usb.is_usable(), reason="pyusb installed: would look for real hardware")
+def test_usb_printer_without_pyusb_is_offline_with_the_reason():
+    printer = Printer("usb://04b8:0202", **FAST)
+    assert printer.status() == "offline" and "pyusb" in printer.detail

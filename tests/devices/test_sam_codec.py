@@ -4,7 +4,7 @@ from datetime import date
 
 import pytest
 
-from devices import sam
+from devices import idnumber, sam
 from devices.idnumber import check_digit
 from devices.sam import (
     CardData,
@@ -186,3 +186,18 @@ def test_read_data_with_fingerprint_round_trips():
     assert sam.unpack_read_data(sam.pack_read_data(data), with_fingerprint=True) == data
     with pytest.raises(sam.CardFormatError):
         sam.unpack_read_data(sam.pack_read_data(data)[:-1], with_fingerprint=True)
+
+
+def test_public_dict_carries_no_clear_identity():
+    public = cards.RESIDENT.to_public_dict(b"hall-key", today=date(2024, 6, 1))
+    assert public == {
+        "card_type": "resident",
+        "name_masked": "张*丰",
+        "id_masked": "110105********002X",
+        "identity_hash": idnumber.identity_hash("11010519491231002X", b"hall-key"),
+        "age": 74,
+        "gender": "male",
+        "valid_check_digit": True,
+        "expired": False,
+    }
+    assert "11010519491231002X" not in repr(public) and "北京" not in repr(public)
