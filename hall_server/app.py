@@ -29,11 +29,12 @@ def make_app(
     db_path: str | Path,
     clock: Callable[[], float] = time.time,
     heartbeat_s: float = 10.0,
+    hub_buffer: int = 256,
     simulate: bool = False,
 ) -> web.Application:
     app = web.Application(middlewares=[errors_middleware], client_max_size=256 * 1024)
     store = Store(db_path)
-    hub = Hub()
+    hub = Hub(hub_buffer)
     app[HUB] = hub
     app[ACCOUNTS] = Accounts(store)
     app.add_routes(api.routes)
@@ -53,11 +54,16 @@ def make_app(
         yield
         for t in tasks:
             t.cancel()
-        await hub.close_all()
         await hall.stop()
         store.close()
 
     app.cleanup_ctx.append(lifecycle)
+
+    async def close_websockets(app: web.Application) -> None:
+        """Before the server waits for open requests to end: boards never end by themselves."""
+        await hub.close_all()
+
+    app.on_shutdown.append(close_websockets)
     return app
 
 

@@ -8,6 +8,7 @@ again from a snapshot. One slow or dead board can therefore never delay the othe
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 from collections.abc import Callable
@@ -30,10 +31,12 @@ class Client:
 
 
 class Hub:
-    def __init__(self, buffer: int = 256) -> None:
+    def __init__(self, buffer: int = 256, close_timeout: float = 2.0) -> None:
         self.buffer = buffer
+        self.close_timeout = close_timeout
         self.clients: set[Client] = set()
         self.dropped_total = 0
+        self._closing: set[asyncio.Task[None]] = set()
 
     def publish(self, message: dict[str, Any]) -> None:
         text = json.dumps(message, ensure_ascii=False, separators=(",", ":"))
@@ -54,9 +57,17 @@ class Hub:
         self.clients.discard(client)
         self.dropped_total += 1
         log.info("dropping a websocket client that fell %d messages behind", self.buffer)
-        asyncio.get_running_loop().create_task(
-            client.ws.close(code=4000, message=b"fell behind; reconnect for a snapshot")
+        task = asyncio.get_running_loop().create_task(
+            self._close(client, 4000, b"fell behind; reconnect for a snapshot")
         )
+        self._closing.add(task)
+        task.add_done_callback(self._closing.discard)
+
+    async def _close(self, client: Client, code: int, message: bytes) -> None:
+        """Close politely, but a client that does not read cannot take the close frame: after
+        ``close_timeout`` its connection is cut (aiohttp aborts it when the close is cancelled)."""
+        with contextlib.suppress(TimeoutError, ConnectionError, RuntimeError):
+            await asyncio.wait_for(client.ws.close(code=code, message=message), self.close_timeout)
 
     async def serve(
         self,
@@ -95,6 +106,6 @@ class Hub:
             self.publish({"type": "heartbeat"})
 
     async def close_all(self) -> None:
-        for client in list(self.clients):
-            await client.ws.close(code=1001, message=b"server shutdown")
-        self.clients.clear()
+        """At shutdown, all at once: one stalled board must not hold up the others' goodbyes."""
+        clients, self.clients = list(self.clients), set()
+        await asyncio.gather(*(self._close(c, 1001, b"server shutdown") for c in clients))
