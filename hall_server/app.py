@@ -11,7 +11,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from . import api, pages
+from . import api, pages, screens
 from .auth import Accounts
 from .config import HallConfig
 from .feed import board_listener
@@ -38,6 +38,7 @@ def make_app(
     app[HUB] = hub
     app[ACCOUNTS] = Accounts(store)
     app.add_routes(api.routes)
+    app.add_routes(screens.routes)
     pages.setup(app)
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:

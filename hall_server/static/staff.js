@@ -1,0 +1,189 @@
+/* Window console: buttons and keyboard shortcuts drive /api/v1/windows/{w}/{action}; the current
+   ticket and the waiting list follow the hall live over /ws/board?window=W (snapshot, then
+   throttled state messages), so two windows working at once see the same hall. */
+"use strict";
+(function () {
+  const setup = JSON.parse(document.getElementById("console-setup").textContent);
+  const T = setup.texts;
+  const W = setup.window;
+  const lang = document.body.dataset.lang;
+  const svcName = (code) => {
+    const s = setup.services.find((x) => x.code === code);
+    return s ? (lang === "en" && s.name_en ? s.name_en : s.name) : code;
+  };
+  const $ = (id) => document.getElementById(id);
+  const fmt = (text, values) => text.replace(/\{(\w+)\}/g, (_, k) => values[k]);
+
+  const state = { win: null, waiting: {}, counts: {}, ticket: null, busy: false };
+  window.hallqStaff = state;
+
+  function message(text, kind) {
+    const el = $("message");
+    el.textContent = text;
+    el.className = "notice " + (kind === "error" ? "notice-error" : "notice-ok");
+    el.setAttribute("role", kind === "error" ? "alert" : "status");
+    el.hidden = !text;
+  }
+
+  function renderCurrent() {
+    const w = state.win || {};
+    const t = state.ticket;
+    const number = t ? t.number : w.current;
+    $("cur-number").textContent = number || "—";
+    $("cur-number").dataset.number = number || "";
+    const service = t ? t.service : w.current_service;
+    $("cur-service").textContent = service ? svcName(service) : "";
+    const status = t ? t.status : w.current_status;
+    $("cur-status").textContent = status ? T["staff.status." + status] || status : "";
+    $("cur-recalls").textContent = t && t.recalls ? fmt(T["staff.recalls"], { n: t.recalls }) : "";
+    const ws = $("window-status");
+    ws.dataset.status = w.status || "";
+    ws.textContent = w.status ? T["staff." + w.status] : "";
+    const pause = $("pause-btn");
+    pause.dataset.action = w.status === "paused" ? "resume" : "pause";
+    pause.firstChild.textContent = (w.status === "paused" ? T["staff.resume"] : T["staff.pause"]) + " ";
+    tick();
+  }
+
+  function tick() {
+    const t = state.ticket;
+    const w = state.win || {};
+    const since = t ? t.started_at || t.called_at : w.called_at;
+    const el = $("cur-timer");
+    if (!since || !(t ? t.number : w.current)) { el.textContent = "0:00"; return; }
+    const s = Math.max(0, Math.floor((Date.now() - Date.parse(since)) / 1000));
+    el.textContent = Math.floor(s / 60) + ":" + String(s % 60).padStart(2, "0");
+  }
+  setInterval(tick, 1000);
+
+  function renderWaiting() {
+    const box = $("waiting");
+    box.replaceChildren();
+    for (const code of setup.window_services) {
+      const sec = document.createElement("div");
+      sec.className = "wait-service";
+      sec.dataset.service = code;
+      const h = document.createElement("h3");
+      const n = state.counts[code] ?? (state.waiting[code] || []).length;
+      h.textContent = svcName(code) + " · " + fmt(T["staff.waiting_n"], { n });
+      sec.append(h);
+      const list = document.createElement("div");
+      list.className = "wait-numbers";
+      for (const number of (state.waiting[code] || []).slice(0, 30)) {
+        const b = document.createElement("button");
+        b.className = "btn";
+        b.textContent = number;
+        b.dataset.number = number;
+        b.title = T["staff.call_number"] + " " + number;
+        b.addEventListener("click", () => act("call", { number }));
+        list.append(b);
+      }
+      sec.append(list);
+      box.append(sec);
+    }
+  }
+
+  /* The state message says which number is current; the API gives the details (start time,
+     recalls) when it changes. */
+  async function refreshTicket() {
+    const w = state.win;
+    if (!w || !w.current) { state.ticket = null; renderCurrent(); return; }
+    if (state.ticket && state.ticket.number === w.current && state.ticket.status === w.current_status) return;
+    const res = await hallq.api("GET", "/api/v1/tickets?status=" + encodeURIComponent(w.current_status));
+    if (res.ok) state.ticket = res.data.find((t) => t.window === W && t.number === w.current) || null;
+    renderCurrent();
+  }
+
+  function apply(msg) {
+    if (msg.type !== "snapshot" && msg.type !== "state") return;
+    state.win = msg.windows.find((w) => w.id === W) || null;
+    state.waiting = msg.waiting || {};
+    state.counts = Object.fromEntries((msg.services || []).map((s) => [s.code, s.waiting]));
+    if (state.ticket && (!state.win || state.win.current !== state.ticket.number)) state.ticket = null;
+    renderCurrent();
+    renderWaiting();
+    refreshTicket();
+  }
+
+  async function act(action, body) {
+    if (state.busy) return;   // a double press must not call two visitors
+    state.busy = true;
+    document.body.dataset.busy = "1";
+    try {
+      const res = await hallq.api("POST", `/api/v1/windows/${encodeURIComponent(W)}/${action}`, body);
+      if (res.status === 204) { message(T["staff.nobody"], "ok"); return; }
+      if (!res.ok) { message(res.error.message || T["common.error"], "error"); return; }
+      const t = res.data.ticket;
+      if (res.data.window) state.win = res.data.window;
+      state.ticket = t && res.data.window && res.data.window.current === t.number ? t : null;
+      renderCurrent();
+      if (action === "call" || action === "recall") message(fmt(T["staff.called"], { number: t.number }), "ok");
+      else message(T["staff.done"] + (t ? " · " + t.number : ""), "ok");
+    } finally {
+      state.busy = false;
+      delete document.body.dataset.busy;
+    }
+  }
+
+  function openTransfer() {
+    const box = $("transfer-options");
+    box.replaceChildren();
+    setup.services.forEach((s, i) => {
+      const b = document.createElement("button");
+      b.className = "btn";
+      b.dataset.service = s.code;
+      b.textContent = (i < 9 ? i + 1 + ". " : "") + svcName(s.code);
+      b.addEventListener("click", () => { $("transfer-dialog").close(); act("transfer", { service: s.code }); });
+      box.append(b);
+    });
+    $("transfer-dialog").showModal();
+  }
+
+  function openNumber() {
+    $("number-input").value = "";
+    $("number-dialog").showModal();
+    $("number-input").focus();
+  }
+
+  $("number-form").addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    const number = $("number-input").value.trim().toUpperCase();
+    $("number-dialog").close();
+    if (number) act("call", { number });
+  });
+  for (const b of document.querySelectorAll("dialog [data-close]")) {
+    b.addEventListener("click", () => b.closest("dialog").close());
+  }
+  $("transfer-dialog").addEventListener("keydown", (ev) => {
+    const i = Number(ev.key);
+    if (i >= 1 && i <= 9 && setup.services[i - 1]) {
+      ev.preventDefault();
+      $("transfer-dialog").close();
+      act("transfer", { service: setup.services[i - 1].code });
+    }
+  });
+
+  function run(action) {
+    if (action === "transfer") openTransfer();
+    else if (action === "call-number") openNumber();
+    else act(action);
+  }
+  for (const b of document.querySelectorAll(".actions [data-action]")) {
+    b.addEventListener("click", () => { b.blur(); run(b.dataset.action); });
+  }
+
+  const KEYS = { " ": "call", n: "call", r: "recall", s: "start", f: "finish", x: "no-show", t: "transfer", c: "call-number" };
+  document.addEventListener("keydown", (ev) => {
+    if (ev.ctrlKey || ev.altKey || ev.metaKey || ev.repeat) return;
+    if (document.querySelector("dialog[open]")) return;
+    const tag = (ev.target.tagName || "").toLowerCase();
+    if (tag === "input" || tag === "select" || tag === "textarea") return;
+    const key = ev.key.toLowerCase();
+    const action = key === "p" ? $("pause-btn").dataset.action : KEYS[key];
+    if (!action) return;
+    ev.preventDefault();
+    run(action);
+  });
+
+  hallq.liveSocket("/ws/board?window=" + encodeURIComponent(W), { onMessage: apply });
+})();

@@ -1,0 +1,297 @@
+/* Touchscreen kiosk: choose a service (or find an item by name, keyword or pinyin initials),
+   swipe an ID card or type an appointment code, get a ticket on screen (the screen is the
+   ticket when the printer fails). Live queue lengths and device messages arrive over
+   /ws/kiosk/{kiosk}. After `idle_s` without a touch it returns to the start, in Chinese, with
+   elder mode off, ready for the next visitor. */
+"use strict";
+(function () {
+  const setup = JSON.parse(document.getElementById("kiosk-setup").textContent);
+  const T = setup.texts;
+  const lang = setup.lang;
+  const $ = (id) => document.getElementById(id);
+  const fmt = (text, values) => text.replace(/\{(\w+)\}/g, (_, k) => values[k]);
+  const svc = (code) => state.services.find((s) => s.code === code) || { code, name: code };
+  const svcName = (s) => (lang === "en" && s.name_en ? s.name_en : s.name);
+
+  const state = { services: setup.services, screen: "start", identity: null, ticket: null, printer: "ok", lastTouch: Date.now() };
+  window.hallqKiosk = state;
+  const voice = new hallqVoice.Announcer({ gapMs: 200 });
+
+  function prompt(clips, text) {
+    if (!document.body.classList.contains("elder")) return;
+    voice.say({ parts: [[lang, clips, text]], repeat: 1, number: null });
+  }
+
+  function show(id) {
+    for (const s of document.querySelectorAll("main .screen")) s.hidden = s.id !== id;
+    state.screen = id;
+    document.body.dataset.screen = id;
+    window.scrollTo(0, 0);
+  }
+
+  function error(text) {
+    const e = $("error");
+    e.textContent = text || "";
+    e.hidden = !text;
+  }
+
+  // -- live services --------------------------------------------------------------------------
+
+  function renderServices() {
+    for (const b of document.querySelectorAll("#services .service")) {
+      const s = svc(b.dataset.service);
+      b.disabled = !s.open;
+      b.querySelector(".s-waiting").textContent = fmt(T["kiosk.waiting"], { n: s.waiting });
+      b.querySelector(".s-eta").textContent = s.open ? minutes(s.eta_range_s) : T["kiosk.closed"];
+    }
+  }
+  function minutes(range) {
+    if (!range) return "";
+    const low = Math.max(1, Math.round(range[0] / 60));
+    return fmt(T["kiosk.about_minutes"], { low, high: Math.max(low + 1, Math.round(range[1] / 60)) });
+  }
+
+  function onMessage(msg) {
+    if (msg.type === "snapshot" || msg.type === "state") {
+      state.services = msg.services;
+      renderServices();
+    } else if (msg.type === "card") {
+      state.identity = { name_masked: msg.name_masked, priority: !!msg.priority };
+      const box = $("card-status");
+      box.dataset.state = "read";
+      $("card-text").textContent = fmt(T["kiosk.card_read"], { name: msg.name_masked || "" }) +
+        (msg.priority ? " · " + T["kiosk.card_priority"] : "");
+      touched();
+      if (state.screen !== "start") show("start");
+      prompt(["p_card"], T["kiosk.card_read"]);
+    } else if (msg.type === "card_removed") {
+      clearCard();
+    } else if (msg.type === "printer") {
+      state.printer = msg.state;
+      if (msg.state !== "ok" && state.ticket && (!msg.number || msg.number === state.ticket.number)) {
+        $("ticket-keep").textContent = T["kiosk.printer_failed"];
+        $("ticket-keep").classList.add("failed");
+      }
+    }
+  }
+
+  function clearCard() {
+    state.identity = null;
+    $("card-status").dataset.state = "idle";
+    $("card-text").textContent = T["kiosk.card_hint"];
+  }
+
+  // -- taking a ticket ------------------------------------------------------------------------
+
+  async function take(body) {
+    show("busy");
+    error("");
+    const res = await hallq.api("POST", "/api/v1/tickets", { ...body, kiosk: setup.kiosk });
+    if (!res.ok) {
+      show(body.appointment ? "appt" : "start");
+      if (body.appointment) { $("appt-input").focus(); }
+      const msg = res.status === 0 ? T["common.network"] : res.error.message;
+      if (body.appointment) apptError(msg); else error(msg);
+      return;
+    }
+    showTicket(res.data);
+  }
+
+  function showTicket(data) {
+    const t = data.ticket;
+    state.ticket = t;
+    clearCard();
+    $("ticket-number").textContent = t.number;
+    $("ticket-number").dataset.number = t.number;
+    $("ticket-service").textContent = svcName(svc(t.service));
+    $("ticket-ahead").textContent = t.position ? fmt(T["kiosk.ahead"], { n: t.position }) : T["kiosk.ahead_none"];
+    $("ticket-eta").textContent = minutes(t.eta_range_s);
+    const appt = data.appointment;
+    $("ticket-appt").hidden = !appt;
+    if (appt) $("ticket-appt").textContent = lang === "en" ? appt.message_en : appt.message;
+    $("ticket-qr").src = "/qr.svg?data=" + encodeURIComponent(setup.base + "/t/" + t.token);
+    const keep = $("ticket-keep");
+    const failed = state.printer !== "ok";
+    keep.classList.toggle("failed", failed);
+    keep.textContent = failed ? T["kiosk.printer_failed"] : T["kiosk.keep"];
+    show("ticket");
+    touched();
+    prompt(["p_your_number", ...hallqVoice.spell(t.number, lang), "p_wait"], T["kiosk.your_number"] + " " + t.number);
+  }
+
+  for (const b of document.querySelectorAll("#services .service")) {
+    b.addEventListener("click", () => take({ service: b.dataset.service }));
+  }
+  $("done-btn").addEventListener("click", reset);
+
+  // -- search ---------------------------------------------------------------------------------
+
+  /* Lower score = better: the name or a keyword containing what was typed, then pinyin
+     initials (prefix, substring, then in order with gaps: "sbk" finds 社会保障卡), then full
+     pinyin and the English name. */
+  function score(item, q, latin) {
+    const name = item.name.toLowerCase();
+    if (name.includes(q)) return 0;
+    if (item.keywords.some((k) => k.toLowerCase().includes(q))) return 1;
+    if (!latin) return null;
+    if (item.initials.some((i) => i.startsWith(q))) return 2;
+    if (item.initials.some((i) => i.includes(q))) return 3;
+    if (item.pinyin.some((p) => p.startsWith(q))) return 4;
+    if ((item.name_en || "").toLowerCase().includes(q)) return 5;
+    if (item.initials.some((i) => subsequence(q, i))) return 6;
+    return null;
+  }
+  function subsequence(q, s) {
+    let j = 0;
+    for (let i = 0; i < s.length && j < q.length; i++) if (s[i] === q[j]) j++;
+    return j === q.length;
+  }
+  function search(raw) {
+    const q = raw.trim().toLowerCase().replace(/\s+/g, "");
+    if (!q) return [];
+    const latin = /^[a-z0-9]+$/.test(q);
+    const hits = [];
+    for (const item of setup.catalog) {
+      const s = score(item, q, latin);
+      if (s !== null) hits.push([s, item.name.length, item]);
+    }
+    hits.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+    return hits.slice(0, 30).map((h) => h[2]);
+  }
+  function renderResults() {
+    const hits = search($("search-input").value);
+    const ul = $("results");
+    ul.replaceChildren();
+    for (const item of hits) {
+      const li = document.createElement("li");
+      const b = document.createElement("button");
+      b.type = "button";
+      b.className = "btn result";
+      b.dataset.item = item.code;
+      b.dataset.service = item.service;
+      const n = document.createElement("span");
+      n.className = "r-name";
+      n.textContent = lang === "en" && item.name_en ? item.name_en : item.name;
+      const s = document.createElement("span");
+      s.className = "r-service";
+      s.textContent = svcName(svc(item.service));
+      b.append(n, s);
+      b.addEventListener("click", () => take({ service: item.service }));
+      li.append(b);
+      ul.append(li);
+    }
+    $("search-none").hidden = hits.length > 0 || !$("search-input").value.trim();
+  }
+  $("search-input").addEventListener("input", renderResults);
+  $("search-btn").addEventListener("click", () => {
+    $("search-input").value = "";
+    renderResults();
+    show("search");
+  });
+
+  // -- appointment ----------------------------------------------------------------------------
+
+  function apptError(text) {
+    let e = $("appt-error");
+    if (!e) {
+      e = document.createElement("p");
+      e.id = "appt-error";
+      e.className = "notice notice-error";
+      e.setAttribute("role", "alert");
+      $("appt-input").after(e);
+    }
+    e.textContent = text;
+    e.hidden = !text;
+  }
+  $("appt-btn").addEventListener("click", () => {
+    $("appt-input").value = "";
+    apptError("");
+    show("appt");
+  });
+  $("appt-go").addEventListener("click", () => {
+    const code = $("appt-input").value.replace(/[\s-]/g, "").toUpperCase();
+    if (code) take({ appointment: code });
+  });
+
+  // -- on-screen keyboards: a kiosk has no physical one ----------------------------------------
+
+  for (const kb of document.querySelectorAll(".keyboard")) {
+    const target = $(kb.dataset.target);
+    const type = (fn) => {
+      fn();
+      target.dispatchEvent(new Event("input"));
+    };
+    const lower = kb.dataset.target === "search-input";
+    for (const row of kb.dataset.keys.split(" ")) {
+      const r = document.createElement("div");
+      r.className = "row";
+      for (const ch of row) {
+        const k = document.createElement("button");
+        k.type = "button";
+        k.className = "btn key";
+        k.textContent = ch;
+        k.dataset.key = ch;
+        k.addEventListener("click", () => type(() => { target.value += lower ? ch.toLowerCase() : ch; }));
+        r.append(k);
+      }
+      kb.append(r);
+    }
+    const r = document.createElement("div");
+    r.className = "row";
+    for (const [label, fn] of [[T["kiosk.backspace"], () => { target.value = target.value.slice(0, -1); }],
+                               [T["kiosk.clear"], () => { target.value = ""; }]]) {
+      const k = document.createElement("button");
+      k.type = "button";
+      k.className = "btn key wide";
+      k.textContent = label;
+      k.addEventListener("click", () => type(fn));
+      r.append(k);
+    }
+    kb.append(r);
+  }
+  for (const b of document.querySelectorAll("[data-back]")) b.addEventListener("click", () => show("start"));
+
+  // -- elder mode, idle reset -------------------------------------------------------------------
+
+  $("elder-btn").addEventListener("click", () => {
+    const on = !document.body.classList.contains("elder");
+    document.body.classList.toggle("elder", on);
+    $("elder-btn").setAttribute("aria-pressed", String(on));
+    $("elder-btn").textContent = on ? T["kiosk.elder_on"] : T["kiosk.elder"];
+    hallqVoice.unlock();
+    prompt(["p_choose"], T["kiosk.choose"]);
+  });
+
+  function touched() { state.lastTouch = Date.now(); }
+  document.addEventListener("pointerdown", () => { touched(); hallqVoice.unlock(); }, true);
+  document.addEventListener("keydown", touched, true);
+
+  function dirty() {
+    return state.screen !== "start" || document.body.classList.contains("elder") ||
+      state.identity !== null || !$("error").hidden || lang !== "zh";
+  }
+  function reset() {
+    if (lang !== "zh") { location.replace(location.pathname + "?lang=zh"); return; }
+    document.body.classList.remove("elder");
+    $("elder-btn").setAttribute("aria-pressed", "false");
+    $("elder-btn").textContent = T["kiosk.elder"];
+    state.ticket = null;
+    clearCard();
+    error("");
+    show("start");
+    touched();
+  }
+  setInterval(() => {
+    const left = setup.idle_s - Math.floor((Date.now() - state.lastTouch) / 1000);
+    $("countdown").textContent = state.screen === "ticket" ? fmt(T["kiosk.back_in"], { n: Math.max(0, left) }) : "";
+    if (left <= 0 && dirty()) reset();
+  }, 500);
+
+  function clock() {
+    $("clock").textContent = new Date().toLocaleTimeString(lang === "en" ? "en-GB" : "zh-CN", { hour: "2-digit", minute: "2-digit" });
+  }
+  clock();
+  setInterval(clock, 5000);
+  show("start");
+  hallq.liveSocket("/ws/kiosk/" + encodeURIComponent(setup.kiosk), { onMessage });
+})();
