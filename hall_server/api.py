@@ -11,6 +11,7 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
 from . import __version__, metrics
+from .appointments import APPOINTMENTS
 from .auth import COOKIE, SESSION_TTL_S, Role
 from .feed import board_filter
 from .hall import WINDOW_ACTIONS
@@ -25,7 +26,7 @@ class _Body(BaseModel):
 
 
 class TicketRequest(_Body):
-    service: str = Field(min_length=1, max_length=64)
+    service: str | None = Field(default=None, min_length=1, max_length=64)
     kiosk: str | None = Field(default=None, max_length=64)
     appointment: str | None = Field(default=None, max_length=64)
     id_card: dict[str, Any] | None = None
@@ -138,10 +139,10 @@ async def issue_ticket(request: web.Request) -> web.Response:
             identity = identity_from_card(req.id_card, hall.identity_key, hall.today())
         except InvalidCard as e:
             raise ApiError(422, e.code, e.message) from None
-    ticket = await hall.issue(
-        req.service, kiosk=req.kiosk, identity=identity, appointment=req.appointment
+    ticket, checkin = await request.app[APPOINTMENTS].issue(
+        req.service, kiosk=req.kiosk, identity=identity, code=req.appointment
     )
-    return web.json_response({"ticket": hall.ticket_view(ticket)}, status=201)
+    return web.json_response({"ticket": hall.ticket_view(ticket), **checkin}, status=201)
 
 
 @routes.get("/api/v1/tickets/{token}")

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from . import api, pages, screens
+from . import api, journey, pages, screens
 from .auth import Accounts
 from .config import HallConfig
 from .feed import board_listener
@@ -65,6 +65,7 @@ def make_app(
         await hub.close_all()
 
     app.on_shutdown.append(close_websockets)
+    journey.setup(app)
     return app
 
 
