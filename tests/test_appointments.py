@@ -15,7 +15,7 @@ from aiohttp.test_utils import TestClient
 from devices import idnumber
 from hall_server.app import make_app
 from hall_server.appointments import ALPHABET, APPOINTMENTS, Calendar, suspended_until
-from hall_server.config import AppointmentRules, HallConfig, parse_config
+from hall_server.config import AppointmentRules, parse_config
 from hall_server.identity import identity_from_card
 from hall_server.web import HALL
 from tests.conftest import add_demo_accounts
@@ -87,19 +87,20 @@ class Clock:
 
 
 @pytest.fixture
-def config() -> HallConfig:
-    return parse_config(HALL_TOML)
-
-
-@pytest.fixture
 def clock() -> Clock:
     return Clock(at("2026-11-25", "10:00"))  # a Wednesday morning
 
 
-@pytest.fixture
-async def client(aiohttp_client, tmp_path: Path, config: HallConfig, clock: Clock) -> TestClient:
+async def start_hall(aiohttp_client, tmp_path: Path, clock: Clock) -> TestClient:
+    """The test hall on a real SQLite file, with accounts manager and staffN (window N)."""
+    config = parse_config(HALL_TOML)
     add_demo_accounts(tmp_path / "hall.db", config)
     return await aiohttp_client(make_app(config, tmp_path / "hall.db", clock=clock))
+
+
+@pytest.fixture
+async def client(aiohttp_client, tmp_path: Path, clock: Clock) -> TestClient:
+    return await start_hall(aiohttp_client, tmp_path, clock)
 
 
 async def book(client: TestClient, expect: int = 201, **fields) -> dict:
