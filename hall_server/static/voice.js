@@ -139,8 +139,11 @@
         it.startedAt = Date.now();
         this.announced.push(it);
         this.onChange(this);
+        it.said = 0;
         for (let i = 0; i < (it.repeat || 1); i++) {
           for (const [lang, clips, text] of it.parts) it.via = await speak(lang, clips, text);
+          it.said += 1;
+          this.onChange(this);
           await sleep(this.gapMs);
         }
         it.endedAt = Date.now();

@@ -14,8 +14,8 @@
   const svcName = (s) => (lang === "en" && s.name_en ? s.name_en : s.name);
 
   const state = { services: setup.services, screen: "start", identity: null, ticket: null, printer: "ok", lastTouch: Date.now() };
-  window.hallqKiosk = state;
   const voice = new hallqVoice.Announcer({ gapMs: 200 });
+  window.hallqKiosk = { state, voice };
 
   function prompt(clips, text) {
     if (!document.body.classList.contains("elder")) return;
