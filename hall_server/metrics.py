@@ -8,6 +8,7 @@ wait is counted once, on the ticket that was first called.
 
 from __future__ import annotations
 
+import math
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -16,10 +17,11 @@ from .hall import Hall
 
 
 def percentile(sorted_values: list[float], q: float) -> float | None:
-    """Nearest-rank percentile of an already sorted list."""
+    """Nearest-rank percentile of an already sorted list: the smallest value with at least
+    ``q`` of the values at or below it (the same rule as the reports)."""
     if not sorted_values:
         return None
-    k = max(0, min(len(sorted_values) - 1, round(q * len(sorted_values) + 0.5) - 1))
+    k = max(0, min(len(sorted_values) - 1, math.ceil(q * len(sorted_values) - 1e-9) - 1))
     return sorted_values[k]
 
 
