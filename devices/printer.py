@@ -118,7 +118,8 @@ class Printer:
         elif a.scheme == "tcp":
             host, port = a.host_port
             printer = Network(host, port, timeout=self.timeout, profile=profile)
-            printer.open()
+            # Not printer.open(): when the connect fails it drops the socket unclosed.
+            printer.device = socket.create_connection((host, port), timeout=self.timeout)
         elif a.scheme == "usb":
             if not Usb.is_usable():
                 raise DeviceNotFoundError("usb:// printers need pyusb (pip install pyusb)")

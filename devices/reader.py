@@ -161,9 +161,15 @@ class CardReader:
 
     def _close_port(self) -> None:
         port, self._port = self._port, None
-        if port is not None:
-            with contextlib.suppress(serial.SerialException, OSError):
-                port.close()
+        if port is None:
+            return
+        # pyserial's socket:// close() skips socket.close() when shutdown() fails because the
+        # peer is already gone, leaving the fd to the garbage collector.
+        sock = getattr(port, "_socket", None)
+        with contextlib.suppress(serial.SerialException, OSError):
+            port.close()
+        if sock is not None:
+            sock.close()
 
     def _poll(self) -> None:
         found = self._transact(Op.FIND_CARD)
