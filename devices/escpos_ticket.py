@@ -19,7 +19,6 @@ from escpos.printer import Dummy
 ENCODINGS = ("gb18030", "gbk", "utf-8")
 CUTS = ("partial", "full")
 CHINESE_MODE_ON = FS + b"&"
-CHINESE_MODE_OFF = FS + b"."
 
 
 @dataclass(frozen=True)

@@ -403,7 +403,7 @@ class Card:
         """True after the valid-to date; long-term cards never expire."""
         return self.valid_to is not None and (today or date.today()) > self.valid_to
 
-    def to_public_dict(self, hash_key: bytes | str, today: date | None = None) -> dict:
+    def to_public_dict(self, hash_key: bytes | str, today: date | None = None) -> dict[str, object]:
         """What may leave the kiosk: masked name and number, keyed hash, age. Never the
         clear number, address, photo or ethnic group (personal information law: minimum
         necessary)."""
