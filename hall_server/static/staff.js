@@ -115,6 +115,10 @@
       if (!res.ok) { message(res.error.message || T["common.error"], "error"); return; }
       const t = res.data.ticket;
       if (res.data.window) state.win = res.data.window;
+      if (action === "call" && t) {   // do not wait for the next state message to drop it
+        for (const code in state.waiting) state.waiting[code] = state.waiting[code].filter((n) => n !== t.number);
+        renderWaiting();
+      }
       state.ticket = t && res.data.window && res.data.window.current === t.number ? t : null;
       renderCurrent();
       if (action === "call" || action === "recall") message(fmt(T["staff.called"], { number: t.number }), "ok");
