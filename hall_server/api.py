@@ -269,5 +269,6 @@ async def board_ws(request: web.Request) -> web.WebSocketResponse:
     snapshot = hall.snapshot()
     snapshot["window"] = window
     snapshot["staff"] = principal(request) is not None
-    await request.app[HUB].serve(ws, snapshot, board_filter(window))
+    abort = request.transport.abort if request.transport else None
+    await request.app[HUB].serve(ws, snapshot, board_filter(window), abort=abort)
     return ws

@@ -8,9 +8,9 @@ again from a snapshot. One slow or dead board can therefore never delay the othe
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
+import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,6 +21,9 @@ log = logging.getLogger(__name__)
 
 Filter = Callable[[dict[str, Any]], bool]
 
+#: Kernel send buffer per websocket: boards get a few kilobytes a second, a snapshot is ~10 kB.
+SEND_BUFFER = 64 * 1024
+
 
 @dataclass(eq=False)
 class Client:
@@ -28,6 +31,7 @@ class Client:
     accepts: Filter
     queue: asyncio.Queue[str] = field(default_factory=lambda: asyncio.Queue(maxsize=256))
     dropped: bool = False
+    abort: Callable[[], None] | None = None
 
 
 class Hub:
@@ -64,22 +68,33 @@ class Hub:
         task.add_done_callback(self._closing.discard)
 
     async def _close(self, client: Client, code: int, message: bytes) -> None:
-        """Close politely, but a client that does not read cannot take the close frame: after
-        ``close_timeout`` its connection is cut (aiohttp aborts it when the close is cancelled)."""
-        with contextlib.suppress(TimeoutError, ConnectionError, RuntimeError):
+        """Close politely; but a client that does not read cannot take the close frame, and its
+        unsent data would hold the connection open for ever: after ``close_timeout`` it is cut."""
+        try:
             await asyncio.wait_for(client.ws.close(code=code, message=message), self.close_timeout)
+        except TimeoutError:
+            if client.abort is not None:
+                client.abort()
+        except (ConnectionError, RuntimeError):
+            pass
 
     async def serve(
         self,
         ws: web.WebSocketResponse,
         snapshot: dict[str, Any],
         accepts: Filter = lambda m: True,
+        abort: Callable[[], None] | None = None,
     ) -> None:
         """Send the snapshot, then every accepted message, until the socket closes.
 
         The snapshot is queued before the client joins, in the same step, so no message can
-        fall between the two."""
-        client = Client(ws, accepts, asyncio.Queue(maxsize=self.buffer))
+        fall between the two. ``abort`` (the request transport's) cuts a client that stalls.
+        The kernel's send buffer is kept small, so a stalled client is noticed after a few
+        hundred kilobytes rather than megabytes and costs little memory meanwhile."""
+        sock = ws.get_extra_info("socket")
+        if sock is not None:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER)
+        client = Client(ws, accepts, asyncio.Queue(maxsize=self.buffer), abort=abort)
         client.queue.put_nowait(json.dumps(snapshot, ensure_ascii=False, separators=(",", ":")))
         self.clients.add(client)
         sender = asyncio.create_task(self._send(client))
