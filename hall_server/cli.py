@@ -67,6 +67,20 @@ def build_parser() -> argparse.ArgumentParser:
         help="simulate visitors arriving and windows calling them",
     )
 
+    replay = sub.add_parser(
+        "replay",
+        help="run a day of arrivals through the queue engine on a virtual clock",
+        description="Replay a day (planning, wait-estimate evaluation): every open window calls "
+        "the next visitor as soon as it is free. Writes one row per ticket and prints the "
+        "day's p50/p90 wait and service level.",
+    )
+    replay.add_argument("--config", required=True, help="hall configuration (TOML)")
+    replay.add_argument(
+        "--arrivals", required=True, help="CSV: t_s,service,service_s,no_show[,priority]"
+    )
+    replay.add_argument("--out", required=True, help="result CSV, one row per ticket")
+    replay.add_argument("--windows", help="CSV: t_s,window,action (open or close)")
+
     user = sub.add_parser("user", help="manage accounts")
     usub = user.add_subparsers(dest="user_command", required=True, metavar="ACTION")
     add = usub.add_parser("add", help="add or update an account; the password is read from stdin")
@@ -154,6 +168,19 @@ def main(argv: list[str] | None = None) -> None:
                 f"API: {base}/api/v1/health"
             )
             _run(config, args, banner, simulate=args.simulate)
+        elif args.command == "replay":
+            from .replay import ReplayError
+            from .replay import main as replay_main
+
+            try:
+                replay_main(
+                    load_config(args.config),
+                    Path(args.arrivals),
+                    Path(args.out),
+                    Path(args.windows) if args.windows else None,
+                )
+            except ReplayError as e:
+                sys.exit(f"hall-server: {e}")
         elif args.command == "user":
             password = (
                 sys.stdin.readline().rstrip("\n")

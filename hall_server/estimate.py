@@ -1,16 +1,40 @@
-"""Waiting-time estimates for the kiosk, the progress page and the boards.
+"""Waiting-time estimates for the kiosk, the progress page and the boards, with a range whose
+accuracy the hall measures on itself.
 
-The first estimator: people ahead, plus this visitor, times a service time learned from the
-hall's own recent finishes (exponentially weighted, seeded from the configuration), divided by
-the windows open for the service now. Answers are ranges because precision would be false.
+The estimate plays the hall forward from now, on expected values, through the same calling
+rules as the engine: every window that is open (or, by the hall's own record of recent days,
+will reopen, after lunch say) takes the next ticket of its services in its order of preference,
+high classes first within the engine's streak limit. Each call keeps the window busy for the
+time this service takes *at this window*, learned from its finishes, mixed with the no-show
+rate (a no-show costs the recall time, not a service). Visitors still to come are played in at
+the recent arrival rate of each service: a priority visitor who arrives later is called before
+a normal one already waiting, and newcomers to a window's preferred service hold up the others
+there. Gaps between opening spans (a lunch closure) are skipped.
+
+The range comes from the estimator's own record: for every ticket, the estimate shown when it
+was issued is compared with the wait it actually had, and the range spans the 8th to 92nd
+percentile of those errors (relative for long waits, absolute for short ones). Until enough
+tickets have been called a deliberately wide default is used.
 """
 
 from __future__ import annotations
 
+import heapq
+import math
+import time
+from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 
 from .config import HallConfig
-from .engine import Engine, Status, Ticket
+from .engine import Engine, Status, Ticket, WindowStatus
+
+SLOT_S = 900  # time-of-day resolution of the window-availability profile
+LONG_S = 600  # estimates at least this long get a relative range, shorter ones an absolute one
+RATE_WINDOW_S = 1800  # arrival rates are measured over the last half hour
+HORIZON_S = 10 * 3600
+MIN_ERRORS = 30
 
 
 @dataclass(frozen=True)
@@ -20,36 +44,266 @@ class Estimate:
     high_s: int
 
 
-class Estimator:
-    alpha = 0.2
+def _quantile(values: list[float], q: float) -> float:
+    return values[min(len(values) - 1, max(0, math.ceil(q * len(values)) - 1))]
 
-    def __init__(self, config: HallConfig) -> None:
-        self.service_s = {s.code: s.mean_service_min * 60 for s in config.service}
+
+class Estimator:
+    alpha = 0.15
+    coverage = (0.08, 0.92)
+
+    def __init__(self, config: HallConfig, clock: Callable[[], float] = time.time) -> None:
+        self.config = config
+        self.clock = clock
+        self.max_streak = config.queue.max_priority_streak
+        self.spans = [
+            (a.hour * 3600 + a.minute * 60, b.hour * 3600 + b.minute * 60 + b.second)
+            for a, b in config.opening_spans()
+        ]
+        self.windows = {w.id: tuple(w.services) for w in config.window}
+        self.by_service = {s.code: s.mean_service_min * 60 + 30 for s in config.service}
+        self.by_window: dict[tuple[str, str], float] = {}
+        self.no_show_p = dict.fromkeys(self.by_service, 0.05)
+        self.no_show_s = 60.0
+        self.arrivals: dict[str, deque[tuple[float, bool]]] = {s: deque() for s in self.by_service}
+        self.errors: dict[bool, deque[float]] = {False: deque(maxlen=400), True: deque(maxlen=400)}
+        self._bounds: dict[bool, tuple[float, float]] = {}
+        self.at_issue: dict[str, float] = {}
+        self.seen: set[tuple[str, str]] = set()
+        self.day: str | None = None
+        self.profile: dict[str, list[float | None]] = {w: [None] * 96 for w in self.windows}
+        self._key: tuple | None = None
+        self._cached: dict[str, float] = {}
+
+    # -- learning ------------------------------------------------------------------------------
+
+    def _ewma(self, old: float | None, new: float) -> float:
+        return new if old is None else (1 - self.alpha) * old + self.alpha * new
 
     def observe(self, ticket: Ticket) -> None:
-        """Learn from a finished ticket's service time."""
-        if ticket.status is not Status.DONE or ticket.called_at is None:
+        """Learn from a ticket that was issued, called, served or did not come (each once)."""
+        if (ticket.id, ticket.status.value) in self.seen:
             return
-        if ticket.finished_at is None:
+        if ticket.day != self.day:
+            self.day, self.seen, self.at_issue = ticket.day, set(), {}
+        self.seen.add((ticket.id, ticket.status.value))
+        s = ticket.service
+        if ticket.status is Status.WAITING and ticket.predecessor is None and s in self.arrivals:
+            self.arrivals[s].append((ticket.issued_at, ticket.high))
             return
-        took = ticket.finished_at - (ticket.started_at or ticket.called_at)
-        if 0 < took < 4 * 3600:
-            old = self.service_s.get(ticket.service, took)
-            self.service_s[ticket.service] = (1 - self.alpha) * old + self.alpha * took
+        if ticket.called_at is None:
+            return
+        shown = self.at_issue.pop(ticket.id, None)
+        if shown is not None and ticket.predecessor is None:
+            waited = ticket.called_at - ticket.issued_at
+            long = shown >= LONG_S
+            self.errors[long].append(waited / shown if long else waited - shown)
+            self._bounds.pop(long, None)
+        if ticket.finished_at is None or s not in self.by_service:
+            return
+        took = ticket.finished_at - ticket.called_at
+        if ticket.status is Status.NO_SHOW:
+            self.no_show_p[s] = self._ewma(self.no_show_p[s], 1.0)
+            self.no_show_s = self._ewma(self.no_show_s, took)
+        elif ticket.status is Status.DONE and 0 < took < 4 * 3600:
+            self.no_show_p[s] = self._ewma(self.no_show_p[s], 0.0)
+            self.by_service[s] = self._ewma(self.by_service[s], took)
+            key = (s, ticket.window or "")
+            self.by_window[key] = self._ewma(self.by_window.get(key), took)
 
-    def for_position(self, engine: Engine, service: str, ahead: int) -> Estimate:
-        windows = max(1, len(engine.open_windows(service)))
-        mean = self.service_s.get(service, 480.0)
-        eta = (ahead + 1) * mean / windows
-        if ahead == 0 and windows:
-            eta = mean / (2 * windows)
-        return Estimate(round(eta), round(eta * 0.7), round(eta * 1.4 + 60))
+    def _sample_windows(self, engine: Engine, now: float, base: float) -> None:
+        """Record which windows are open at this time of day, for the days to come."""
+        slot = int((now - base) // SLOT_S) % 96
+        for wid, w in engine.windows.items():
+            if wid in self.profile:
+                old = self.profile[wid][slot]
+                self.profile[wid][slot] = self._ewma(old, float(w.status is WindowStatus.OPEN))
+
+    # -- the forward play ------------------------------------------------------------------------
+
+    def _busy(self, service: str, window: str) -> float:
+        """Expected time a window spends on the next ticket of a service, no-shows included."""
+        served = self.by_window.get((service, window), self.by_service.get(service, 510.0))
+        p = self.no_show_p.get(service, 0.05)
+        return p * self.no_show_s + (1 - p) * served
+
+    def _rates(self, now: float) -> dict[str, tuple[float, float]]:
+        """Per service: arrivals per second over the last half hour, and the high-class share."""
+        out = {}
+        for s, seen in self.arrivals.items():
+            while seen and seen[0][0] < now - RATE_WINDOW_S:
+                seen.popleft()
+            if seen:
+                span = max(600.0, min(RATE_WINDOW_S, now - seen[0][0]))
+                out[s] = (len(seen) / span, sum(h for _, h in seen) / len(seen))
+        return out
+
+    def _open_from(self, wid: str, t: float, now: float, base: float) -> float | None:
+        """The first instant from ``t`` at which the window works: inside opening hours and,
+        beyond the next few minutes, in a slot where it has usually been open."""
+        for _ in range(200):
+            tod = t - base
+            day_s = tod % 86400
+            inside = [(a, b) for a, b in self.spans if a <= day_s < b]
+            if not inside:
+                later = [a for a, _ in self.spans if a > day_s]
+                if not later:
+                    return t  # after hours the queue is still served
+                t += later[0] - day_s
+                continue
+            if t > now + 300:
+                p = self.profile.get(wid, [None] * 96)[int(tod // SLOT_S) % 96]
+                if p is not None and p < 0.5:
+                    t = base + (int(tod // SLOT_S) + 1) * SLOT_S
+                    continue
+            return t
+        return None
+
+    def _play(self, engine: Engine, now: float) -> dict[str, float]:
+        """Expected call time of every waiting ticket, and of a newcomer (``+service``)."""
+        local = datetime.fromtimestamp(now, self.config.tz)
+        base = now - (
+            local.hour * 3600 + local.minute * 60 + local.second + local.microsecond / 1e6
+        )
+        self._sample_windows(engine, now, base)
+        heap: list[tuple[float, int, str]] = []
+        streak: dict[str, int] = {}
+        for i, (wid, w) in enumerate(engine.windows.items()):
+            if not w.services:
+                continue
+            if w.status is WindowStatus.OPEN:
+                t = now
+                if w.current:
+                    cur = engine.tickets[w.current]
+                    expected = self._busy(cur.service, wid)
+                    t = now + max(expected - (now - (cur.called_at or now)), 0.35 * expected)
+            else:
+                t = self._reopening(wid, now, base)
+                if t is None:
+                    continue
+            streak[wid] = w.streak
+            heap.append((t, i, wid))
+        heapq.heapify(heap)
+        served = {s for _, _, wid in heap for s in engine.windows[wid].services}
+        lanes: dict[str, tuple[deque[str | None], deque[str | None]]] = {}
+        left = 0
+        for s in engine.queues:
+            waiting = engine.waiting_tickets(s)
+            high = deque(t.id for t in waiting if t.high)
+            normal: deque[str | None] = deque(t.id for t in waiting if not t.high)
+            normal.append(f"+{s}")
+            lanes[s] = (high, normal)  # type: ignore[assignment]
+            if s in served:  # a queue no window will take gets no play
+                left += len(waiting) + 1
+        rates = self._rates(now)
+        upcoming = [(now + 1 / r, s) for s, (r, _) in rates.items() if r > 0]
+        heapq.heapify(upcoming)
+        share_high = {s: h for s, (_, h) in rates.items()}
+        credit = dict.fromkeys(rates, 0.0)
+        calls: dict[str, float] = {}
+        while heap and left:
+            t, i, wid = heapq.heappop(heap)
+            at = self._open_from(wid, t, now, base)
+            if at is None or at > now + HORIZON_S:
+                continue
+            while upcoming and upcoming[0][0] <= at:  # visitors arriving meanwhile
+                arrival, s = heapq.heappop(upcoming)
+                credit[s] += share_high[s]
+                if credit[s] >= 1:
+                    credit[s] -= 1
+                    lanes[s][0].append(None)
+                else:
+                    lanes[s][1].append(None)
+                heapq.heappush(upcoming, (arrival + 1 / rates[s][0], s))
+            chosen = None
+            for s in engine.windows[wid].services:
+                high, normal = lanes[s]
+                if high and (not normal or streak[wid] < self.max_streak):
+                    streak[wid] = streak[wid] + 1 if normal else 0
+                    chosen = (s, high.popleft())
+                elif normal:
+                    streak[wid] = 0
+                    chosen = (s, normal.popleft())
+                if chosen:
+                    break
+            if chosen is None:
+                mine = [a for a, s in upcoming if s in engine.windows[wid].services]
+                if mine:
+                    heapq.heappush(heap, (min(mine), i, wid))
+                continue
+            s, tid = chosen
+            if tid is not None:
+                calls[tid] = at
+                left -= 1
+            # The newcomer is hypothetical: it must not hold up the real tickets behind it.
+            took = 0.0 if tid is not None and tid[0] == "+" else self._busy(s, wid)
+            heapq.heappush(heap, (at + took, i, wid))
+        return calls
+
+    def _reopening(self, wid: str, now: float, base: float) -> float | None:
+        """When a window that is not open now has usually opened again, if it has."""
+        profile = self.profile.get(wid)
+        if not profile:
+            return None
+        first = int((now - base) // SLOT_S) + 1
+        for slot in range(first, 96):
+            p = profile[slot]
+            if p is not None and p >= 0.5:
+                return base + slot * SLOT_S
+        return None
+
+    def _calls(self, engine: Engine) -> tuple[dict[str, float], float]:
+        now = self.clock()
+        key = (
+            engine.order,
+            engine.day,
+            sum(len(q) for q in engine.queues.values()),
+            tuple((w.current, w.status) for w in engine.windows.values()),
+            len(self.seen),
+            int(now // 15),
+        )
+        if key != self._key:
+            self._key, self._cached = key, self._play(engine, now)
+        return self._cached, now
+
+    # -- the range -------------------------------------------------------------------------------
+
+    def _range(self, eta: float) -> tuple[float, float]:
+        long = eta >= LONG_S
+        if long not in self._bounds:
+            errs = sorted(self.errors[long])
+            if len(errs) >= MIN_ERRORS:
+                self._bounds[long] = tuple(_quantile(errs, q) for q in self.coverage)
+            else:
+                self._bounds[long] = (0.6, 1.6) if long else (-120.0, 300.0)
+        lo, hi = self._bounds[long]
+        low, high = (eta * lo, eta * hi) if long else (eta + lo, eta + hi)
+        low = 60 * math.floor(max(0.0, min(low, eta)) / 60)
+        high = 60 * math.ceil(max(high, eta, low + 120) / 60)
+        return low, high
+
+    def _estimate(self, call_at: float | None, now: float, ahead: int, service: str) -> Estimate:
+        """``ahead`` and ``service`` give a plain guess when no window will take the queue."""
+        guess = (ahead + 1) * self._busy(service, "")
+        eta = guess if call_at is None else max(0.0, call_at - now)
+        low, high = self._range(eta)
+        return Estimate(round(eta), round(low), round(high))
+
+    # -- what the hall asks ------------------------------------------------------------------
 
     def for_ticket(self, engine: Engine, ticket: Ticket) -> Estimate | None:
+        """From now until this waiting ticket is called; ``None`` once it is not waiting. The
+        first estimate a ticket gets is the one its visitor saw: it is kept to measure us."""
         ahead = engine.position(ticket)
         if ahead is None:
             return None
-        return self.for_position(engine, ticket.service, ahead)
+        calls, now = self._calls(engine)
+        est = self._estimate(calls.get(ticket.id), now, ahead, ticket.service)
+        if ticket.id not in self.at_issue and (ticket.id, "called") not in self.seen:
+            self.at_issue[ticket.id] = max(1.0, float(est.eta_s))
+        return est
 
     def for_new(self, engine: Engine, service: str) -> Estimate:
-        return self.for_position(engine, service, engine.waiting(service))
+        """For a visitor who takes a normal ticket of this service now."""
+        calls, now = self._calls(engine)
+        return self._estimate(calls.get(f"+{service}"), now, engine.waiting(service), service)

@@ -63,7 +63,7 @@ class Hall:
         self.engine = Engine(
             **config.engine_args(), day_of=self.day_of, new_id=lambda: uuid.uuid4().hex
         )
-        self.estimator = Estimator(config)
+        self.estimator = Estimator(config, clock)
         self.listeners: list[Listener] = []
         self.pending_identity: dict[str, tuple[Identity, float]] = {}
         self.identity_key = store.secret("identity_key")
