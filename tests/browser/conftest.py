@@ -30,6 +30,17 @@ ARGS = [
 ]
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Run every test that uses the browser after all the others. Sync Playwright keeps an
+    event loop running in the main thread for as long as the session's browser lives, and
+    pytest-asyncio cannot start its own loops while it does; so the browser starts at the
+    first browser test and no async test comes after it."""
+    uses = [i for i in items if "browser" in getattr(i, "fixturenames", ())]
+    if uses:
+        chosen = set(map(id, uses))
+        items[:] = [i for i in items if id(i) not in chosen] + uses
+
+
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Browser]:
     if not Path(CHROMIUM).exists():
