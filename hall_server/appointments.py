@@ -2,8 +2,8 @@
 
 A day is cut into slots (``[appointments] slot_min``) over the hall's hours. A slot of a service
 holds as many appointments as the windows serving it can see in that time, times the share of
-window time kept for appointments: ``floor(windows × slot_min ÷ mean_service_min × share)``;
-the rest of the time is for visitors who just walk in.
+window time kept for appointments: ``windows × slot_min ÷ mean_service_min × share``, the
+fractions carried from slot to slot; the rest of the time is for visitors who just walk in.
 
 Rules, all from ``[appointments]``: book from ``min_days_ahead`` days up to
 ``max_working_days_ahead`` working days ahead (weekends and ``closed_dates`` excluded,
@@ -209,10 +209,15 @@ class Appointments:
             out += [(m, m + step) for m in range(a, b - step + 1, step)]
         return out
 
-    def capacity(self, service: str) -> int:
+    def capacities(self, service: str) -> list[int]:
+        """Places per slot of the day. A slot's share of window time is seldom a whole number of
+        visits (one window, 12-minute visits: 0.75 per slot), so the fractions are carried from
+        slot to slot instead of each being rounded down to nothing."""
         svc = self.hall.services[service]
         windows = sum(1 for w in self.config.window if service in w.services)
-        return math.floor(windows * self.rules.slot_min / svc.mean_service_min * self.rules.share)
+        rate = windows * self.rules.slot_min / svc.mean_service_min * self.rules.share
+        n = len(self.slot_times())
+        return [math.floor((k + 1) * rate + 1e-9) - math.floor(k * rate + 1e-9) for k in range(n)]
 
     def _instant(self, d: date, minutes: int) -> float:
         return (datetime.combine(d, time(), self.hall.tz) + timedelta(minutes=minutes)).timestamp()
@@ -220,7 +225,7 @@ class Appointments:
     def slots(self, service: str, day: date) -> dict[str, Any]:
         self.hall.engine.service(service)
         days = self.bookable_days()
-        cap = self.capacity(service)
+        caps = self.capacities(service)
         taken = {
             r["slot"]: r["n"]
             for r in self.hall.store.db.query(
@@ -231,7 +236,7 @@ class Appointments:
         }
         bookable = day in days
         out = []
-        for start, end in self.slot_times():
+        for cap, (start, end) in zip(caps, self.slot_times(), strict=True):
             n = taken.get(hhmm(start), 0)
             out.append(
                 {
@@ -299,7 +304,8 @@ class Appointments:
                 f"appointments can be made for {days[0]} to {days[-1]}, working days only",
                 dates=[d.isoformat() for d in days],
             )
-        times = {hhmm(s): (s, e) for s, e in self.slot_times()}
+        slots = self.slot_times()
+        times = {hhmm(s): (s, e) for s, e in slots}
         if slot not in times:
             raise ApiError(422, "unknown_slot", f"no slot {slot!r}; slots start at {list(times)}")
         person, kind = self.person_of(id_number, phone)
@@ -326,7 +332,8 @@ class Appointments:
             "status": "booked",
             "created_at": now,
         }
-        code = await asyncio.to_thread(self._insert, row, self.capacity(service))
+        capacity = self.capacities(service)[slots.index(times[slot])]
+        code = await asyncio.to_thread(self._insert, row, capacity)
         return self.lookup(code)
 
     def _insert(self, row: dict[str, Any], capacity: int) -> str:

@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from . import ratings as ratings_mod
 from .appointments import APPOINTMENTS, Appointments
 from .auth import Role
-from .i18n import lang_of, register
+from .i18n import TEXTS, lang_of, register, translator
 from .pages import render
 from .ratings import LEVELS, RATINGS, REASONS, Ratings
 from .web import HALL, ApiError, body, require
@@ -195,17 +195,29 @@ async def ticket_rating(request: web.Request) -> web.Response:
 # -- pages ------------------------------------------------------------------------------------
 
 
-def _choices(lang: str) -> dict[str, Any]:
+def _page_data(request: web.Request, **extra: Any) -> dict[str, Any]:
+    """What the page's script needs: its texts in the page's language, the rating choices."""
+    lang = lang_of(request)
     i = 1 if lang == "en" else 0
+    t = translator(lang)
+    keys = [k for k in TEXTS["zh"] if k.startswith(_PAGE_TEXTS)]
     return {
-        "levels": [{"level": lv, "name": names[i]} for lv, names in LEVELS.items()],
-        "reasons": [{"code": c, "name": names[i]} for c, names in REASONS.items()],
+        "lang": lang,
+        "T": {k: t(k) for k in keys},
+        "choices": {
+            "levels": [{"level": lv, "name": names[i]} for lv, names in LEVELS.items()],
+            "reasons": [{"code": c, "name": names[i]} for c, names in REASONS.items()],
+        },
+        **extra,
     }
+
+
+_PAGE_TEXTS = ("book.", "weekday.", "progress.", "rate.", "err.", "about_minutes", "minutes")
 
 
 @routes.get("/book")
 async def book_page(request: web.Request) -> web.Response:
-    return render(request, "book.html", {"code": request.query.get("code", "")})
+    return render(request, "book.html", {"data": _page_data(request)})
 
 
 @routes.get("/t/{token}")
@@ -213,7 +225,7 @@ async def progress_page(request: web.Request) -> web.Response:
     hall = request.app[HALL]
     token = request.match_info["token"]
     known = hall.engine.by_token_latest(token) or hall.store.ticket_by_token(token)
-    ctx = {"token": token, "known": known is not None, "choices": _choices(lang_of(request))}
+    ctx = {"known": known is not None, "data": _page_data(request, token=token)}
     return render(request, "progress.html", ctx, status=200 if known else 404)
 
 
@@ -223,7 +235,7 @@ async def rate_page(request: web.Request) -> web.Response:
     window = request.match_info["window"]
     if window not in hall.windows_cfg:
         raise web.HTTPNotFound(text=f"no window {window!r}")
-    ctx = {"window": window, "choices": _choices(lang_of(request))}
+    ctx = {"window": window, "data": _page_data(request, window=window)}
     return render(request, "rate.html", ctx)
 
 
@@ -324,6 +336,18 @@ register(
         "rate.need_reason": "请至少选择一个原因",
         "rate.your_rating": "您的评价：{level}",
         "rate.number": "号票 {number}",
+        "err.slot_full": "这个时段已经约满，请换一个时段",
+        "err.already_booked": "您当天已经预约过这项业务",
+        "err.booking_suspended": "您近期多次预约未到，暂停预约至 {until}",
+        "err.invalid_id_number": "身份证号码不正确，请核对",
+        "err.invalid_phone": "手机号码不正确，应为 11 位数字",
+        "err.missing_contact": "请填写身份证号码或手机号码",
+        "err.date_not_bookable": "这一天不能预约，请重新选择日期",
+        "err.too_late_to_cancel": "距预约时段不足两小时，已不能取消",
+        "err.unknown_appointment": "没有找到这个预约码，请核对",
+        "err.invalid_field": "请把信息填写完整",
+        "err.network": "网络连接失败，请稍后再试",
+        "err.other": "操作没有成功：{message}",
     },
     en={
         "book.title": "Book an appointment",
@@ -394,5 +418,19 @@ register(
         "rate.need_reason": "Please choose at least one reason",
         "rate.your_rating": "Your rating: {level}",
         "rate.number": "Ticket {number}",
+        "err.slot_full": "That time is fully booked; please choose another",
+        "err.already_booked": "You already have an appointment for this service that day",
+        "err.booking_suspended": "After repeated missed appointments, booking is suspended until "
+        "{until}",
+        "err.invalid_id_number": "The ID number is not valid; please check it",
+        "err.invalid_phone": "A mobile number has 11 digits",
+        "err.missing_contact": "Please give your ID number or a mobile number",
+        "err.date_not_bookable": "That day cannot be booked; please choose another",
+        "err.too_late_to_cancel": "Less than two hours before the slot: it can no longer be "
+        "cancelled",
+        "err.unknown_appointment": "No appointment has this code; please check it",
+        "err.invalid_field": "Please fill in every field",
+        "err.network": "No connection; please try again",
+        "err.other": "That did not work: {message}",
     },
 )

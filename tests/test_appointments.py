@@ -42,6 +42,12 @@ prefix = "B"
 name = "税务"
 mean_service_min = 15
 
+[[service]]
+code = "estate"
+prefix = "F"
+name = "不动产登记"
+mean_service_min = 24
+
 [[window]]
 id = "1"
 services = ["social"]
@@ -53,6 +59,10 @@ services = ["social", "tax"]
 [[window]]
 id = "3"
 services = ["tax"]
+
+[[window]]
+id = "4"
+services = ["estate"]
 
 [[kiosk]]
 id = "k1"
@@ -137,6 +147,15 @@ async def test_slots_cover_opening_hours_with_capacity_from_windows_and_share(
     assert {s["capacity"] for s in plan["slots"]} == {3}
     r = await client.get(f"/api/v1/appointments/slots?service=tax&date={THU}")
     assert {s["available"] for s in (await r.json())["slots"]} == {2}
+
+
+async def test_fractions_of_a_place_are_carried_from_slot_to_slot(client: TestClient) -> None:
+    r = await client.get(f"/api/v1/appointments/slots?service=estate&date={THU}")
+    caps = [s["capacity"] for s in (await r.json())["slots"]]
+    # one window, 24-minute visits, half the time: 0.625 a slot, 8.75 over 14 slots
+    assert caps[:4] == [0, 1, 0, 1] and sum(caps) == 8
+    assert await code_of(await book(client, 409, service="estate", slot="08:30")) == "slot_full"
+    await book(client, service="estate", slot="09:00")
 
 
 async def test_bookable_days_are_the_next_five_working_days(client: TestClient) -> None:

@@ -1,0 +1,162 @@
+"""The visitor's journey in a real Chromium against a real demo hall: booking on a phone, the
+progress page following a ticket until it is called and then rated, the evaluator pad."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+import pytest
+from playwright.sync_api import Browser, Page, expect
+
+from devices import idnumber
+from tests.browser.helpers import axe_violations, screenshot
+from tests.support import ServerProcess
+
+pytestmark = pytest.mark.browser
+
+PHONE = {"width": 375, "height": 812}
+VALID_ID = "11010519800101001" + idnumber.check_digit("11010519800101001")
+
+
+@pytest.fixture
+def phone(browser: Browser) -> Iterator[Page]:
+    """A phone-sized touch screen that records vibrations (Chromium headless has no motor)."""
+    context = browser.new_context(
+        viewport=PHONE, has_touch=True, is_mobile=True, locale="zh-CN", device_scale_factor=2
+    )
+    context.add_init_script(
+        "window.__vibrations = []; navigator.vibrate = (p) => (window.__vibrations.push(p), true);"
+    )
+    pg = context.new_page()
+    yield pg
+    context.close()
+
+
+def take(server: ServerProcess, service: str) -> dict:
+    status, body = server.request("POST", "/api/v1/tickets", {"service": service})
+    assert status == 201, body
+    return body["ticket"]
+
+
+def act(server: ServerProcess, token: str, window: str, action: str) -> dict | None:
+    status, body = server.request("POST", f"/api/v1/windows/{window}/{action}", {}, token)
+    assert status in (200, 204), body
+    return body
+
+
+def test_booking_on_a_phone_gives_a_code_and_qr_and_can_be_cancelled(
+    live_server: ServerProcess, phone: Page
+) -> None:
+    phone.goto(live_server.url + "/book")
+    expect(phone.locator("h1")).to_have_text("网上预约")
+    phone.locator("#services button", has_text="不动产与规划建设").click()
+    phone.locator("#days button").first.click()
+    phone.locator("#slots button:not([disabled])").first.click()
+    phone.fill("#name", "王小明")
+    phone.fill("#id_number", "110105198001010010")  # wrong check digit
+    phone.click("#submit")
+    expect(phone.locator("#error")).to_contain_text("身份证号码不正确")
+    phone.fill("#id_number", VALID_ID)
+    phone.click("#submit")
+    expect(phone.locator("#result")).to_be_visible()
+    expect(phone.locator("#result-title")).to_have_text("预约成功")
+    code = phone.locator("#result-code").get_attribute("data-code")
+    assert code and re.fullmatch(r"[2-9A-HJ-NP-Z]{8}", code)
+    expect(phone.locator("#result-name")).to_contain_text("王*明")
+    assert phone.evaluate("document.getElementById('result-qr').naturalWidth") > 0
+    assert phone.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    screenshot(phone, "journey-book-done-phone")
+    status, looked_up = live_server.request("GET", f"/api/v1/appointments/{code}")
+    assert (
+        status == 200
+        and looked_up["status"] == "booked"
+        and looked_up["service"] == ("real-estate")
+    )
+    assert phone.url.endswith(f"code={code}")
+
+    phone.once("dialog", lambda d: d.accept())
+    phone.click("#cancel")
+    expect(phone.locator("#result-status")).to_have_text("预约已取消")
+    assert live_server.request("GET", f"/api/v1/appointments/{code}")[1]["status"] == "cancelled"
+
+    phone.goto(live_server.url + f"/book?lang=en&code={code.lower()}")
+    expect(phone.locator("h1")).to_have_text("Book an appointment")
+    expect(phone.locator("#result-title")).to_have_text("Cancelled")
+    assert axe_violations(phone) == []
+
+
+def test_progress_page_follows_a_ticket_until_it_is_called_then_asks_for_a_rating(
+    live_server: ServerProcess, phone: Page
+) -> None:
+    staff = live_server.login("staff7")
+    while act(live_server, staff, "7", "call") is not None:  # an empty queue at window 7
+        pass
+    first, mine = take(live_server, "real-estate"), take(live_server, "real-estate")
+    phone.goto(live_server.url + f"/t/{mine['token']}")
+    expect(phone.locator("#number")).to_have_text(mine["number"])
+    expect(phone.locator("#ahead")).to_have_text("1")
+    expect(phone.locator("#eta")).to_have_text(re.compile(r"\d+–\d+"))
+    assert first["token"] not in phone.content()
+    phone.click("#sound")
+    expect(phone.locator("#sound")).to_have_attribute("aria-pressed", "true")
+    screenshot(phone, "journey-progress-waiting-phone")
+
+    assert act(live_server, staff, "7", "call")["ticket"]["number"] == first["number"]
+    expect(phone.locator("#ahead")).to_have_text("0")
+    expect(phone.locator("#status")).to_have_text("马上就到您了，请留意叫号")
+    act(live_server, staff, "7", "call")
+    expect(phone.locator("#go")).to_have_text("请到 7号窗口 办理")
+    assert phone.evaluate("window.__vibrations.length") >= 2  # the tap, then the call
+    screenshot(phone, "journey-progress-called-phone")
+
+    act(live_server, staff, "7", "finish")
+    phone.reload()
+    expect(phone.locator("#status")).to_have_text("办理完毕，谢谢光临")
+    phone.locator("#rating button[data-level='5']").click()
+    expect(phone.locator("#thanks")).to_contain_text("感谢您的评价")
+    status, again = live_server.request(
+        "POST", "/api/v1/ratings", {"token": mine["token"], "level": 1, "options": ["slow"]}
+    )
+    assert status == 409 and again["error"]["code"] == "already_rated"
+    assert axe_violations(phone) == []
+
+
+def test_an_unknown_token_gets_a_clear_page(live_server: ServerProcess, phone: Page) -> None:
+    response = phone.goto(live_server.url + "/t/not-a-real-token")
+    assert response is not None and response.status == 404
+    expect(phone.locator("main")).to_contain_text("没有找到这张号票")
+
+
+def test_the_evaluator_pad_asks_about_the_ticket_just_finished(
+    live_server: ServerProcess, touch_page: Page
+) -> None:
+    pad = touch_page
+    pad.set_viewport_size({"width": 1280, "height": 800})
+    pad.goto(live_server.url + "/rate/4")
+    expect(pad.locator("#idle")).to_be_visible()
+    staff = live_server.login("staff4")
+    while act(live_server, staff, "4", "call") is not None:
+        pass
+    mine = take(live_server, "household-registration")
+    called = act(live_server, staff, "4", "call")["ticket"]
+    assert called["number"] == mine["number"]
+    act(live_server, staff, "4", "finish")
+    expect(pad.locator("#number")).to_have_text(called["number"])
+    pad.locator("#form button[data-level='2']").click()
+    pad.locator("[data-action='send-rating']").click()
+    expect(pad.locator("#form [role='alert']")).to_have_text("请至少选择一个原因")
+    pad.locator("#form button[data-reason='wait_long']").click()
+    pad.fill("#form textarea", "等了很久")
+    screenshot(pad, "journey-pad-bad-rating")
+    pad.locator("[data-action='send-rating']").click()
+    expect(pad.locator("#thanks")).to_be_visible()
+    expect(pad.locator("#idle")).to_be_visible(timeout=10000)
+
+    manager = live_server.login("manager")
+    status, bad = live_server.request("GET", "/api/v1/ratings?max_level=2", token=manager)
+    assert status == 200
+    row = next(r for r in bad if r["number"] == called["number"])
+    assert row["window"] == "4" and row["staff"] == "staff4" and row["followup"] == "open"
+    assert row["options"] == ["wait_long"] and row["comment"] == "等了很久"
+    assert axe_violations(pad) == []
