@@ -29,6 +29,7 @@ import secrets
 import sqlite3
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from pathlib import Path
 from typing import Any
 
 import qrcode
@@ -592,6 +593,30 @@ class Appointments:
         buf = io.BytesIO()
         img.save(buf)
         return buf.getvalue().decode()
+
+
+def attendance(
+    db_path: str | Path, date_from: date | str, date_to: date | str
+) -> list[dict[str, Any]]:
+    """Per day and service, for reports: how many were booked (not cancelled), checked in on
+    time, late, came outside their window, missed, and how many were cancelled. Opens its own
+    read-only connection: run it in a thread."""
+    conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
+    try:
+        rows = conn.execute(
+            "SELECT day, service, "
+            "sum(status != 'cancelled'), "
+            "sum(status = 'checked_in' AND coalesce(late_s, 0) <= 0), "
+            "sum(status = 'checked_in' AND late_s > 0), "
+            "sum(status = 'arrived'), sum(status = 'missed'), sum(status = 'cancelled') "
+            "FROM appointments WHERE day >= ? AND day <= ? GROUP BY day, service "
+            "ORDER BY day, service",
+            (str(date_from), str(date_to)),
+        ).fetchall()
+    finally:
+        conn.close()
+    names = ("booked", "on_time", "late", "outside_window", "missed", "cancelled")
+    return [{"day": r[0], "service": r[1], **dict(zip(names, r[2:], strict=True))} for r in rows]
 
 
 APPOINTMENTS = web.AppKey("appointments", Appointments)

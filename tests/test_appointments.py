@@ -14,7 +14,13 @@ from aiohttp.test_utils import TestClient
 
 from devices import idnumber
 from hall_server.app import make_app
-from hall_server.appointments import ALPHABET, APPOINTMENTS, Calendar, suspended_until
+from hall_server.appointments import (
+    ALPHABET,
+    APPOINTMENTS,
+    Calendar,
+    attendance,
+    suspended_until,
+)
 from hall_server.config import AppointmentRules, parse_config
 from hall_server.identity import identity_from_card
 from hall_server.web import HALL
@@ -482,3 +488,22 @@ async def test_staff_see_the_days_appointments_masked(client: TestClient) -> Non
     assert [a["name_masked"] for a in listing] == ["张*丰"]
     assert listing[0]["contact_masked"].endswith(id_number(1)[-4:])
     assert id_number(1) not in str(listing)
+
+
+async def test_attendance_counts_each_outcome_for_reports(client: TestClient, clock: Clock) -> None:
+    codes = [(await book(client, id_number=id_number(n)))["code"] for n in range(1, 4)]
+    cancelled = (await book(client, service="tax"))["code"]
+    await client.delete(f"/api/v1/appointments/{cancelled}")
+    clock.now = at(THU, "08:50")
+    await check_in(client, appointment=codes[0])
+    clock.now = at(THU, "09:10")
+    await check_in(client, appointment=codes[1])
+    clock.now = at(THU, "12:00")
+    await client.server.app[APPOINTMENTS].sweep()
+    rows = attendance(client.server.app[HALL].store.path, THU, THU)
+    assert rows == [
+        {"day": THU, "service": "social", "booked": 3, "on_time": 1, "late": 1,
+         "outside_window": 0, "missed": 1, "cancelled": 0},
+        {"day": THU, "service": "tax", "booked": 0, "on_time": 0, "late": 0,
+         "outside_window": 0, "missed": 0, "cancelled": 1},
+    ]  # fmt: skip
