@@ -34,6 +34,10 @@ SLOT_S = 900  # time-of-day resolution of the window-availability profile
 LONG_S = 600  # estimates at least this long get a relative range, shorter ones an absolute one
 RATE_WINDOW_S = 1800  # arrival rates are measured over the last half hour
 HORIZON_S = 10 * 3600
+#: Newcomers to a window's preferred service hold up the others there, but played at their
+#: mean rate, evenly spaced, they would hold them up all the time; real arrivals bunch and
+#: leave gaps. Half of them, measured with benchmarks/bench_estimates.py, comes closest.
+NORMAL_WEIGHT = 0.5
 MIN_ERRORS = 30
 
 
@@ -42,6 +46,22 @@ class Estimate:
     eta_s: int
     low_s: int
     high_s: int
+
+
+class _Mean:
+    """A mean that forgets slowly (older values fade by ``keep`` at each new one) and starts
+    from a prior worth ``weight`` values, so a few odd services do not swing it."""
+
+    def __init__(self, prior: float, weight: float, keep: float = 0.98) -> None:
+        self.sum, self.n, self.keep = prior * weight, weight, keep
+
+    def add(self, value: float) -> None:
+        self.sum = self.sum * self.keep + value
+        self.n = self.n * self.keep + 1
+
+    @property
+    def value(self) -> float:
+        return self.sum / self.n
 
 
 def _quantile(values: list[float], q: float) -> float:
@@ -61,14 +81,19 @@ class Estimator:
             for a, b in config.opening_spans()
         ]
         self.windows = {w.id: tuple(w.services) for w in config.window}
-        self.by_service = {s.code: s.mean_service_min * 60 + 30 for s in config.service}
-        self.by_window: dict[tuple[str, str], float] = {}
-        self.no_show_p = dict.fromkeys(self.by_service, 0.05)
-        self.no_show_s = 60.0
+        # A window's time on a ticket runs from the call to the end (walking up included).
+        self.by_service = {s.code: _Mean(s.mean_service_min * 60 + 30, 3) for s in config.service}
+        self.by_window: dict[tuple[str, str], _Mean] = {}
+        self.no_show_p = {s: _Mean(0.05, 20) for s in self.by_service}
+        self.no_show_s = _Mean(60.0, 5)
         self.arrivals: dict[str, deque[tuple[float, bool]]] = {s: deque() for s in self.by_service}
+        self.today: dict[str, list[int]] = {s: [0] * 96 for s in self.by_service}
+        self.arriving: dict[str, list[float]] = {}  # usual arrivals per slot, over past days
         self.errors: dict[bool, deque[float]] = {False: deque(maxlen=400), True: deque(maxlen=400)}
         self._bounds: dict[bool, tuple[float, float]] = {}
-        self.at_issue: dict[str, float] = {}
+        self.at_issue: dict[str, tuple[float, float]] = {}  # id -> (shown, played) at issue
+        self.drift: deque[float] = deque(maxlen=400)
+        self._factor: float | None = None
         self.seen: set[tuple[str, str]] = set()
         self.day: str | None = None
         self.profile: dict[str, list[float | None]] = {w: [None] * 96 for w in self.windows}
@@ -85,31 +110,52 @@ class Estimator:
         if (ticket.id, ticket.status.value) in self.seen:
             return
         if ticket.day != self.day:
-            self.day, self.seen, self.at_issue = ticket.day, set(), {}
+            self._new_day(ticket.day)
         self.seen.add((ticket.id, ticket.status.value))
         s = ticket.service
         if ticket.status is Status.WAITING and ticket.predecessor is None and s in self.arrivals:
             self.arrivals[s].append((ticket.issued_at, ticket.high))
+            local = datetime.fromtimestamp(ticket.issued_at, self.config.tz)
+            self.today[s][(local.hour * 3600 + local.minute * 60) // SLOT_S] += 1
             return
         if ticket.called_at is None:
             return
-        shown = self.at_issue.pop(ticket.id, None)
-        if shown is not None and ticket.predecessor is None:
+        issued = self.at_issue.pop(ticket.id, None)
+        if issued is not None and ticket.predecessor is None:
+            shown, played = issued
             waited = ticket.called_at - ticket.issued_at
             long = shown >= LONG_S
             self.errors[long].append(waited / shown if long else waited - shown)
             self._bounds.pop(long, None)
+            if played >= LONG_S:
+                self.drift.append(waited / played)
+                self._factor = None
         if ticket.finished_at is None or s not in self.by_service:
             return
         took = ticket.finished_at - ticket.called_at
         if ticket.status is Status.NO_SHOW:
-            self.no_show_p[s] = self._ewma(self.no_show_p[s], 1.0)
-            self.no_show_s = self._ewma(self.no_show_s, took)
+            self.no_show_p[s].add(1.0)
+            self.no_show_s.add(took)
         elif ticket.status is Status.DONE and 0 < took < 4 * 3600:
-            self.no_show_p[s] = self._ewma(self.no_show_p[s], 0.0)
-            self.by_service[s] = self._ewma(self.by_service[s], took)
+            self.no_show_p[s].add(0.0)
+            self.by_service[s].add(took)
             key = (s, ticket.window or "")
-            self.by_window[key] = self._ewma(self.by_window.get(key), took)
+            if key not in self.by_window:  # a clerk starts as fast as the service's average
+                self.by_window[key] = _Mean(self.by_service[s].value, 5)
+            self.by_window[key].add(took)
+
+    def _new_day(self, day: str) -> None:
+        """Fold the day's arrivals per time of day into the profile of the days before."""
+        if any(sum(c) for c in self.today.values()):
+            for s, counts in self.today.items():
+                old = self.arriving.get(s)
+                self.arriving[s] = (
+                    [float(c) for c in counts]
+                    if old is None
+                    else [0.7 * o + 0.3 * c for o, c in zip(old, counts, strict=True)]
+                )
+        self.today = {s: [0] * 96 for s in self.by_service}
+        self.day, self.seen, self.at_issue = day, set(), {}
 
     def _sample_windows(self, engine: Engine, now: float, base: float) -> None:
         """Record which windows are open at this time of day, for the days to come."""
@@ -123,20 +169,47 @@ class Estimator:
 
     def _busy(self, service: str, window: str) -> float:
         """Expected time a window spends on the next ticket of a service, no-shows included."""
-        served = self.by_window.get((service, window), self.by_service.get(service, 510.0))
-        p = self.no_show_p.get(service, 0.05)
-        return p * self.no_show_s + (1 - p) * served
+        mean = self.by_window.get((service, window)) or self.by_service[service]
+        p = self.no_show_p[service].value
+        return p * self.no_show_s.value + (1 - p) * mean.value
 
-    def _rates(self, now: float) -> dict[str, tuple[float, float]]:
-        """Per service: arrivals per second over the last half hour, and the high-class share."""
+    def _rates(self, now: float, base: float) -> dict[str, tuple[float, float, float]]:
+        """Per service: arrivals per second over the last half hour, the high-class share, and
+        how busy today is against the usual profile for this time of day (1: as usual)."""
         out = {}
+        slot = int((now - base) // SLOT_S)
+        frac = (now - base) / SLOT_S - slot
         for s, seen in self.arrivals.items():
             while seen and seen[0][0] < now - RATE_WINDOW_S:
                 seen.popleft()
-            if seen:
-                span = max(600.0, min(RATE_WINDOW_S, now - seen[0][0]))
-                out[s] = (len(seen) / span, sum(h for _, h in seen) / len(seen))
+            if not seen:
+                continue
+            span = max(600.0, min(RATE_WINDOW_S, now - seen[0][0]))
+            level = 1.0
+            usual = self.arriving.get(s)
+            if usual and slot >= 2:
+                expected = usual[slot - 1] + frac * usual[slot] + (1 - frac) * usual[slot - 2]
+                if expected >= 3:
+                    level = min(2.0, max(0.5, len(seen) / expected))
+            out[s] = (len(seen) / span, sum(h for _, h in seen) / len(seen), level)
         return out
+
+    def _next_arrival(
+        self, s: str, t: float, now: float, base: float, rate: tuple[float, float, float]
+    ) -> float | None:
+        """When the next visitor of a service is expected after ``t``: at the usual rate of
+        that time of day (scaled to today) once days have been seen, else at the recent rate;
+        nobody while the hall is closed."""
+        usual = self.arriving.get(s)
+        while t < now + HORIZON_S:
+            day_s = (t - base) % 86400
+            r = 0.0
+            if any(a <= day_s < b for a, b in self.spans):
+                r = usual[int(day_s // SLOT_S)] / SLOT_S * rate[2] if usual else rate[0]
+            if r > 0:
+                return t + 1 / r
+            t = base + (math.floor((t - base) / SLOT_S) + 1) * SLOT_S
+        return None
 
     def _open_from(self, wid: str, t: float, now: float, base: float) -> float | None:
         """The first instant from ``t`` at which the window works: inside opening hours and,
@@ -195,11 +268,16 @@ class Estimator:
             lanes[s] = (high, normal)  # type: ignore[assignment]
             if s in served:  # a queue no window will take gets no play
                 left += len(waiting) + 1
-        rates = self._rates(now)
-        upcoming = [(now + 1 / r, s) for s, (r, _) in rates.items() if r > 0]
+        rates = self._rates(now, base)
+        upcoming = []
+        for s, rate in rates.items():
+            first = self._next_arrival(s, now, now, base, rate)
+            if first is not None:
+                upcoming.append((first, s))
         heapq.heapify(upcoming)
-        share_high = {s: h for s, (_, h) in rates.items()}
+        share_high = {s: h for s, (_, h, _) in rates.items()}
         credit = dict.fromkeys(rates, 0.0)
+        spread = dict.fromkeys(rates, 0.0)
         calls: dict[str, float] = {}
         while heap and left:
             t, i, wid = heapq.heappop(heap)
@@ -213,8 +291,13 @@ class Estimator:
                     credit[s] -= 1
                     lanes[s][0].append(None)
                 else:
-                    lanes[s][1].append(None)
-                heapq.heappush(upcoming, (arrival + 1 / rates[s][0], s))
+                    spread[s] += NORMAL_WEIGHT
+                    if spread[s] >= 1:
+                        spread[s] -= 1
+                        lanes[s][1].append(None)
+                following = self._next_arrival(s, arrival, now, base, rates[s])
+                if following is not None:
+                    heapq.heappush(upcoming, (following, s))
             chosen = None
             for s in engine.windows[wid].services:
                 high, normal = lanes[s]
@@ -282,12 +365,25 @@ class Estimator:
         high = 60 * math.ceil(max(high, eta, low + 120) / 60)
         return low, high
 
-    def _estimate(self, call_at: float | None, now: float, ahead: int, service: str) -> Estimate:
-        """``ahead`` and ``service`` give a plain guess when no window will take the queue."""
+    def _correct(self, played: float) -> float:
+        """Long plays tend to be short of reality (every delay adds up, none subtracts): scale
+        them by the median of actual over played waits measured so far, fading in from 0."""
+        if self._factor is None:
+            ratios = sorted(self.drift)
+            median = _quantile(ratios, 0.5) if len(ratios) >= MIN_ERRORS else 1.0
+            self._factor = min(1.5, max(0.8, median))
+        return played * (1 + (self._factor - 1) * min(1.0, played / LONG_S))
+
+    def _estimate(
+        self, call_at: float | None, now: float, ahead: int, service: str
+    ) -> tuple[Estimate, float]:
+        """The estimate and the raw play; ``ahead`` and ``service`` give a plain guess when no
+        window will take the queue."""
         guess = (ahead + 1) * self._busy(service, "")
-        eta = guess if call_at is None else max(0.0, call_at - now)
+        played = guess if call_at is None else max(0.0, call_at - now)
+        eta = self._correct(played)
         low, high = self._range(eta)
-        return Estimate(round(eta), round(low), round(high))
+        return Estimate(round(eta), round(low), round(high)), played
 
     # -- what the hall asks ------------------------------------------------------------------
 
@@ -298,12 +394,12 @@ class Estimator:
         if ahead is None:
             return None
         calls, now = self._calls(engine)
-        est = self._estimate(calls.get(ticket.id), now, ahead, ticket.service)
+        est, played = self._estimate(calls.get(ticket.id), now, ahead, ticket.service)
         if ticket.id not in self.at_issue and (ticket.id, "called") not in self.seen:
-            self.at_issue[ticket.id] = max(1.0, float(est.eta_s))
+            self.at_issue[ticket.id] = (max(1.0, float(est.eta_s)), played)
         return est
 
     def for_new(self, engine: Engine, service: str) -> Estimate:
         """For a visitor who takes a normal ticket of this service now."""
         calls, now = self._calls(engine)
-        return self._estimate(calls.get(f"+{service}"), now, engine.waiting(service), service)
+        return self._estimate(calls.get(f"+{service}"), now, engine.waiting(service), service)[0]

@@ -136,9 +136,11 @@ def run(
     estimator: Estimator | None = None,
     predictors: dict[str, Predictor] | None = None,
     day: date = date(2025, 1, 6),
+    slower: dict[str, float] | None = None,
 ) -> list[dict[str, Any]]:
     """Play the day; one result row per ticket, in issue order. Pass an ``estimator`` to keep
-    what it learned across days, ``predictors`` to record other estimates beside it."""
+    what it learned across days, ``predictors`` to record other estimates beside it, and
+    ``slower`` to make a window's clerk take that factor of every service time."""
     base = opening_epoch(config, day)
     now = [base]
     estimator = estimator or Estimator(config, clock=lambda: now[0])
@@ -190,7 +192,7 @@ def run(
                 wait_s=round(at - t.issued_at, 1),
                 window=w.id,
             )
-            took = NO_SHOW_COST_S if a.no_show else a.service_s
+            took = NO_SHOW_COST_S if a.no_show else a.service_s * (slower or {}).get(w.id, 1.0)
             busy.add(w.id)
             seq += 1
             heapq.heappush(events, (at + took, 0, seq, (w.id, t.id, a.no_show)))
