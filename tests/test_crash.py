@@ -8,6 +8,7 @@ still there and nothing else appeared but the effects of the requests that were 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import random
@@ -15,6 +16,7 @@ import signal
 import socket
 import sqlite3
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -214,8 +216,7 @@ async def test_tickets_acknowledged_survive_sigkill_at_random_instants(tmp_path:
     model = Model()
     tokens: dict[str, str] = {}
     for cycle in range(KILL_CYCLES + 1):
-        server = ServerProcess(db, demo=True, port=port).start()
-        try:
+        with running(ServerProcess(db, demo=True, port=port)) as server:
             if not tokens:
                 tokens = {w: server.login(user) for w, user in CLERKS.items()}
                 tokens["manager"] = server.login("manager")
@@ -230,39 +231,46 @@ async def test_tickets_acknowledged_survive_sigkill_at_random_instants(tmp_path:
             if cycle == KILL_CYCLES:
                 break
             await burst_and_kill(server, tokens, model, rng)
-            pass
             assert model.cut, "the kill should cut requests off"
-        finally:
-            server.kill()
     issued = len(model.tickets)
     assert issued > 10 * KILL_CYCLES, f"only {issued} tickets: the bursts did not run"
     assert any(t["status"] == "done" for t in model.tickets.values())
     assert any(t["status"] == "no_show" for t in model.tickets.values())
 
 
+@contextlib.contextmanager
+def running(server: ServerProcess) -> Iterator[ServerProcess]:
+    """A started server, killed on the way out if the test failed before stopping it."""
+    server.start()
+    try:
+        yield server
+    finally:
+        server.kill()
+
+
 def test_sigterm_closes_connections_and_leaves_a_consistent_file(tmp_path: Path) -> None:
     db = tmp_path / "hall.db"
-    server = ServerProcess(db, demo=True).start()
-    token = server.login("staff8")
-    issued = [server.request("POST", "/api/v1/tickets", {"service": "tax"})[1] for _ in range(5)]
-    status, called = server.request("POST", "/api/v1/windows/8/call", token=token)
-    assert status == 200
-    idle = socket.create_connection(("127.0.0.1", server.port))
-    idle.sendall(b"GET /api/v1/health HTTP/1.1\r\nHost: x\r\n\r\n")
-    idle.settimeout(10)
-    assert idle.recv(65536).startswith(b"HTTP/1.1 200")
-    with ws_connect(f"ws://127.0.0.1:{server.port}/ws/board", open_timeout=5) as board:
-        assert json.loads(board.recv(timeout=5))["type"] == "snapshot"
-        started = time.monotonic()
-        assert server.stop() == 0
-        # the shutdown timeout is 5 s: an open board must not make the server wait it out
-        assert time.monotonic() - started < 4, "shutdown waited for the open board"
-        with pytest.raises(ConnectionClosed) as closed:
-            while True:
-                board.recv(timeout=5)
-    assert closed.value.rcvd is not None and closed.value.rcvd.code == 1001
-    assert idle.recv(65536) == b"", "the keep-alive connection was left open"
-    idle.close()
+    with running(ServerProcess(db, demo=True)) as server:
+        token = server.login("staff8")
+        issued = [server.request("POST", "/api/v1/tickets", {"service": "tax"})[1] for _ in "12345"]
+        status, called = server.request("POST", "/api/v1/windows/8/call", token=token)
+        assert status == 200
+        idle = socket.create_connection(("127.0.0.1", server.port))
+        idle.sendall(b"GET /api/v1/health HTTP/1.1\r\nHost: x\r\n\r\n")
+        idle.settimeout(10)
+        assert idle.recv(65536).startswith(b"HTTP/1.1 200")
+        with ws_connect(f"ws://127.0.0.1:{server.port}/ws/board", open_timeout=5) as board:
+            assert json.loads(board.recv(timeout=5))["type"] == "snapshot"
+            started = time.monotonic()
+            assert server.stop() == 0
+            # the shutdown timeout is 5 s: an open board must not make the server wait it out
+            assert time.monotonic() - started < 4, "shutdown waited for the open board"
+            with pytest.raises(ConnectionClosed) as closed:
+                while True:
+                    board.recv(timeout=5)
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 1001
+        assert idle.recv(65536) == b"", "the keep-alive connection was left open"
+        idle.close()
     conn = connect(db)
     assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     assert conn.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
@@ -274,14 +282,12 @@ def test_sigterm_closes_connections_and_leaves_a_consistent_file(tmp_path: Path)
         for t in issued
     }
 
-    server.start()
-    try:
+    with running(server):
         windows = {w["id"]: w["current"] for w in server.request("GET", "/api/v1/windows")[1]}
-        assert windows["8"] == called["ticket"]["number"]
+        assert windows["8"] == called_number
         status, more = server.request("POST", "/api/v1/tickets", {"service": "tax"})
         assert status == 201 and more["ticket"]["number"].endswith("006")
-    finally:
-        server.stop()
+        assert server.stop() == 0
 
 
 def test_a_database_from_a_newer_hallq_is_refused(tmp_path: Path) -> None:
@@ -308,12 +314,10 @@ def test_an_older_or_empty_database_is_migrated_forward(tmp_path: Path, version:
             migration(Database(conn))
         conn.execute(f"PRAGMA user_version = {version}")
         conn.close()
-    server = ServerProcess(db, demo=True).start()
-    try:
+    with running(ServerProcess(db, demo=True)) as server:
         status, body = server.request("POST", "/api/v1/tickets", {"service": "tax"})
         assert status == 201 and body["ticket"]["number"].endswith("001")
-    finally:
-        server.stop()
+        assert server.stop() == 0
     conn = sqlite3.connect(db)
     assert conn.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
     assert conn.execute("SELECT count(*) FROM tickets").fetchone()[0] == 1
