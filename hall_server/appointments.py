@@ -121,13 +121,13 @@ class Arrival:
     consumes: bool = False
     late_s: float | None = None
 
-    def view(self, hall: Hall) -> dict[str, Any]:
+    def view(self) -> dict[str, Any]:
         if self.appointment is None:
             return {}
         a = self.appointment
         words = {
             "slot": a["slot"],
-            "date": a["day"],
+            "date": a["date"],
             "from": a["arrive_from"][11:16],
             "until": a["arrive_until"][11:16],
             "late": math.ceil((self.late_s or 0) / 60),
@@ -138,7 +138,7 @@ class Arrival:
             "appointment": {
                 "code": a["code"],
                 "service": a["service"],
-                "date": a["day"],
+                "date": a["date"],
                 "slot": a["slot"],
                 "status": self.status,
                 "message": zh.format(**words),
@@ -414,7 +414,6 @@ class Appointments:
             "service_name": svc.name,
             "service_name_en": svc.name_en,
             "date": r["day"],
-            "day": r["day"],
             "slot": r["slot"],
             "slot_end": hhmm(round((r["slot_end"] - r["slot_start"]) / 60) + _minutes(r["slot"])),
             "name_masked": r["name_masked"],
@@ -584,7 +583,7 @@ class Appointments:
         finally:
             if code:
                 self._claimed.discard(code)
-        return ticket, arrival.view(self.hall)
+        return ticket, arrival.view()
 
     def qr_svg(self, code: str) -> str:
         """The code as a QR (a kiosk's scanner reads it like typed input)."""
