@@ -3,18 +3,33 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
+import multiprocessing
 import os
 import resource
 import sys
+import time
 from collections.abc import Sequence
+from multiprocessing.connection import Connection
 from pathlib import Path
+
+import aiohttp
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from tests.support import ServerProcess  # noqa: E402
 
-__all__ = ["ServerProcess", "cpu_s", "percentile", "raise_open_files", "rss_mb", "table"]
+__all__ = [
+    "BoardSwarm",
+    "ServerProcess",
+    "cpu_s",
+    "percentile",
+    "raise_open_files",
+    "rss_mb",
+    "table",
+]
 
 
 def percentile(values: Sequence[float], p: float) -> float:
@@ -68,3 +83,66 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
         if n == 0:
             lines.append("  ".join("-" * w for w in widths))
     return "\n".join(lines)
+
+
+class BoardSwarm:
+    """Many board websockets, spread over a few client processes so that reading a thousand
+    copies of each message is not one core's job; each board notes when every call arrived."""
+
+    def __init__(self, url: str, boards: int, processes: int = 4) -> None:
+        ctx = multiprocessing.get_context("spawn")
+        self.pipes: list[Connection] = []
+        self.procs = []
+        share = [boards // processes + (i < boards % processes) for i in range(processes)]
+        for n in filter(None, share):
+            parent, child = ctx.Pipe()
+            proc = ctx.Process(target=_boards_process, args=(url, n, child), daemon=True)
+            proc.start()
+            self.pipes.append(parent)
+            self.procs.append(proc)
+        for pipe in self.pipes:
+            if pipe.recv() != "ready":
+                raise RuntimeError("a board process failed to connect")
+
+    def stop(self) -> list[list[tuple[str, float]]]:
+        """Close every board; returns, per board, (number, arrival time) of each call heard."""
+        for pipe in self.pipes:
+            pipe.send("stop")
+        heard = [board for pipe in self.pipes for board in pipe.recv()]
+        for proc in self.procs:
+            proc.join(10)
+        return heard
+
+
+def _boards_process(url: str, count: int, pipe: Connection) -> None:
+    raise_open_files(count + 256)
+    asyncio.run(_boards(url, count, pipe))
+
+
+async def _boards(url: str, count: int, pipe: Connection) -> None:
+    heard: list[list[tuple[str, float]]] = [[] for _ in range(count)]
+    opening = asyncio.Semaphore(32)  # the server's accept backlog is finite
+    connector = aiohttp.TCPConnector(limit=0)
+    async with aiohttp.ClientSession(connector=connector) as session:
+
+        async def board() -> aiohttp.ClientWebSocketResponse:
+            async with opening:
+                ws = await session.ws_connect(f"{url}/ws/board", max_msg_size=0)
+                await ws.receive()  # the snapshot
+            return ws
+
+        sockets = await asyncio.gather(*(board() for _ in heard))
+
+        async def listen(ws: aiohttp.ClientWebSocketResponse, log: list[tuple[str, float]]) -> None:
+            async for msg in ws:
+                if msg.type is aiohttp.WSMsgType.TEXT and msg.data.startswith('{"type":"call"'):
+                    log.append((json.loads(msg.data)["number"], time.time()))
+
+        listeners = [
+            asyncio.create_task(listen(ws, log)) for ws, log in zip(sockets, heard, strict=True)
+        ]
+        pipe.send("ready")
+        await asyncio.get_running_loop().run_in_executor(None, pipe.recv)
+        await asyncio.gather(*(ws.close() for ws in sockets))
+        await asyncio.gather(*listeners)
+    pipe.send(heard)
