@@ -53,7 +53,12 @@ def board_listener(hub: Hub, state_every: float = 0.25) -> Listener:
 
 
 def board_filter(window: str | None) -> Filter:
-    """A window screen hears only its own calls; the hall board hears everything."""
-    if window is None:
-        return lambda m: True
-    return lambda m: m.get("type") != "call" or m.get("window") == window
+    """Boards never hear what is addressed to one kiosk (card reads, print progress); a window
+    screen hears only its own calls."""
+
+    def accepts(m: dict[str, Any]) -> bool:
+        if "kiosk" in m:
+            return False
+        return window is None or m.get("type") != "call" or m.get("window") == window
+
+    return accepts
