@@ -11,7 +11,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from . import api, journey, pages, screens
+from . import api, journey, manager, pages, screens
 from .auth import Accounts
 from .config import HallConfig
 from .feed import board_listener
@@ -66,6 +66,7 @@ def make_app(
 
     app.on_shutdown.append(close_websockets)
     journey.setup(app)
+    manager.setup(app)
     return app
 
 

@@ -86,6 +86,7 @@ def live(hall: Hall) -> dict[str, Any]:
                 "longest_wait_s": round(longest, 1),
                 "open_windows": len(hall.engine.open_windows(s["code"])),
                 "eta_s": s["eta_s"],
+                "eta_range_s": s["eta_range_s"],
                 "target_wait_s": s["target_wait_min"] * 60,
             }
         )

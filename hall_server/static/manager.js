@@ -1,0 +1,129 @@
+/* Manager dashboard: queues, windows, devices and alarms, live over /ws/manager. The socket
+   pushes alarms as they happen and tells us when queues move; the numbers themselves come from
+   /api/v1/metrics/live (refreshed on those nudges and every few seconds). */
+"use strict";
+(function () {
+  const T = JSON.parse(document.getElementById("mgr-texts").textContent);
+  const en = T.lang === "en";
+  const alarms = new Map();
+  let windows = [];
+  const $ = (id) => document.getElementById(id);
+  const fill = (text, values) => text.replace(/\{(\w+)\}/g, (_, k) => (k in values ? values[k] : ""));
+  const cell = (tag, text, cls) => {
+    const el = document.createElement(tag);
+    el.textContent = text;
+    if (cls) el.className = cls;
+    return el;
+  };
+  const mins = (s) => (s == null ? "—" : (s / 60).toFixed(1) + " " + T.minutes);
+  const clock = (s) => {
+    s = Math.max(0, Math.floor(s));
+    return Math.floor(s / 60) + ":" + String(s % 60).padStart(2, "0");
+  };
+
+  function renderAlarms() {
+    const list = $("alarms");
+    list.replaceChildren();
+    const open = [...alarms.values()].filter((a) => !a.cleared_at);
+    open.sort((a, b) => (a.raised_at < b.raised_at ? 1 : -1));
+    for (const a of open) {
+      const li = document.createElement("li");
+      li.dataset.id = a.id;
+      li.className = a.acked_by ? "acked" : "";
+      const name = en ? a.service_name_en || a.service_name : a.service_name;
+      li.append(cell("span", fill(T[a.kind], { service: name, value: a.value, threshold: a.threshold }), "alarm-text"));
+      li.append(cell("span", new Date(a.raised_at).toLocaleTimeString(), "muted"));
+      if (a.acked_by) {
+        li.append(cell("span", fill(T.acked_by, { who: a.acked_by }), "muted"));
+      } else {
+        const b = cell("button", T.ack, "btn btn-danger ack");
+        b.type = "button";
+        b.addEventListener("click", async () => {
+          b.disabled = true;
+          const r = await hallq.api("POST", `/api/v1/alarms/${a.id}/ack`);
+          if (r.ok) alarms.set(a.id, r.data);
+          else b.disabled = false;
+          renderAlarms();
+        });
+        li.append(b);
+      }
+      list.append(li);
+    }
+    $("no-alarms").hidden = open.length > 0;
+  }
+
+  function renderLive(live) {
+    const rows = [];
+    for (const s of live.services) {
+      const tr = document.createElement("tr");
+      if (s.longest_wait_s > s.target_wait_s) tr.className = "over";
+      tr.dataset.service = s.service;
+      tr.append(cell("th", s.name), cell("td", s.waiting, "num"), cell("td", mins(s.longest_wait_s), "num"),
+        cell("td", s.waiting ? hallq.fmtRange((k) => T[k], s.eta_range_s) : "—"),
+        cell("td", s.open_windows, "num"), cell("td", mins(s.target_wait_s), "num"));
+      tr.firstChild.scope = "row";
+      rows.push(tr);
+    }
+    $("services").replaceChildren(...rows);
+    windows = live.windows;
+    renderWindows();
+    $("updated").textContent = new Date(live.at).toLocaleTimeString();
+  }
+
+  function renderWindows() {
+    const now = Date.now();
+    const rows = windows.map((w) => {
+      const tr = document.createElement("tr");
+      tr.dataset.window = w.id;
+      const status = cell("span", T[w.status] || w.status, "pill");
+      status.dataset.status = w.status;
+      const st = document.createElement("td");
+      st.append(status);
+      const timer = w.called_at ? clock((now - Date.parse(w.called_at)) / 1000) : "—";
+      tr.append(cell("th", en ? w.name_en || w.name : w.name), st, cell("td", w.current || "—"), cell("td", timer, "num"));
+      tr.firstChild.scope = "row";
+      return tr;
+    });
+    $("windows").replaceChildren(...rows);
+  }
+
+  async function refresh() {
+    const r = await hallq.api("GET", "/api/v1/metrics/live");
+    if (r.ok) renderLive(r.data);
+    else if (r.status === 401 || r.status === 403) location.href = "/login?next=/manager";
+  }
+  let pending = null;
+  const nudge = () => { if (!pending) pending = setTimeout(() => { pending = null; refresh(); }, 500); };
+
+  async function devices() {
+    const r = await hallq.api("GET", "/api/v1/devices");
+    if (!r.ok || !Array.isArray(r.data)) return;
+    $("devices-card").hidden = false;
+    $("devices").replaceChildren(...r.data.map((d) => {
+      const tr = document.createElement("tr");
+      const parts = Object.entries(d).filter(([k]) => k !== "kiosk" && k !== "id").map(([k, v]) => `${k}: ${typeof v === "object" ? JSON.stringify(v) : v}`);
+      tr.append(cell("th", d.kiosk || d.id || "?"), cell("td", parts.join(" · ")));
+      return tr;
+    }));
+  }
+
+  hallq.liveSocket("/ws/manager", {
+    onMessage(m) {
+      if (m.type === "snapshot") {
+        alarms.clear();
+        for (const a of m.alarms) alarms.set(a.id, a);
+        renderAlarms();
+        renderLive(m.live);
+      } else if (m.type === "alarm") {
+        alarms.set(m.alarm.id, m.alarm);
+        renderAlarms();
+      } else if (m.type === "state" || m.type === "call") {
+        nudge();
+      }
+    },
+  });
+  setInterval(renderWindows, 1000);
+  setInterval(refresh, 5000);
+  devices();
+  setInterval(devices, 30000);
+})();
