@@ -53,11 +53,11 @@ def board_listener(hub: Hub, state_every: float = 0.25) -> Listener:
 
 
 def board_filter(window: str | None) -> Filter:
-    """Boards never hear what is addressed to one kiosk (card reads, print progress); a window
-    screen hears only its own calls."""
+    """Boards never hear what is addressed to one kiosk (card reads, print progress) nor the
+    manager's alarms; a window screen hears only its own calls."""
 
     def accepts(m: dict[str, Any]) -> bool:
-        if "kiosk" in m:
+        if "kiosk" in m or m.get("type") == "alarm":
             return False
         return window is None or m.get("type") != "call" or m.get("window") == window
 
