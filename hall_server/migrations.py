@@ -147,4 +147,51 @@ def v3_reports_alarms(db: Database) -> None:
     db["alarms"].create_index(["cleared_at"])
 
 
-MIGRATIONS: list[Callable[[Database], None]] = [v1_core, v2_appointments_ratings, v3_reports_alarms]
+def v4_devices(db: Database) -> None:
+    """Kiosk devices: agent tokens (a hash only), each kiosk's last known device states, and
+    print jobs, so that a ticket is printed once even across reconnects and restarts."""
+    db["device_tokens"].create({"kiosk": str, "token_hash": str, "created_at": float}, pk="kiosk")
+    db["device_tokens"].create_index(["token_hash"], unique=True)
+    db["devices"].create(
+        {
+            "kiosk": str,
+            "mode": str,
+            "has_printer": int,
+            "has_reader": int,
+            "printer": str,
+            "printer_detail": str,
+            "reader": str,
+            "reader_detail": str,
+            "last_seen": float,
+        },
+        pk="kiosk",
+    )
+    db["print_jobs"].create(
+        {
+            "id": str,
+            "day": str,
+            "kiosk": str,
+            "ticket_id": str,
+            "number": str,
+            "service": str,
+            "payload": str,
+            "created_at": float,
+            "updated_at": float,
+            "state": str,
+            "reason": str,
+            "attempt": int,
+            "acked": int,
+            "printed_at": float,
+        },
+        pk="id",
+    )
+    db["print_jobs"].create_index(["day", "kiosk"])
+    db["print_jobs"].create_index(["ticket_id"])
+
+
+MIGRATIONS: list[Callable[[Database], None]] = [
+    v1_core,
+    v2_appointments_ratings,
+    v3_reports_alarms,
+    v4_devices,
+]
