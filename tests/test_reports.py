@@ -1,0 +1,188 @@
+"""Reports against a small day computed by hand, from tickets the real engine wrote to a real
+SQLite file; the day cache gives the same numbers; exports open; the API guards its door."""
+
+from __future__ import annotations
+
+import csv
+import io
+import sqlite3
+from datetime import date, datetime
+from pathlib import Path
+
+import pytest
+from openpyxl import load_workbook
+
+from hall_server import reports
+from hall_server.config import HallConfig
+from hall_server.engine import Engine, WindowStatus
+from hall_server.store import Store, ticket_row
+from tests.support import ServerProcess
+
+DAY = date(2025, 3, 3)
+
+
+def at(hhmm: str, config: HallConfig) -> float:
+    return datetime.combine(DAY, datetime.strptime(hhmm, "%H:%M").time(), config.tz).timestamp()
+
+
+@pytest.fixture
+def small_day(tmp_path: Path, demo_config: HallConfig) -> Path:
+    """A001 waits 5 min and is served at window 1 in 10; A002 waits 30 (over the 20-minute
+    target) at window 2, started a minute after the call; A003 waits 13 and does not come;
+    B001 waits 2 at window 3 and is transferred to social insurance, served at window 1;
+    A004 gives up after 30 min in the queue, A005 after 5."""
+    db = tmp_path / "hall.db"
+    store = Store(db)
+    e = Engine(**demo_config.engine_args(), day_of=lambda _: DAY.isoformat())
+    t = lambda hhmm: at(hhmm, demo_config)  # noqa: E731
+    steps = [
+        lambda: e.issue("social-insurance", t("09:00"), "k1"),
+        lambda: e.issue("social-insurance", t("09:01"), "k2"),
+        lambda: e.issue("social-insurance", t("09:02"), "k3"),
+        lambda: e.call_ticket("1", "A001", t("09:05"), by="alice"),
+        lambda: e.issue("medical-insurance", t("09:10"), "k4"),
+        lambda: e.call_ticket("3", "B001", t("09:12"), by="carol"),
+        lambda: e.finish("1", t("09:15"), by="alice"),
+        lambda: e.call_ticket("1", "A003", t("09:15"), by="alice"),
+        lambda: e.no_show("1", t("09:16"), by="alice"),
+        lambda: e.transfer("3", "social-insurance", t("09:20"), by="carol"),
+        lambda: e.issue("social-insurance", t("09:20"), "k5"),
+        lambda: e.call_ticket("1", "B001", t("09:25"), by="alice"),
+        lambda: e.issue("social-insurance", t("09:30"), "k6"),
+        lambda: e.call_ticket("2", "A002", t("09:31"), by="bob"),
+        lambda: e.start("2", t("09:32"), by="bob"),
+        lambda: e.finish("1", t("09:35"), by="alice"),
+        lambda: e.cancel(e.by_number["A005"], t("09:35")),
+        lambda: e.finish("2", t("09:40"), by="bob"),
+        lambda: e.cancel(e.by_number["A004"], t("09:50")),
+        lambda: e.set_window("4", WindowStatus.PAUSED, t("09:55")),
+    ]
+    for step in steps:
+        store.write(step(), [ticket_row(x) for x in e.take_changed()])
+    store.close()
+    return db
+
+
+def report(db: Path, config: HallConfig, by: str, today: date = DAY) -> dict:
+    return reports.report(db, config, DAY, DAY, today, by)
+
+
+def test_report_by_window_matches_the_hand_computed_day(
+    small_day: Path, demo_config: HallConfig
+) -> None:
+    rep = report(small_day, demo_config, "window")
+    rows = {r["key"]: r for r in rep["rows"]}
+    assert list(rows) == ["1", "2", "3"]
+    w1 = rows["1"]
+    assert (w1["arrived"], w1["called"], w1["served"], w1["no_show"]) == (2, 3, 2, 1)
+    assert w1["no_show_rate"] == pytest.approx(1 / 3, abs=1e-4)
+    assert (w1["wait_mean_s"], w1["wait_p50_s"], w1["wait_p90_s"], w1["wait_max_s"]) == (
+        540.0,
+        300.0,
+        780.0,
+        780.0,
+    )
+    assert (w1["service_mean_s"], w1["service_p90_s"], w1["service_level"]) == (600.0, 600.0, 1.0)
+    assert (w1["busy_s"], w1["open_s"], w1["utilisation"]) == (1260.0, 1800.0, 0.7)
+    w2 = rows["2"]
+    assert (w2["wait_mean_s"], w2["service_mean_s"], w2["service_level"]) == (1800.0, 480.0, 0.0)
+    assert (w2["busy_s"], w2["open_s"], w2["utilisation"]) == (540.0, 540.0, 1.0)
+    w3 = rows["3"]
+    assert (w3["arrived"], w3["served"], w3["wait_mean_s"], w3["service_mean_s"]) == (
+        1,
+        0,
+        120.0,
+        None,
+    )
+    assert rows["1"]["name"] == "1号窗口"
+
+
+def test_report_total_counts_each_visit_once_and_those_who_gave_up_after_the_target(
+    small_day: Path, demo_config: HallConfig
+) -> None:
+    total = report(small_day, demo_config, "window")["total"]
+    assert (total["arrived"], total["called"], total["served"], total["no_show"]) == (6, 5, 3, 1)
+    assert (total["wait_mean_s"], total["wait_p50_s"], total["wait_p90_s"]) == (
+        750.0,
+        300.0,
+        1800.0,
+    )
+    assert (total["wait_p95_s"], total["wait_max_s"]) == (1800.0, 1800.0)
+    assert (total["service_mean_s"], total["service_p90_s"]) == (560.0, 600.0)
+    # within target: 2, 5 and 13 minutes; missed: 30 minutes, and A004 who left after 30
+    assert total["service_level"] == 0.6
+    assert total["utilisation"] == round(2280 / 2820, 4)
+
+
+def test_report_by_service_staff_and_hour(small_day: Path, demo_config: HallConfig) -> None:
+    by_service = {r["key"]: r for r in report(small_day, demo_config, "service")["rows"]}
+    social = by_service["social-insurance"]
+    assert (social["arrived"], social["called"], social["served"]) == (5, 4, 3)
+    assert (social["wait_mean_s"], social["wait_p50_s"], social["service_level"]) == (
+        960.0,
+        780.0,
+        0.5,
+    )
+    assert list(by_service) == ["social-insurance", "medical-insurance"]
+    by_staff = {r["key"]: r for r in report(small_day, demo_config, "staff")["rows"]}
+    assert by_staff["alice"]["served"] == 2 and by_staff["bob"]["utilisation"] == 1.0
+    rep = report(small_day, demo_config, "hour")
+    assert [(r["key"], r["arrived"], r["served"]) for r in rep["rows"]] == [("09:00", 6, 3)]
+    assert rep["hours"][9] == {"hour": 9, "arrived": 6, "served": 3}
+    hist = {b["from_min"]: b["n"] for b in rep["wait_hist"]}
+    assert (hist[0], hist[5], hist[10], hist[30]) == (1, 1, 1, 1)  # [from, to) minutes
+
+
+def test_a_closed_day_is_cached_once_and_gives_the_same_numbers(
+    small_day: Path, demo_config: HallConfig
+) -> None:
+    fresh = report(small_day, demo_config, "window")  # today: computed, not cached
+    conn = sqlite3.connect(small_day)
+    assert conn.execute("SELECT count(*) FROM report_days").fetchone()[0] == 0
+    later = date(2025, 3, 4)
+    first = report(small_day, demo_config, "window", today=later)
+    assert conn.execute("SELECT day, n FROM report_days").fetchall() == [("2025-03-03", 7)]
+    assert report(small_day, demo_config, "window", today=later) == first == fresh
+
+
+def test_exports_open_in_csv_and_excel(small_day: Path, demo_config: HallConfig) -> None:
+    rep = report(small_day, demo_config, "window")
+    raw = reports.to_csv(rep)
+    assert raw.startswith("\ufeff".encode())
+    rows = list(csv.reader(io.StringIO(raw.decode("utf-8-sig"))))
+    assert rows[0][:3] == ["键", "名称", "到达"]
+    assert rows[-1][1] == "合计" and rows[-1][2] == "6"
+    wb = load_workbook(io.BytesIO(reports.to_xlsx(rep, "en")))
+    sheet = wb.worksheets[0]
+    assert sheet["A1"].value == "Key" and sheet.max_row == 5
+    assert [c.value for c in sheet[5]][1:3] == ["Total", 6]
+    assert wb["hours"]["A11"].value == "09:00"
+
+
+def test_range_and_dimension_errors_are_named() -> None:
+    today = date(2025, 3, 3)
+    with pytest.raises(reports.ReportError, match="ends before"):
+        reports.parse_range("2025-03-04", "2025-03-01", today)
+    with pytest.raises(reports.ReportError) as e:
+        reports.parse_range("yesterday", None, today)
+    assert e.value.code == "invalid_date"
+    assert reports.parse_range("2025-03-01", None, today) == (date(2025, 3, 1), date(2025, 3, 1))
+
+
+def test_report_api_requires_a_manager_and_answers_json_errors(
+    server_process: ServerProcess,
+) -> None:
+    s = server_process
+    assert s.request("GET", "/api/v1/metrics/report")[0] == 401
+    staff = s.login("staff1")
+    assert s.request("GET", "/api/v1/metrics/report", token=staff)[0] == 403
+    token = s.login("manager")
+    status, body = s.request("GET", "/api/v1/metrics/report?by=colour", token=token)
+    assert status == 422 and body["error"]["code"] == "invalid_dimension"
+    status, body = s.request("GET", "/api/v1/metrics/report?from=2025-02-30", token=token)
+    assert status == 422 and body["error"]["code"] == "invalid_date"
+    s.request("POST", "/api/v1/tickets", {"service": "tax"})
+    status, body = s.request("GET", "/api/v1/metrics/report?by=service", token=token)
+    assert status == 200 and body["rows"][0]["key"] == "tax" and body["total"]["arrived"] == 1
+    status, windows = s.request("GET", "/api/v1/metrics/windows", token=token)
+    assert status == 200 and windows == []
