@@ -1,0 +1,116 @@
+"""The wait estimate plays the queue forward through the calling rules; its range is honest."""
+
+from __future__ import annotations
+
+import pytest
+
+from hall_server.config import HallConfig, parse_config
+from hall_server.engine import Engine, Priority, Status, WindowStatus
+from hall_server.estimate import Estimator
+
+HALL = """
+[hall]
+id = "estimate-test"
+name = "估算测试"
+hours = ["00:00-24:00"]
+
+[[service]]
+code = "tax"
+prefix = "H"
+name = "税务"
+mean_service_min = 10
+
+[[service]]
+code = "help"
+prefix = "J"
+name = "咨询"
+mean_service_min = 5
+
+[[window]]
+id = "1"
+services = ["tax"]
+
+[[window]]
+id = "2"
+services = ["tax", "help"]
+
+[[window]]
+id = "3"
+services = ["help"]
+"""
+NOW = 1_750_000_000.0
+TAX_S = 0.05 * 60 + 0.95 * (600 + 30)  # a window's expected time per tax call, prior
+
+
+@pytest.fixture
+def config() -> HallConfig:
+    return parse_config(HALL)
+
+
+def hall(config: HallConfig, *tickets: tuple[str, Priority]) -> tuple[Engine, Estimator, list]:
+    engine = Engine(**config.engine_args(), day_of=lambda _: "2025-06-15")
+    out = []
+    for i, (service, priority) in enumerate(tickets):
+        events = engine.issue(service, NOW - 100 + i, f"t{i}", priority=priority)
+        out.append(engine.tickets[events[-1].ticket_id])
+    return engine, Estimator(config, clock=lambda: NOW), out
+
+
+def test_waiting_tickets_are_called_as_the_open_windows_free_up(config: HallConfig) -> None:
+    engine, est, tickets = hall(config, *[("tax", Priority.NORMAL)] * 6)
+    etas = [est.for_ticket(engine, t).eta_s for t in tickets]
+    # two windows take tax: two calls now, two after one service, two after two
+    assert etas == [0, 0, round(TAX_S), round(TAX_S), round(2 * TAX_S), round(2 * TAX_S)]
+    last = est.for_ticket(engine, tickets[-1])
+    assert last.low_s <= last.eta_s <= last.high_s
+    assert last.low_s % 60 == 0 and last.high_s % 60 == 0 and last.high_s - last.low_s >= 120
+
+
+def test_a_priority_visitor_goes_ahead_of_normal_ones_already_waiting(config: HallConfig) -> None:
+    engine, est, tickets = hall(config, *[("tax", Priority.NORMAL)] * 5, ("tax", Priority.PRIORITY))
+    assert est.for_ticket(engine, tickets[-1]).eta_s == 0
+    assert est.for_ticket(engine, tickets[-2]).eta_s == round(2 * TAX_S)
+
+
+def test_closing_a_window_lengthens_the_wait_and_an_unserved_queue_gets_a_plain_guess(
+    config: HallConfig,
+) -> None:
+    engine, est, tickets = hall(config, *[("tax", Priority.NORMAL)] * 6, ("help", Priority.NORMAL))
+    engine.set_window("2", WindowStatus.CLOSED, NOW)
+    assert est.for_ticket(engine, tickets[5]).eta_s == round(5 * TAX_S)
+    engine.set_window("3", WindowStatus.CLOSED, NOW)
+    guess = est.for_ticket(engine, tickets[6])
+    assert guess.eta_s > 0  # nobody serves help now: not "0 minutes"
+    assert est.for_new(engine, "help").eta_s > guess.eta_s
+
+
+def test_slow_services_at_a_window_are_learned(config: HallConfig) -> None:
+    engine, est, tickets = hall(config, *[("tax", Priority.NORMAL)] * 8)
+    before = est.for_ticket(engine, tickets[-1]).eta_s
+    for t in tickets[:4]:
+        est.observe(t)  # issued
+        t.status, t.window, t.called_at, t.finished_at = Status.DONE, "1", NOW, NOW + 1800
+        est.observe(t)
+    after = est.for_ticket(engine, tickets[-1])
+    assert after.eta_s > before * 1.3
+
+
+def test_the_range_is_calibrated_on_the_estimates_the_visitors_saw(config: HallConfig) -> None:
+    engine, est, tickets = hall(config, *[("tax", Priority.NORMAL)] * 60)
+    for t in tickets:  # every visitor actually waited twice what they were shown
+        shown = est.for_ticket(engine, t)
+        est.observe(t)
+        t.status, t.called_at = Status.CALLED, t.issued_at + 2 * max(shown.eta_s, 700)
+        est.observe(t)
+    newcomer = [("tax", Priority.NORMAL)] * 20
+    engine2, _, queue = hall(config, *newcomer)
+    plain = Estimator(config, clock=lambda: NOW).for_ticket(engine2, queue[-1])
+    learned = est.for_ticket(engine2, queue[-1])
+    assert learned.eta_s >= 1.4 * plain.eta_s  # the drift is corrected...
+    assert learned.high_s >= 1.5 * learned.eta_s  # ...and the range still leans long
+
+
+def test_new_visitors_see_the_estimate_of_the_end_of_the_queue(config: HallConfig) -> None:
+    engine, est, _ = hall(config, *[("tax", Priority.NORMAL)] * 4)
+    assert est.for_new(engine, "tax").eta_s == round(2 * TAX_S)
+    assert est.for_new(engine, "help").eta_s == 0  # window 3 is free
