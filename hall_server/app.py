@@ -11,7 +11,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from . import api, journey, manager, pages, screens
+from . import api, device_hub, journey, manager, pages, screens
 from .auth import Accounts
 from .config import HallConfig
 from .feed import board_listener
@@ -31,6 +31,7 @@ def make_app(
     heartbeat_s: float = 10.0,
     hub_buffer: int = 256,
     simulate: bool = False,
+    base_url: str = "",
 ) -> web.Application:
     app = web.Application(middlewares=[errors_middleware], client_max_size=256 * 1024)
     store = Store(db_path)
@@ -67,6 +68,7 @@ def make_app(
     app.on_shutdown.append(close_websockets)
     journey.setup(app)
     manager.setup(app)
+    device_hub.setup(app, base_url)  # after the hall: its devices stop before it does
     return app
 
 

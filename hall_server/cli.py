@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import getpass
 import logging
+import socket
 import sys
 from pathlib import Path
 
@@ -98,6 +99,20 @@ def build_parser() -> argparse.ArgumentParser:
         help="bind a staff account to a window (repeat for several)",
     )
     add.add_argument("--db", default="./hall.db", help="SQLite file (default ./hall.db)")
+
+    device = sub.add_parser("device", help="manage kiosk device agents (hall-devices)")
+    dsub = device.add_subparsers(dest="device_command", required=True, metavar="ACTION")
+    dadd = dsub.add_parser(
+        "add",
+        help="create (or replace) a kiosk's agent token and print it",
+        description="Print a new token for 'hall-devices --kiosk KIOSK --token TOKEN'. Only its "
+        "hash is stored; an earlier token of that kiosk stops working.",
+    )
+    dremove = dsub.add_parser("remove", help="revoke a kiosk's agent token")
+    for p in (dadd, dremove):
+        p.add_argument("kiosk", help="kiosk id, as in the hall configuration")
+        p.add_argument("--db", default="./hall.db", help="SQLite file (default ./hall.db)")
+        p.add_argument("--config", help="hall configuration, to check that the kiosk exists")
     return parser
 
 
@@ -117,7 +132,7 @@ def _run(
         level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     _open_store(args.db).close()  # refuse a too-new schema before binding the port
-    app = make_app(config, args.db, simulate=simulate)
+    app = make_app(config, args.db, simulate=simulate, base_url=_base_url(args.host, args.port))
     if banner:
         print(banner, flush=True)
     web.run_app(
@@ -127,6 +142,45 @@ def _run(
         print=lambda s: print(s, flush=True),
         shutdown_timeout=5,
     )
+
+
+def _base_url(host: str, port: int) -> str:
+    """Where phones and kiosk PCs reach this server (the QR on printed tickets, when the
+    config has no public_url): for 0.0.0.0, this machine's address on its main network."""
+    if host in ("0.0.0.0", "::"):
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            try:
+                s.connect(("192.0.2.1", 9))  # no packet is sent; this only picks the interface
+                host = s.getsockname()[0]
+            except OSError:
+                host = "127.0.0.1"
+    return f"http://{host}:{port}"
+
+
+def _device(args: argparse.Namespace) -> None:
+    from .device_hub import add_token, remove_token
+
+    if args.config:
+        known = [k.id for k in load_config(args.config).kiosk]
+        if args.kiosk not in known:
+            sys.exit(f"hall-server: no kiosk {args.kiosk!r} in {args.config} ({', '.join(known)})")
+    store = _open_store(args.db)
+    try:
+        if args.device_command == "add":
+            token = add_token(store, args.kiosk)
+            print(token)
+            print(
+                f"token for kiosk {args.kiosk} saved (as a hash) in {Path(args.db)}; on the kiosk "
+                f"PC: hall-devices --server http://THIS-PC:PORT --kiosk {args.kiosk} --token "
+                "TOKEN --printer ADDRESS --reader ADDRESS",
+                file=sys.stderr,
+            )
+        elif not remove_token(store, args.kiosk):
+            sys.exit(f"hall-server: kiosk {args.kiosk} has no token")
+        else:
+            print(f"token of kiosk {args.kiosk} revoked")
+    finally:
+        store.close()
 
 
 def _demo_accounts(db: str, config: HallConfig) -> list[str]:
@@ -181,6 +235,8 @@ def main(argv: list[str] | None = None) -> None:
                 )
             except ReplayError as e:
                 sys.exit(f"hall-server: {e}")
+        elif args.command == "device":
+            _device(args)
         elif args.command == "user":
             password = (
                 sys.stdin.readline().rstrip("\n")

@@ -1,0 +1,318 @@
+"""The device agent: one kiosk's printer and card reader, connected to the hall server.
+
+The same `DeviceLoop` runs on a kiosk PC behind ``hall-devices`` (over a websocket, see
+`run_agent`) and inside the hall server for kiosks whose devices hang on the server's own PC
+(``[[kiosk]] printer = "..."`` in the config). Either way it speaks these messages, as dicts
+(JSON text over the websocket):
+
+Server -> agent
+
+- ``{"type": "welcome", "kiosk": K, "identity_key": HEX, "public_url": URL | null}``: first on
+  every connection. The key hashes ID numbers here, on the kiosk PC, so the clear number never
+  crosses the network; it is kept in memory only.
+- ``{"type": "print", "job": ID, "attempt": N, "ticket": {"hall_name", "service_name",
+  "number", "ahead", "eta_text", "issued_at_text", "qr_path"}}``: print once per job and
+  attempt. The same message again (a reconnect) prints nothing; a reprint has the next attempt.
+  The QR code points at ``public_url`` (or the server address) + ``qr_path``.
+
+Agent -> server
+
+- ``{"type": "hello", "agent": VERSION, "printer": bool, "reader": bool, "jobs": [JOB...]}``:
+  answers the welcome with what is fitted and what became of the jobs it knows, including
+  changes that happened while it was disconnected.
+- ``{"type": "device", "printer": STATE | null, "reader": STATE | null, "printer_detail",
+  "reader_detail"}``: on every change and every `status_every` seconds as a sign of life.
+  Printer states ``ok paper_low paper_out offline error``, reader ``ok offline error``; null
+  when the device is not fitted.
+- JOB ``{"type": "job", "job": ID, "attempt": N, "state": "queued|printing|done|failed",
+  "reason": "" | "paper_out" | "offline" | "error" | "io_error" | "no_printer"}``: ``queued``
+  acknowledges a print message.
+- ``{"type": "card", "card": Card.to_public_dict(identity_key)}``: masked name and number,
+  keyed hash, age. A card read before the key arrived is dropped, not held.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import random
+from collections.abc import Awaitable, Callable
+from typing import Any
+from urllib.parse import urlencode, urlsplit, urlunsplit
+
+from devices.escpos_ticket import TicketPrint
+from devices.printer import Printer, PrintJob, PrintQueue, open_printer
+from devices.reader import CardEvent, CardReader, StateEvent, open_reader
+
+log = logging.getLogger(__name__)
+
+VERSION = "hallq-devices/1"
+HELLO_JOBS = 200  # the most recent jobs reported in a hello
+Send = Callable[[dict[str, Any]], Awaitable[None]]
+
+
+class AgentRefused(Exception):
+    """The server refused this agent (bad token, unknown kiosk): retrying will not help."""
+
+
+class DeviceLoop:
+    """A kiosk's printer and reader, as agent messages. Runs across reconnects: the devices
+    stay open, `run` is started once per connection and cancelled when it drops."""
+
+    def __init__(
+        self,
+        kiosk: str,
+        printer: Printer | None = None,
+        reader: CardReader | None = None,
+        *,
+        server_url: str = "",
+        status_every: float = 5.0,
+    ) -> None:
+        self.kiosk = kiosk
+        self.printer = printer
+        self.reader = reader
+        self.server_url = server_url.rstrip("/")
+        self.status_every = status_every
+        self.jobs = PrintQueue(printer) if printer is not None else None
+        self.public_url: str | None = None
+        self.printer_state: str | None = None if printer is None else "offline"
+        self.printer_detail = "" if printer is None else "not asked yet"
+        self._key: bytes | None = None
+        self._attempts: dict[str, int] = {}  # job id -> server attempt accepted
+        self._poll_now = asyncio.Event()
+
+    @classmethod
+    def open(
+        cls,
+        kiosk: str,
+        printer: str | None = None,
+        reader: str | None = None,
+        *,
+        printer_settings: dict[str, Any] | None = None,
+        reader_settings: dict[str, Any] | None = None,
+        **kw: Any,
+    ) -> DeviceLoop:
+        """Open the devices at these addresses (see devices.md); None means not fitted."""
+        p = open_printer(printer, **(printer_settings or {})) if printer else None
+        try:
+            r = open_reader(reader, **(reader_settings or {})) if reader else None
+        except BaseException:
+            if p is not None:
+                p.close()
+            raise
+        return cls(kiosk, p, r, **kw)
+
+    def close(self) -> None:
+        """Stop the reader and the print queue and close both devices."""
+        if self.reader is not None:
+            self.reader.stop()
+        if self.jobs is not None:
+            self.jobs.close()
+        if self.printer is not None:
+            self.printer.close()
+
+    # -- messages ------------------------------------------------------------------------------
+
+    def hello(self) -> dict[str, Any]:
+        jobs = self.jobs.jobs()[-HELLO_JOBS:] if self.jobs else []
+        return {
+            "type": "hello",
+            "agent": VERSION,
+            "printer": self.printer is not None,
+            "reader": self.reader is not None,
+            "jobs": [self._job_message(j) for j in jobs if j.id in self._attempts],
+        }
+
+    def device_message(self) -> dict[str, Any]:
+        return {
+            "type": "device",
+            "printer": self.printer_state,
+            "printer_detail": self.printer_detail,
+            "reader": self.reader.state if self.reader else None,
+            "reader_detail": self.reader.detail if self.reader else "",
+        }
+
+    def handle(self, msg: dict[str, Any]) -> list[dict[str, Any]]:
+        """Act on a server message; returns the messages to answer with at once (job
+        updates that follow arrive through `run`)."""
+        kind = msg.get("type")
+        if kind == "welcome":
+            self._key = bytes.fromhex(msg["identity_key"])
+            self.public_url = msg.get("public_url") or None
+            return []
+        if kind == "print":
+            return self._print(str(msg["job"]), int(msg.get("attempt", 1)), msg["ticket"])
+        log.debug("ignoring server message %r", kind)
+        return []
+
+    def _print(self, job_id: str, attempt: int, fields: dict[str, Any]) -> list[dict[str, Any]]:
+        if self.jobs is None:
+            reply = {"state": "failed", "reason": "no_printer"}
+            return [{"type": "job", "job": job_id, "attempt": attempt, **reply}]
+        known = self._attempts.get(job_id)
+        if known is not None and attempt <= known:
+            return [self._job_message(self.jobs.get(job_id))]  # a repeat: say where it is
+        self._attempts[job_id] = attempt
+        base = (self.public_url or self.server_url).rstrip("/")
+        ticket = TicketPrint(
+            hall_name=str(fields["hall_name"]),
+            service_name=str(fields["service_name"]),
+            number=str(fields["number"]),
+            ahead=int(fields["ahead"]),
+            eta_text=str(fields["eta_text"]),
+            issued_at_text=str(fields["issued_at_text"]),
+            qr_url=base + str(fields["qr_path"]),
+            footer=str(fields.get("footer", "")),
+        )
+        if known is None:
+            self.jobs.submit(ticket, job_id=job_id)
+        else:
+            try:
+                self.jobs.reprint(job_id)
+            except KeyError:  # forgotten (evicted): print it as new
+                self.jobs.submit(ticket, job_id=job_id)
+            except ValueError:  # still queued or printing: it will come out anyway
+                return [self._job_message(self.jobs.get(job_id))]
+        return []
+
+    def _job_message(self, job: PrintJob) -> dict[str, Any]:
+        return {
+            "type": "job",
+            "job": job.id,
+            "attempt": self._attempts.get(job.id, 1),
+            "state": job.state,
+            "reason": job.reason,
+        }
+
+    def _card_message(self, event: CardEvent) -> dict[str, Any] | None:
+        if self._key is None:
+            log.warning("card %r read before the server sent the identity key; dropped", event.card)
+            return None
+        return {"type": "card", "card": event.card.to_public_dict(self._key)}
+
+    def check_now(self) -> None:
+        """Ask the printer for its state now rather than at the next `status_every`."""
+        self._poll_now.set()
+
+    # -- the live part -------------------------------------------------------------------------
+
+    async def run(self, send: Send) -> None:
+        """Report jobs, cards and device states through `send` until cancelled."""
+        async with asyncio.TaskGroup() as tasks:
+            tasks.create_task(self._poll_status(send))
+            if self.jobs is not None:
+                tasks.create_task(self._pump_jobs(send))
+            if self.reader is not None:
+                tasks.create_task(self._pump_reader(send))
+
+    async def _pump_jobs(self, send: Send) -> None:
+        assert self.jobs is not None
+        async for job in self.jobs.updates():
+            if job.id not in self._attempts:
+                continue  # submitted by someone else on this queue
+            await send(self._job_message(job))
+            if job.finished:
+                self.check_now()  # a failed job usually means the printer changed
+
+    async def _pump_reader(self, send: Send) -> None:
+        assert self.reader is not None
+        async for event in self.reader.events():
+            if isinstance(event, StateEvent):
+                await send(self.device_message())
+            elif (msg := self._card_message(event)) is not None:
+                await send(msg)
+
+    async def _poll_status(self, send: Send) -> None:
+        while True:
+            if self.printer is not None:
+                state = await asyncio.to_thread(self.printer.status)
+                self.printer_state, self.printer_detail = state, self.printer.detail
+            await send(self.device_message())
+            self._poll_now.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._poll_now.wait(), self.status_every)
+
+
+# -- over a websocket ------------------------------------------------------------------------------
+
+
+def agent_url(server: str, kiosk: str) -> str:
+    """``http://host:port`` -> ``ws://host:port/ws/agent?kiosk=K`` (https -> wss)."""
+    parts = urlsplit(server if "://" in server else f"http://{server}")
+    scheme = {"http": "ws", "https": "wss", "ws": "ws", "wss": "wss"}.get(parts.scheme)
+    if scheme is None or not parts.netloc:
+        raise ValueError(f"--server must be http://HOST:PORT, not {server!r}")
+    path = parts.path.rstrip("/") + "/ws/agent"
+    return urlunsplit((scheme, parts.netloc, path, urlencode({"kiosk": kiosk}), ""))
+
+
+async def serve_connection(ws: Any, loop: DeviceLoop) -> None:
+    """One connection's life: welcome, hello, then messages both ways until it closes."""
+    from websockets.exceptions import ConnectionClosed
+
+    async def send(msg: dict[str, Any]) -> None:
+        await ws.send(json.dumps(msg, ensure_ascii=False))
+
+    welcome = json.loads(await ws.recv())
+    if welcome.get("type") != "welcome":
+        raise AgentRefused(f"the server did not welcome this agent: {welcome!r}")
+    loop.handle(welcome)
+    await send(loop.hello())
+    runner = asyncio.create_task(loop.run(send))
+    try:
+        async for raw in ws:
+            for reply in loop.handle(json.loads(raw)):
+                await send(reply)
+    except ConnectionClosed:
+        pass
+    finally:
+        runner.cancel()
+        with contextlib.suppress(asyncio.CancelledError, ConnectionClosed):
+            await runner
+
+
+async def run_agent(
+    server: str,
+    kiosk: str,
+    token: str,
+    loop: DeviceLoop,
+    *,
+    backoff: tuple[float, float] = (0.5, 30.0),
+    on_connected: Callable[[], object] | None = None,
+) -> None:
+    """Stay connected to the server for ever: reconnect with exponential backoff (with
+    jitter, so a hall's kiosks do not all knock at once after a server restart). Raises
+    `AgentRefused` when the server says the token or kiosk is wrong."""
+    from websockets.asyncio.client import connect
+    from websockets.exceptions import InvalidStatus, WebSocketException
+
+    url = agent_url(server, kiosk)
+    delay = backoff[0]
+    while True:
+        try:
+            async with connect(
+                url,
+                additional_headers={"Authorization": f"Bearer {token}"},
+                open_timeout=10,
+                ping_interval=10,
+                ping_timeout=10,
+                max_size=1 << 20,
+            ) as ws:
+                log.info("connected to %s as kiosk %s", server, kiosk)
+                delay = backoff[0]
+                if on_connected is not None:
+                    on_connected()
+                await serve_connection(ws, loop)
+                log.warning("connection to %s closed; reconnecting", server)
+        except InvalidStatus as exc:
+            status = exc.response.status_code
+            if status in (401, 403, 404, 409):
+                body = exc.response.body.decode("utf-8", "replace") if exc.response.body else ""
+                raise AgentRefused(f"server answered {status}: {body}") from None
+            log.warning("server answered %s; retrying in %.1f s", status, delay)
+        except (OSError, TimeoutError, WebSocketException, json.JSONDecodeError) as exc:
+            log.warning("cannot reach %s (%s); retrying in %.1f s", server, exc, delay)
+        await asyncio.sleep(delay * random.uniform(0.8, 1.2))
+        delay = min(delay * 2, backoff[1])
