@@ -127,7 +127,7 @@ async def _boards(url: str, count: int, pipe: Connection) -> None:
 
         async def board() -> aiohttp.ClientWebSocketResponse:
             async with opening:
-                ws = await session.ws_connect(f"{url}/ws/board", max_msg_size=0)
+                ws = await session.ws_connect(f"{url}/ws/board", max_msg_size=0, compress=15)
                 await ws.receive()  # the snapshot
             return ws
 
