@@ -264,8 +264,8 @@ async def board_ws(request: web.Request) -> web.WebSocketResponse:
     window = request.query.get("window")
     if window is not None and window not in hall.windows_cfg:
         raise web.HTTPNotFound(text=f"no window {window!r}")
-    # no permessage-deflate: browsers ask for it, but compressing each small message once per
-    # board costs a thousand boards 4x the memory and 4x the call-to-screen p99 (bench_board)
+    # no permessage-deflate: browsers ask for it, but a zlib context per board is 4x the memory
+    # and compressing each small message once per board slows the fan-out (benchmarks/)
     ws = web.WebSocketResponse(heartbeat=20, max_msg_size=4096, compress=False)
     await ws.prepare(request)
     snapshot = hall.snapshot()
