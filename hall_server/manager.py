@@ -8,6 +8,7 @@ Charts are drawn here as inline SVG: no chart library, nothing from a CDN.
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator, Sequence
 from datetime import date
 from html import escape
@@ -181,7 +182,7 @@ async def reports_page(request: web.Request) -> web.Response:
     try:
         rep = await _report(request)
     except ApiError as e:
-        ctx["error"] = e.text
+        ctx["error"] = json.loads(e.text or "{}")["error"]["message"]
         return render(request, "manager_reports.html", ctx, status=422)
     lang = lang_of(request)
     ctx.update(
@@ -313,6 +314,9 @@ register(
         "mgr.total": "合计",
         "mgr.no_data": "所选期间没有数据",
         "mgr.updated": "更新于",
+        "mgr.printer": "打印机",
+        "mgr.reader": "读卡器",
+        "mgr.last_seen": "最后在线",
     },
     en={
         "mgr.title": "Manager dashboard",
@@ -353,5 +357,8 @@ register(
         "mgr.total": "Total",
         "mgr.no_data": "No data in this period",
         "mgr.updated": "Updated",
+        "mgr.printer": "printer",
+        "mgr.reader": "reader",
+        "mgr.last_seen": "last seen",
     },
 )

@@ -101,8 +101,14 @@
     $("devices-card").hidden = false;
     $("devices").replaceChildren(...r.data.map((d) => {
       const tr = document.createElement("tr");
-      const parts = Object.entries(d).filter(([k]) => k !== "kiosk" && k !== "id").map(([k, v]) => `${k}: ${typeof v === "object" ? JSON.stringify(v) : v}`);
-      tr.append(cell("th", d.kiosk || d.id || "?"), cell("td", parts.join(" · ")));
+      const seen = d.last_seen ? new Date(d.last_seen).toLocaleTimeString() : "—";
+      const state = (s) => cell("span", s || "—", "pill");
+      const printer = state(d.printer), reader = state(d.reader);
+      printer.dataset.status = d.printer === "ok" ? "open" : "paused";
+      reader.dataset.status = d.reader === "ok" ? "open" : "paused";
+      const td = document.createElement("td");
+      td.append(`${T.printer} `, printer, ` ${T.reader} `, reader, ` ${T.last_seen} ${seen}`);
+      tr.append(cell("th", [d.kiosk || d.id, d.name].filter(Boolean).join(" ")), td);
       return tr;
     }));
   }

@@ -1,0 +1,75 @@
+"""The manager's dashboard and reports in a real Chromium against a real hall: login, live
+queues and windows, an alarm pushed and acknowledged, reports with charts and exports."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.browser.helpers import axe_violations, screenshot_both
+from tests.support import ServerProcess
+
+pytestmark = pytest.mark.browser
+
+
+def login(page: Page, server: ServerProcess, path: str) -> None:
+    page.goto(f"{server.url}{path}")
+    expect(page).to_have_url(re.compile(r"/login\?next="))
+    page.locator("#username").fill("manager")
+    page.locator("#password").fill("demo")
+    page.locator("button[type=submit]").click()
+    expect(page).to_have_url(re.compile(re.escape(path) + "$"))
+
+
+def test_dashboard_shows_queues_pushes_an_alarm_and_records_who_acknowledged_it(
+    page: Page, live_server: ServerProcess
+) -> None:
+    s = live_server
+    login(page, s, "/manager")
+    expect(page.locator("body")).to_have_attribute("data-link", "open")
+    expect(page.locator("#services tr")).to_have_count(10)
+    expect(page.locator("#windows tr")).to_have_count(11)
+    expect(page.locator("#no-alarms")).to_be_visible()
+    for _ in range(12):
+        assert s.request("POST", "/api/v1/tickets", {"service": "social-insurance"})[0] == 201
+    alarm = page.locator("#alarms li")
+    expect(alarm).to_have_count(1)
+    expect(alarm).to_contain_text("社会保障：等候 12 人")
+    expect(page.locator('#services tr[data-service="social-insurance"] td').first).to_have_text(
+        "12"
+    )
+    screenshot_both(page, "manager-alarm")
+    alarm.locator("button.ack").click()
+    expect(alarm).to_contain_text("manager 已确认")
+    status, _ = s.request("POST", "/api/v1/windows/1/call", token=s.login("staff1"))
+    assert status == 200
+    expect(page.locator('#windows tr[data-window="1"]')).to_contain_text("A001")
+    expect(page.locator("#alarms li")).to_have_count(0)
+    assert axe_violations(page) == []
+
+
+def test_reports_draw_their_charts_and_export(page: Page, live_server: ServerProcess) -> None:
+    s = live_server
+    s.request("POST", "/api/v1/tickets", {"service": "tax"})
+    login(page, s, "/manager/reports?by=service")
+    table = page.locator("#report")
+    expect(table.locator("tbody th").first).to_have_text("社会保障")
+    expect(table.locator("tfoot th")).to_have_text("合计")
+    expect(page.locator("svg.chart")).to_have_count(2)
+    expect(page.locator("svg.chart title").first).to_have_text("每小时到达与办结人数")
+    csv = page.request.get(s.url + (page.locator("#export-csv").get_attribute("href") or ""))
+    assert csv.ok and csv.headers["content-type"].startswith("text/csv")
+    assert "社会保障" in csv.body().decode("utf-8-sig")
+    xlsx = page.request.get(s.url + (page.locator("#export-xlsx").get_attribute("href") or ""))
+    assert xlsx.ok and xlsx.body()[:2] == b"PK"
+    screenshot_both(page, "manager-reports")
+    assert axe_violations(page) == []
+    page.locator("#by").select_option("hour")
+    page.locator(".report-form button[type=submit]").click()
+    expect(page).to_have_url(re.compile(r"by=hour"))
+    page.goto(f"{s.url}/manager/reports?from=2025-03-04&to=2025-03-01")
+    expect(page.locator(".notice-error")).to_contain_text("ends before it starts")
+    page.goto(f"{s.url}/manager?lang=en")
+    expect(page.locator("#services-h")).to_have_text("Queues")
