@@ -2,8 +2,8 @@
 
 Definitions follow the contract's queue rules and are written out in README.md ("Reports:
 definitions"). Speed on years of history comes from *day caches*: once a day is over its
-tickets never change, so each closed day is packed once into one columnar blob (a numpy record
-array, ~26 bytes a ticket) in ``report_days``. A report over a year reads ~250 blobs and
+tickets never change, so each closed day is packed once into one columnar blob (~26 bytes a
+ticket) in ``report_days``, and kept in memory once read. A report over a year reads ~250 blobs and
 aggregates them in C with ``np.bincount``; percentiles are exact to the second, taken from
 per-group histograms of whole seconds rather than from a sort. Today is always computed fresh
 from ``tickets``.
@@ -189,30 +189,44 @@ def _days(start: date, end: date) -> list[str]:
     return [(start + timedelta(days=i)).isoformat() for i in range((end - start).days + 1)]
 
 
+#: Closed days already read, per database file: a closed day never changes, and reading a
+#: year of blobs again costs more than aggregating them. Bounded to a few years.
+_MEMORY: dict[tuple[str, str], Day] = {}
+MEMORY_DAYS = 1200
+
+
+def _remember(db_path: str | Path, day: str, d: Day) -> None:
+    if len(_MEMORY) >= MEMORY_DAYS:
+        _MEMORY.pop(next(iter(_MEMORY)))
+    _MEMORY[(str(db_path), day)] = d
+
+
 def load(db_path: str | Path, config: HallConfig, start: date, end: date, today: date) -> list[Day]:
     """The days of a range: closed days from their caches (built on first use), today fresh."""
+    days = [d for d in _days(start, end) if d <= today.isoformat()]
+    known = {d: _MEMORY[(str(db_path), d)] for d in days if (str(db_path), d) in _MEMORY}
+    if len(known) == len(days):
+        return [known[d] for d in days]
     conn = sqlite3.connect(str(db_path), timeout=30)
     try:
         conn.execute("PRAGMA busy_timeout=30000")
-        cached = {
-            d: Day(json.loads(k), _unpack(b, n), n)
-            for d, n, k, b in conn.execute(
-                "SELECT day, n, keys, data FROM report_days "
-                "WHERE day BETWEEN ? AND ? AND version = ?",
-                (start.isoformat(), end.isoformat(), VERSION),
-            )
-        }
+        for d, n, k, b in conn.execute(
+            "SELECT day, n, keys, data FROM report_days WHERE day BETWEEN ? AND ? AND version = ?",
+            (start.isoformat(), end.isoformat(), VERSION),
+        ):
+            if d not in known:
+                known[d] = Day(json.loads(k), _unpack(b, n), n)
+                _remember(db_path, d, known[d])
         out, fresh = [], []
-        for day in _days(start, end):
-            if day in cached:
-                out.append(cached[day])
-                continue
-            if day > today.isoformat():
+        for day in days:
+            if day in known:
+                out.append(known[day])
                 continue
             built = build_day(conn, config, day)
             out.append(built)
             if day < today.isoformat() and _cacheable(conn, day):
                 fresh.append((day, VERSION, time.time(), built.n, built))
+                _remember(db_path, day, built)
         if fresh:
             with conn:
                 conn.executemany(
