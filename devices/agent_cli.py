@@ -109,7 +109,8 @@ async def _run(args: argparse.Namespace) -> None:
     )
     agent = asyncio.create_task(run_agent(args.server, args.kiosk, args.token, loop))
     for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError):  # Windows: Ctrl-C still interrupts
+        # Windows, or not the main thread: Ctrl-C still interrupts.
+        with contextlib.suppress(NotImplementedError, RuntimeError):
             asyncio.get_running_loop().add_signal_handler(sig, agent.cancel)
     try:
         await agent

@@ -5,6 +5,7 @@ import asyncio
 import json
 import time
 from dataclasses import replace
+from pathlib import Path
 
 import aiohttp
 import pytest
@@ -12,12 +13,14 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
 from devices.agent import AgentRefused, DeviceLoop, agent_url, run_agent
+from devices.agent_cli import main as agent_main
 from devices.sim.cards import RESIDENT
 from devices.sim.links import PtyLink, TcpLink
 from devices.sim.printer_sim import PrinterSimulator
 from devices.sim.reader_sim import ReaderSimulator
 from hall_server.app import make_app
 from hall_server.auth import Accounts, Role
+from hall_server.cli import main
 from hall_server.config import parse_config
 from hall_server.device_hub import DEVICES, add_token
 from hall_server.identity import identity_from_card
@@ -294,3 +297,39 @@ async def test_a_card_whose_number_fails_its_check_is_refused(hall, kiosk):
             pass
     assert msg == {"type": "card_rejected", "kiosk": "k1", "reason": "invalid_number"}
     assert "k1" not in server.app[HALL].pending_identity
+
+
+async def test_device_add_prints_a_token_stored_only_as_a_hash_and_remove_revokes_it(hall, capsys):
+    server, _ = hall
+    db = str(server.app[HALL].store.path)
+    main(["device", "add", "k2", "--db", db])
+    token = capsys.readouterr().out.strip()
+    assert len(token) >= 40
+    for f in server.app[HALL].store.path.parent.glob("hall.db*"):
+        assert token.encode() not in f.read_bytes()
+    url = agent_url(str(server.make_url("")), "k2")
+    auth = {"Authorization": f"Bearer {token}"}
+    async with connect(url, additional_headers=auth) as ws:
+        welcome = json.loads(await ws.recv())
+    assert welcome["type"] == "welcome" and welcome["kiosk"] == "k2"
+    main(["device", "remove", "k2", "--db", db])
+    with pytest.raises(InvalidStatus) as refused:
+        async with connect(url, additional_headers=auth):
+            pass
+    assert refused.value.response.status_code == 401
+    with pytest.raises(SystemExit, match="no kiosk 'k9'"):
+        main(["device", "add", "k9", "--db", db, "--config", str(write_config(server))])
+
+
+def write_config(server) -> Path:
+    path = server.app[HALL].store.path.parent / "hall.toml"
+    path.write_text(CONFIG, encoding="utf-8")
+    return path
+
+
+async def test_hall_devices_with_a_wrong_token_stops_with_a_clear_message(hall):
+    server, _ = hall
+    argv = ["--server", str(server.make_url("")), "--kiosk", "k1", "--token", "wrong"]
+    with pytest.raises(SystemExit) as stopped:
+        await asyncio.to_thread(agent_main, [*argv, "--printer", "sim:"])
+    assert "refused" in str(stopped.value.code) and "bad_token" in str(stopped.value.code)
