@@ -296,7 +296,7 @@ def test_a_database_from_a_newer_hallq_is_refused(tmp_path: Path) -> None:
     conn.execute(f"PRAGMA user_version = {len(MIGRATIONS) + 1}")
     conn.close()
     with pytest.raises(RuntimeError, match="newer"):
-        ServerProcess(db, demo=True).start()
+        ServerProcess(db).start()
     conn = sqlite3.connect(db)
     assert conn.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS) + 1
     assert conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0] == 0
@@ -314,7 +314,7 @@ def test_an_older_or_empty_database_is_migrated_forward(tmp_path: Path, version:
             migration(Database(conn))
         conn.execute(f"PRAGMA user_version = {version}")
         conn.close()
-    with running(ServerProcess(db, demo=True)) as server:
+    with running(ServerProcess(db)) as server:
         status, body = server.request("POST", "/api/v1/tickets", {"service": "tax"})
         assert status == 201 and body["ticket"]["number"].endswith("001")
         assert server.stop() == 0
