@@ -21,6 +21,7 @@ from .auth import Role
 from .i18n import TEXTS, lang_of, register, translator
 from .pages import render
 from .ratings import LEVELS, RATINGS, REASONS, Ratings
+from .screens import not_found
 from .web import HALL, ApiError, body, require
 
 log = logging.getLogger(__name__)
@@ -234,7 +235,9 @@ async def rate_page(request: web.Request) -> web.Response:
     hall = request.app[HALL]
     window = request.match_info["window"]
     if window not in hall.windows_cfg:
-        raise web.HTTPNotFound(text=f"no window {window!r}")
+        return not_found(
+            request, f"window {window}" if lang_of(request) == "en" else f"{window} 号窗口"
+        )
     ctx = {"window": window, "data": _page_data(request, window=window)}
     return render(request, "rate.html", ctx)
 

@@ -122,10 +122,15 @@ def test_progress_page_follows_a_ticket_until_it_is_called_then_asks_for_a_ratin
     assert axe_violations(phone) == []
 
 
-def test_an_unknown_token_gets_a_clear_page(live_server: ServerProcess, phone: Page) -> None:
+def test_an_unknown_token_or_window_gets_a_clear_page(
+    live_server: ServerProcess, phone: Page
+) -> None:
     response = phone.goto(live_server.url + "/t/not-a-real-token")
     assert response is not None and response.status == 404
     expect(phone.locator("main")).to_contain_text("没有找到这张号票")
+    response = phone.goto(live_server.url + "/rate/99")
+    assert response is not None and response.status == 404
+    expect(phone.locator("main")).to_contain_text("99 号窗口")
 
 
 def test_the_evaluator_pad_asks_about_the_ticket_just_finished(
