@@ -34,6 +34,7 @@ SLOT_S = 900  # time-of-day resolution of the window-availability profile
 LONG_S = 600  # estimates at least this long get a relative range, shorter ones an absolute one
 RATE_WINDOW_S = 1800  # arrival rates are measured over the last half hour
 HORIZON_S = 10 * 3600
+STEP_S = 120  # visitors still to come are played in two minutes at a time
 #: Newcomers to a window's preferred service hold up the others there, but played at their
 #: mean rate, evenly spaced, they would hold them up all the time; real arrivals bunch and
 #: leave gaps. Half of them, measured with benchmarks/bench_estimates.py, comes closest.
@@ -194,22 +195,15 @@ class Estimator:
             out[s] = (len(seen) / span, sum(h for _, h in seen) / len(seen), level)
         return out
 
-    def _next_arrival(
-        self, s: str, t: float, now: float, base: float, rate: tuple[float, float, float]
-    ) -> float | None:
-        """When the next visitor of a service is expected after ``t``: at the usual rate of
-        that time of day (scaled to today) once days have been seen, else at the recent rate;
-        nobody while the hall is closed."""
+    def _rate(self, s: str, t: float, base: float, rate: tuple[float, float, float]) -> float:
+        """Visitors of a service expected per second at ``t``: the usual rate of that time of
+        day (scaled to today) once days have been seen, else the recent rate; none while the
+        hall is closed."""
+        day_s = (t - base) % 86400
+        if not any(a <= day_s < b for a, b in self.spans):
+            return 0.0
         usual = self.arriving.get(s)
-        while t < now + HORIZON_S:
-            day_s = (t - base) % 86400
-            r = 0.0
-            if any(a <= day_s < b for a, b in self.spans):
-                r = usual[int(day_s // SLOT_S)] / SLOT_S * rate[2] if usual else rate[0]
-            if r > 0:
-                return t + 1 / r
-            t = base + (math.floor((t - base) / SLOT_S) + 1) * SLOT_S
-        return None
+        return usual[int(day_s // SLOT_S)] / SLOT_S * rate[2] if usual else rate[0]
 
     def _open_from(self, wid: str, t: float, now: float, base: float) -> float | None:
         """The first instant from ``t`` at which the window works: inside opening hours and,
@@ -269,35 +263,33 @@ class Estimator:
             if s in served:  # a queue no window will take gets no play
                 left += len(waiting) + 1
         rates = self._rates(now, base)
-        upcoming = []
-        for s, rate in rates.items():
-            first = self._next_arrival(s, now, now, base, rate)
-            if first is not None:
-                upcoming.append((first, s))
-        heapq.heapify(upcoming)
-        share_high = {s: h for s, (_, h, _) in rates.items()}
-        credit = dict.fromkeys(rates, 0.0)
-        spread = dict.fromkeys(rates, 0.0)
+        owed = {s: [0.0, 0.0] for s in rates}  # expected visitors not yet placed: high, normal
+        placed = now
+        per_step: dict[int, list[tuple[str, float, float]]] = {}
         calls: dict[str, float] = {}
         while heap and left:
             t, i, wid = heapq.heappop(heap)
             at = self._open_from(wid, t, now, base)
             if at is None or at > now + HORIZON_S:
                 continue
-            while upcoming and upcoming[0][0] <= at:  # visitors arriving meanwhile
-                arrival, s = heapq.heappop(upcoming)
-                credit[s] += share_high[s]
-                if credit[s] >= 1:
-                    credit[s] -= 1
-                    lanes[s][0].append(None)
-                else:
-                    spread[s] += NORMAL_WEIGHT
-                    if spread[s] >= 1:
-                        spread[s] -= 1
-                        lanes[s][1].append(None)
-                following = self._next_arrival(s, arrival, now, base, rates[s])
-                if following is not None:
-                    heapq.heappush(upcoming, (following, s))
+            while placed + STEP_S <= at:  # visitors arriving meanwhile, a step at a time
+                placed += STEP_S
+                slot = int((placed - STEP_S / 2 - base) // SLOT_S)
+                if slot not in per_step:  # rates only change from one slot to the next
+                    per_step[slot] = [
+                        (s, n * rate[1], n * (1 - rate[1]) * NORMAL_WEIGHT)
+                        for s, rate in rates.items()
+                        if (n := self._rate(s, placed - STEP_S / 2, base, rate) * STEP_S) > 0
+                    ]
+                for s, high, normal in per_step[slot]:
+                    due = owed[s]
+                    due[0] += high
+                    due[1] += normal
+                    for lane in (0, 1):
+                        if due[lane] >= 1:
+                            k = int(due[lane])
+                            due[lane] -= k
+                            lanes[s][lane].extend([None] * k)
             chosen = None
             for s in engine.windows[wid].services:
                 high, normal = lanes[s]
@@ -309,10 +301,9 @@ class Estimator:
                     chosen = (s, normal.popleft())
                 if chosen:
                     break
-            if chosen is None:
-                mine = [a for a, s in upcoming if s in engine.windows[wid].services]
-                if mine:
-                    heapq.heappush(heap, (min(mine), i, wid))
+            if chosen is None:  # idle until the next visitors of its services may come
+                if any(s in rates for s in engine.windows[wid].services):
+                    heapq.heappush(heap, (placed + STEP_S, i, wid))
                 continue
             s, tid = chosen
             if tid is not None:

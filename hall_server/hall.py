@@ -80,8 +80,9 @@ class Hall:
         """Rebuild the engine from the log: the state exactly as it was before the restart."""
         for e in self.store.events_of_last_day():
             self.engine.apply(e)
-            if e.type == "ticket_finished":
-                self.estimator.observe(self.engine.tickets[e.ticket_id])  # type: ignore[attr-defined]
+            t = self.engine.tickets.get(getattr(e, "ticket_id", ""))
+            if t is not None:  # the estimator relearns the day as it happened
+                self.estimator.observe(t)
         self.engine.take_changed()
 
     async def start(self) -> None:
