@@ -67,8 +67,8 @@
     } else if (msg.type === "card_removed") {
       clearCard();
     } else if (msg.type === "printer") {
-      state.printer = msg.state;
-      if (msg.state !== "ok" && state.ticket && (!msg.number || msg.number === state.ticket.number)) {
+      state.printer = msg.state === "paper_low" ? "ok" : msg.state; // low paper still prints
+      if (state.printer !== "ok" && state.ticket && (!msg.number || msg.number === state.ticket.number)) {
         $("ticket-keep").textContent = T["kiosk.printer_failed"];
         $("ticket-keep").classList.add("failed");
       }
