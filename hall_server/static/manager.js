@@ -52,6 +52,20 @@
     $("no-alarms").hidden = open.length > 0;
   }
 
+  async function renderLog() {
+    const r = await hallq.api("GET", "/api/v1/alarms");
+    if (!r.ok) return;
+    const time = (iso) => (iso ? new Date(iso).toLocaleTimeString() : "—");
+    $("alarm-log").replaceChildren(...r.data.map((a) => {
+      const tr = document.createElement("tr");
+      const name = en ? a.service_name_en || a.service_name : a.service_name;
+      const text = fill(T[a.kind], { service: name, value: a.value, threshold: a.threshold });
+      tr.append(cell("td", time(a.raised_at)), cell("td", text), cell("td", a.peak, "num"),
+        cell("td", time(a.cleared_at)), cell("td", a.acked_by ? `${a.acked_by} ${time(a.acked_at)}` : "—"));
+      return tr;
+    }));
+  }
+
   function renderLive(live) {
     const rows = [];
     for (const s of live.services) {
@@ -119,10 +133,12 @@
         alarms.clear();
         for (const a of m.alarms) alarms.set(a.id, a);
         renderAlarms();
+        renderLog();
         renderLive(m.live);
       } else if (m.type === "alarm") {
         alarms.set(m.alarm.id, m.alarm);
         renderAlarms();
+        renderLog();
       } else if (m.type === "state" || m.type === "call") {
         nudge();
       }

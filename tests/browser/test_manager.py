@@ -47,6 +47,10 @@ def test_dashboard_shows_queues_pushes_an_alarm_and_records_who_acknowledged_it(
     assert status == 200
     expect(page.locator('#windows tr[data-window="1"]')).to_contain_text("A001")
     expect(page.locator("#alarms li")).to_have_count(0)
+    page.locator(".alarm-log summary").click()
+    logged = page.locator("#alarm-log tr")
+    expect(logged).to_have_count(1)
+    expect(logged.locator("td").nth(4)).to_contain_text("manager")
     assert axe_violations(page) == []
 
 
