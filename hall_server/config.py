@@ -63,6 +63,8 @@ class Kiosk(_Model):
     name: str = ""
     printer: str | None = None
     reader: str | None = None
+    printer_options: dict[str, Any] = {}
+    status_every: float = Field(default=5.0, gt=0)
 
 
 class QueueRules(_Model):
@@ -267,11 +269,15 @@ def locate(text: str, loc: list[Any]) -> int | None:
 
 
 def _warn_unknown(config: HallConfig, source: str) -> None:
-    for name, model in (
+    tables = [
         ("hall", config.hall),
         ("queue", config.queue),
+        ("announce", config.announce),
         ("appointments", config.appointments),
         ("ratings", config.ratings),
-    ):
+    ]
+    tables += [(f"kiosk[{i}]", k) for i, k in enumerate(config.kiosk)]
+    tables += [(f"window[{i}]", w) for i, w in enumerate(config.window)]
+    for name, model in tables:
         for key in model.model_extra or {}:
             log.warning("%s: [%s] %s is not a known key and is ignored", source, name, key)

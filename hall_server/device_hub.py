@@ -251,7 +251,7 @@ class DeviceHub:
 
     async def _start_local(self, k: Any) -> None:
         kd = self.kiosks[k.id]
-        settings: dict[str, Any] = dict((k.model_extra or {}).get("printer_options", {}))
+        settings: dict[str, Any] = dict(k.printer_options)
         if k.printer == "sim:":
             settings = {**_SIM_SETTINGS, **settings}
         try:
@@ -262,7 +262,7 @@ class DeviceHub:
                 k.reader,
                 printer_settings=settings,
                 server_url=self.base_url,
-                status_every=float((k.model_extra or {}).get("status_every", 5.0)),
+                status_every=k.status_every,
             )
         except (ValueError, TypeError, OSError) as exc:
             log.error("kiosk %s: cannot open its devices: %s", k.id, exc)

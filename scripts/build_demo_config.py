@@ -49,6 +49,10 @@ def main() -> None:
         "max_priority_streak = 2",
         "max_recalls = 2",
         "",
+        "# The demo hall takes tickets around the clock; appointments keep office hours.",
+        "[appointments]",
+        'hours = ["08:30-12:00", "14:00-17:30"]',
+        "",
     ]
     for c in catalog["category"]:
         out += [
