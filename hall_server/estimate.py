@@ -40,6 +40,10 @@ STEP_S = 120  # visitors still to come are played in two minutes at a time
 #: leave gaps. Half of them, measured with benchmarks/bench_estimates.py, comes closest.
 NORMAL_WEIGHT = 0.5
 MIN_ERRORS = 30
+#: The play costs milliseconds per hundred waiting; under a burst of arrivals (nothing else
+#: changing) it runs at most this often, and tickets issued in between are placed after the
+#: play's newcomer.
+REPLAY_EVERY_S = 0.5
 
 
 @dataclass(frozen=True)
@@ -100,6 +104,9 @@ class Estimator:
         self.profile: dict[str, list[float | None]] = {w: [None] * 96 for w in self.windows}
         self._key: tuple | None = None
         self._cached: dict[str, float] = {}
+        self._played_at: float | None = None
+        self._waiting_then: dict[str, int] = {}
+        self._learned = 0  # calls and ends observed: what changes the play besides arrivals
 
     # -- learning ------------------------------------------------------------------------------
 
@@ -121,6 +128,7 @@ class Estimator:
             return
         if ticket.called_at is None:
             return
+        self._learned += 1
         issued = self.at_issue.pop(ticket.id, None)
         if issued is not None and ticket.predecessor is None:
             shown, played = issued
@@ -335,10 +343,24 @@ class Estimator:
             tuple((w.current, w.status) for w in engine.windows.values()),
             len(self.seen),
             int(now // 15),
+            self._learned,
         )
-        if key != self._key:
-            self._key, self._cached = key, self._play(engine, now)
+        fresh = self._played_at is not None and now - self._played_at < REPLAY_EVERY_S
+        only_arrivals = self._key is not None and all(key[i] == self._key[i] for i in (1, 3, 5, 6))
+        if key != self._key and not (fresh and only_arrivals):
+            self._key, self._cached, self._played_at = key, self._play(engine, now), now
+            self._waiting_then = {s: engine.waiting(s) for s in engine.queues}
         return self._cached, now
+
+    def _later(self, engine: Engine, ticket: Ticket, ahead: int) -> float | None:
+        """A ticket issued since the last play: the play's newcomer, plus the share of the
+        windows' time taken by those who came in between."""
+        newcomer = self._cached.get(f"+{ticket.service}")
+        if newcomer is None:
+            return None
+        between = max(0, ahead - self._waiting_then.get(ticket.service, 0))
+        windows = max(1, len(engine.open_windows(ticket.service)))
+        return newcomer + between * self._busy(ticket.service, "") / windows
 
     # -- the range -------------------------------------------------------------------------------
 
@@ -385,7 +407,10 @@ class Estimator:
         if ahead is None:
             return None
         calls, now = self._calls(engine)
-        est, played = self._estimate(calls.get(ticket.id), now, ahead, ticket.service)
+        call_at = calls.get(ticket.id)
+        if call_at is None:
+            call_at = self._later(engine, ticket, ahead)
+        est, played = self._estimate(call_at, now, ahead, ticket.service)
         if ticket.id not in self.at_issue and (ticket.id, "called") not in self.seen:
             self.at_issue[ticket.id] = (max(1.0, float(est.eta_s)), played)
         return est
