@@ -4,14 +4,6 @@
 # Extra arguments go to `hall-server demo`, e.g. --simulate or --port 9000.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-PY=${PYTHON:-python3}
-if [ ! -x .venv/bin/python ]; then
-  if ! "$PY" -m venv .venv 2>/dev/null; then
-    SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
-    $SUDO apt-get update -qq && $SUDO apt-get install -y -qq python3-venv
-    rm -rf .venv && "$PY" -m venv .venv
-  fi
-fi
-.venv/bin/python -m pip install -q --upgrade pip
-.venv/bin/python -m pip install -q -e .
+. scripts/venv.sh
+hallq_venv ""
 exec .venv/bin/hall-server demo "$@"

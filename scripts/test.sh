@@ -13,16 +13,8 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need_apt[@]}"
 fi
 
-PY=${PYTHON:-python3}
-if [ ! -x .venv/bin/python ]; then
-  if ! "$PY" -m venv .venv 2>/dev/null; then
-    SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
-    $SUDO apt-get update -qq && $SUDO apt-get install -y -qq python3-venv
-    rm -rf .venv && "$PY" -m venv .venv
-  fi
-fi
-.venv/bin/python -m pip install -q --upgrade pip
-.venv/bin/python -m pip install -q -e ".[test]"
+. scripts/venv.sh
+hallq_venv "[test]"
 
 if [ ! -f tests/node_modules/axe-core/axe.min.js ]; then
   npm install --silent --no-audit --no-fund --prefix tests axe-core@4 >/dev/null
