@@ -211,7 +211,7 @@ def parse_config(text: str, source: str = "<config>") -> HallConfig:
     except ValidationError as e:
         err = e.errors()[0]
         loc = list(err["loc"])
-        msg = err["msg"]
+        msg = err["msg"].removeprefix("Value error, ")
         m = re.search(r"(\w+)\[(\d+)\]\.(\w+): (.*)", msg)
         if m:  # a cross-reference check names its own place
             loc, msg = [m[1], int(m[2]), m[3]], m[4]
