@@ -18,6 +18,9 @@ Routes (all served by hallq itself, nothing from a CDN):
   - ``{"type": "printer", "kiosk": K, "state": "ok|paper_out|paper_low|offline|error",
     "number": "A012" (optional: the ticket whose printing failed)}``: the ticket screen then
     tells the visitor to keep or photograph the on-screen ticket.
+  - ``{"type": "print", "kiosk": K, "ticket": ID, "state": ..., "reason": ...}``: the ticket's
+    print job (``device_hub.py``); when it failed the ticket screen says why in plain words and
+    offers 重新打印 (``POST /api/v1/tickets/{token}/reprint``).
 """
 
 from __future__ import annotations
@@ -334,7 +337,23 @@ TEXTS_ZH = {
     "kiosk.ahead_none": "前面没有人，请留意叫号",
     "kiosk.scan": "扫码查看排队进度",
     "kiosk.keep": "打印失败时，请拍照保存此页面作为凭证",
-    "kiosk.printer_failed": "打印机故障，请拍照保存此页面作为凭证",
+    "kiosk.print_printing": "正在打印号票…",
+    "kiosk.print_done": "号票已打印，请从出票口取走",
+    "kiosk.print_failed": "号票没有打印出来：{reason}。请点“重新打印”，"
+    "或拍照保存此页面、扫描二维码，凭此办理",
+    "kiosk.print_failed_again": "重新打印仍未成功：{reason}。"
+    "请拍照保存此页面或扫描二维码，凭此办理，也可以请工作人员帮忙",
+    "kiosk.reprint": "重新打印",
+    "kiosk.reprinting": "正在重新打印…",
+    "kiosk.reprint_gone": "此号码已不在队列中，无需重新打印",
+    "kiosk.qr_fallback": "此二维码就是您的号票：扫码保存，凭此办理",
+    "kiosk.reason.paper_out": "打印机缺纸",
+    "kiosk.reason.paper_low": "打印纸快用完了",
+    "kiosk.reason.offline": "打印机离线",
+    "kiosk.reason.error": "打印机故障",
+    "kiosk.reason.io_error": "打印机连接故障",
+    "kiosk.reason.lost": "打印机重启过，号票可能没有打印",
+    "kiosk.reason.no_printer": "本机没有打印机",
     "kiosk.done": "完成",
     "kiosk.back": "返回",
     "kiosk.back_in": "{n} 秒后返回首页",
@@ -423,7 +442,23 @@ TEXTS_EN = {
     "kiosk.ahead_none": "Nobody ahead of you; watch for your call",
     "kiosk.scan": "Scan to follow your place in the queue",
     "kiosk.keep": "If the ticket did not print, take a photo of this screen",
-    "kiosk.printer_failed": "The printer failed: please take a photo of this screen",
+    "kiosk.print_printing": "Printing your ticket…",
+    "kiosk.print_done": "Your ticket has printed: please take it from the slot",
+    "kiosk.print_failed": "Your ticket did not print: {reason}. Tap Reprint, or take a photo of "
+    "this screen or scan the QR code: it is your ticket",
+    "kiosk.print_failed_again": "Reprinting failed again: {reason}. Take a photo of this screen "
+    "or scan the QR code: it is your ticket. The staff can help too",
+    "kiosk.reprint": "Reprint",
+    "kiosk.reprinting": "Printing again…",
+    "kiosk.reprint_gone": "This number is no longer in the queue; no need to reprint it",
+    "kiosk.qr_fallback": "This QR code is your ticket: scan it to keep it",
+    "kiosk.reason.paper_out": "the printer is out of paper",
+    "kiosk.reason.paper_low": "the printer is nearly out of paper",
+    "kiosk.reason.offline": "the printer is offline",
+    "kiosk.reason.error": "the printer has a fault",
+    "kiosk.reason.io_error": "the printer's connection failed",
+    "kiosk.reason.lost": "the printer restarted and may not have printed it",
+    "kiosk.reason.no_printer": "this kiosk has no printer",
     "kiosk.done": "Done",
     "kiosk.back": "Back",
     "kiosk.back_in": "Back to start in {n} s",

@@ -1,7 +1,7 @@
 /* Touchscreen kiosk: choose a service (or find an item by name, keyword or pinyin initials),
    swipe an ID card or type an appointment code, get a ticket on screen (the screen is the
-   ticket when the printer fails). Live queue lengths and device messages arrive over
-   /ws/kiosk/{kiosk}. After `idle_s` without a touch it returns to the start, in Chinese, with
+   ticket when the printer fails, and the visitor can ask for a reprint). Live queue lengths,
+   device messages and print progress arrive over /ws/kiosk/{kiosk}. After `idle_s` without a touch it returns to the start, in Chinese, with
    elder mode off, ready for the next visitor. */
 "use strict";
 (function () {
@@ -13,7 +13,12 @@
   const svc = (code) => state.services.find((s) => s.code === code) || { code, name: code };
   const svcName = (s) => (lang === "en" && s.name_en ? s.name_en : s.name);
 
-  const state = { services: setup.services, screen: "start", identity: null, ticket: null, printer: "ok", lastTouch: Date.now() };
+  const state = {
+    services: setup.services, screen: "start", identity: null, ticket: null, printer: "ok",
+    print: null, // this ticket's print job: {state, reason, again} (again: after a reprint)
+    jobs: new Map(), // the last print message per ticket id: it may come before the ticket does
+    lastTouch: Date.now(),
+  };
   const voice = new hallqVoice.Announcer({ gapMs: 200 });
   window.hallqKiosk = { state, voice };
 
@@ -68,12 +73,70 @@
       clearCard();
     } else if (msg.type === "printer") {
       state.printer = msg.state === "paper_low" ? "ok" : msg.state; // low paper still prints
-      if (state.printer !== "ok" && state.ticket && (!msg.number || msg.number === state.ticket.number)) {
-        $("ticket-keep").textContent = T["kiosk.printer_failed"];
-        $("ticket-keep").classList.add("failed");
-      }
+      if (state.ticket && !state.print && (!msg.number || msg.number === state.ticket.number)) renderPrint();
+    } else if (msg.type === "print") {
+      state.jobs.set(msg.ticket, msg);
+      if (state.jobs.size > 20) state.jobs.delete(state.jobs.keys().next().value);
+      if (state.ticket && msg.ticket === state.ticket.id) printUpdate(msg);
     }
   }
+
+  // -- printing: progress, failure in plain words, reprint ------------------------------------
+
+  function printUpdate(msg) {
+    const again = !!(state.print && state.print.again);
+    state.print = { state: msg.state, reason: msg.reason || "", again };
+    renderPrint();
+  }
+
+  function reasonText(reason) {
+    return T["kiosk.reason." + reason] || T["kiosk.reason.error"];
+  }
+
+  /* No job known (no printer here, or not heard of yet): the printer's state decides. */
+  function renderPrint() {
+    const p = state.print || (state.printer !== "ok" ? { state: "failed", reason: state.printer, again: false } : null);
+    const keep = $("ticket-keep");
+    const btn = $("reprint-btn");
+    const failed = !!p && p.state === "failed";
+    const busy = !!p && (p.state === "queued" || p.state === "printing");
+    keep.dataset.print = p ? p.state : "";
+    keep.classList.toggle("failed", failed);
+    keep.classList.toggle("printed", !!p && p.state === "done");
+    if (!p) keep.textContent = T["kiosk.keep"];
+    else if (failed) keep.textContent = fmt(T[p.again ? "kiosk.print_failed_again" : "kiosk.print_failed"], { reason: reasonText(p.reason) });
+    else if (busy) keep.textContent = T[p.again ? "kiosk.reprinting" : "kiosk.print_printing"];
+    else if (p.state === "done") keep.textContent = T["kiosk.print_done"];
+    btn.hidden = !state.print || (!failed && !(busy && p.again));
+    btn.disabled = busy;
+    btn.setAttribute("aria-busy", String(busy));
+    btn.textContent = busy ? T["kiosk.reprinting"] : T["kiosk.reprint"];
+    $("ticket-qr-box").classList.toggle("fallback", failed);
+    $("ticket-qr-caption").textContent = failed ? T["kiosk.qr_fallback"] : T["kiosk.scan"];
+  }
+
+  /* The job's state as the server has it, in case its messages came before the ticket did. */
+  async function fetchPrint(t) {
+    const res = await hallq.api("GET", `/api/v1/tickets/${encodeURIComponent(t.token)}/print`);
+    if (!res.ok || state.ticket !== t || state.jobs.has(t.id)) return;
+    printUpdate(res.data);
+  }
+
+  async function reprint() {
+    const t = state.ticket;
+    if (!t || !state.print || state.print.state !== "failed") return;
+    state.print = { state: "queued", reason: "", again: true };
+    renderPrint();
+    const res = await hallq.api("POST", `/api/v1/tickets/${encodeURIComponent(t.token)}/reprint`);
+    if (state.ticket !== t || res.ok) return; // progress arrives as print messages
+    const code = res.error && res.error.code;
+    if (code === "already_printed") state.print = { state: "done", reason: "", again: true };
+    else if (code === "job_in_progress") return;
+    else state.print = { state: "failed", reason: res.status === 0 || code === "kiosk_offline" ? "offline" : "error", again: true };
+    renderPrint();
+    if (code === "ticket_finished") $("ticket-keep").textContent = T["kiosk.reprint_gone"];
+  }
+  $("reprint-btn").addEventListener("click", reprint);
 
   function clearCard() {
     state.identity = null;
@@ -110,10 +173,10 @@
     $("ticket-appt").hidden = !appt;
     if (appt) $("ticket-appt").textContent = lang === "en" ? appt.message_en : appt.message;
     $("ticket-qr").src = "/qr.svg?data=" + encodeURIComponent(setup.base + "/t/" + t.token);
-    const keep = $("ticket-keep");
-    const failed = state.printer !== "ok";
-    keep.classList.toggle("failed", failed);
-    keep.textContent = failed ? T["kiosk.printer_failed"] : T["kiosk.keep"];
+    const known = state.jobs.get(t.id);
+    state.print = known ? { state: known.state, reason: known.reason || "", again: false } : null;
+    renderPrint();
+    if (!known) fetchPrint(t);
     show("ticket");
     touched();
     prompt(["p_your_number", ...hallqVoice.spell(t.number, lang), "p_wait"], T["kiosk.your_number"] + " " + t.number);
@@ -276,6 +339,7 @@
     $("elder-btn").setAttribute("aria-pressed", "false");
     $("elder-btn").textContent = T["kiosk.elder"];
     state.ticket = null;
+    state.print = null;
     clearCard();
     error("");
     show("start");

@@ -1,0 +1,78 @@
+"""Tickets that did not print, in a real Chromium against the demo hall's simulated printers:
+the visitor reprints from the kiosk's ticket screen, a clerk from the console's print jobs."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.browser.helpers import axe_violations, screenshot_both
+from tests.support import ServerProcess
+
+pytestmark = pytest.mark.browser
+
+
+def simulate(server: ServerProcess, kiosk: str, action: str) -> None:
+    status, body = server.request(
+        "POST", f"/api/v1/devices/{kiosk}/simulate", {"action": action}, server.login("manager")
+    )
+    assert status == 200, body
+
+
+def printed(server: ServerProcess, kiosk: str, number: str) -> int:
+    _, tickets = server.request(
+        "GET", f"/api/v1/devices/{kiosk}/printed", token=server.login("manager")
+    )
+    return sum(bool(number in t["lines"] and t["cut"]) for t in tickets)
+
+
+def test_kiosk_reprints_a_ticket_after_the_paper_ran_out_once_it_is_refilled(
+    touch_page: Page, live_server: ServerProcess
+) -> None:
+    s, page = live_server, touch_page
+    page.goto(f"{s.url}/kiosk/k1?idle=600")
+    expect(page.locator("body")).to_have_attribute("data-link", "open")
+    simulate(s, "k1", "paper_out")
+    page.wait_for_function("hallqKiosk.state.printer === 'paper_out'")
+    page.locator('.service[data-service="tax"]').tap()
+    number = page.locator("#ticket-number")
+    expect(number).to_have_text(re.compile(r"^\w\d{3}$"))
+    keep, reprint = page.locator("#ticket-keep"), page.locator("#reprint-btn")
+    expect(keep).to_have_attribute("data-print", "failed")
+    expect(keep).to_contain_text("号票没有打印出来：打印机缺纸")
+    expect(page.locator("#ticket-qr-box")).to_have_class(re.compile(r"\bfallback\b"))
+    expect(page.locator("#ticket-qr-caption")).to_have_text(re.compile("此二维码就是您的号票"))
+    expect(reprint).to_be_visible()
+    assert (reprint.bounding_box() or {"height": 0})["height"] >= 64
+    screenshot_both(page, "kiosk-print-failed")
+    assert axe_violations(page) == []
+
+    page.evaluate(
+        """() => { window.printStates = [];
+        new MutationObserver(() => printStates.push(document.getElementById('ticket-keep')
+          .dataset.print)).observe(document.getElementById('ticket-keep'),
+          {attributes: true, attributeFilter: ['data-print']}); }"""
+    )
+    reprint.tap()
+    expect(keep).to_contain_text("重新打印仍未成功：打印机缺纸")
+    expect(reprint).to_be_enabled()
+
+    simulate(s, "k1", "paper_ok")
+    page.wait_for_function("hallqKiosk.state.printer === 'ok'")
+    reprint.tap()
+    expect(keep).to_have_attribute("data-print", "done")
+    expect(keep).to_have_text("号票已打印，请从出票口取走")
+    expect(reprint).to_be_hidden()
+    states = page.evaluate("printStates.filter((s, i, all) => s !== all[i - 1])")
+    assert (
+        states[0] == "queued"
+        and "failed" in states
+        and states[-2:]
+        in (
+            ["queued", "done"],
+            ["printing", "done"],
+        )
+    )
+    assert printed(s, "k1", number.inner_text()) == 1
