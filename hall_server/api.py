@@ -272,5 +272,10 @@ async def board_ws(request: web.Request) -> web.WebSocketResponse:
     snapshot["window"] = window
     snapshot["staff"] = principal(request) is not None
     abort = request.transport.abort if request.transport else None
-    await request.app[HUB].serve(ws, snapshot, board_filter(window), abort=abort)
+    board = board_filter(window)
+
+    def console(m: dict[str, Any]) -> bool:  # a console also lists tickets kiosks did not print
+        return board(m) or (m.get("type") == "print" and m.get("state") in ("failed", "done"))
+
+    await request.app[HUB].serve(ws, snapshot, console if snapshot["staff"] else board, abort=abort)
     return ws

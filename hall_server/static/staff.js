@@ -1,6 +1,8 @@
 /* Window console: buttons and keyboard shortcuts drive /api/v1/windows/{w}/{action}; the current
    ticket and the waiting list follow the hall live over /ws/board?window=W (snapshot, then
-   throttled state messages), so two windows working at once see the same hall. */
+   throttled state messages), so two windows working at once see the same hall. Tickets a kiosk
+   failed to print are listed (/api/v1/print-jobs?state=failed, again whenever the socket says a
+   print job failed or came out) and can be reprinted from here. */
 "use strict";
 (function () {
   const setup = JSON.parse(document.getElementById("console-setup").textContent);
@@ -95,6 +97,8 @@
   }
 
   function apply(msg) {
+    if (msg.type === "print") { printed(msg); return; }
+    if (msg.type === "snapshot") loadJobs();
     if (msg.type !== "snapshot" && msg.type !== "state") return;
     state.win = msg.windows.find((w) => w.id === W) || null;
     state.waiting = msg.waiting || {};
@@ -167,16 +171,124 @@
     }
   });
 
+  // -- print jobs: tickets a kiosk did not print, reprinted at that kiosk ------------------------
+
+  const jobs = { failed: [], rows: new Map() }; // rows: what the open dialog shows, by job id
+  const reasonText = (r) => T["common.print." + r] || T["common.print.error"];
+  const kioskName = (k) => setup.kiosks[k] || k;
+  const hhmm = (iso) => new Date(iso).toLocaleTimeString(lang === "en" ? "en-GB" : "zh-CN", { hour: "2-digit", minute: "2-digit" });
+
+  async function loadJobs() {
+    const res = await hallq.api("GET", "/api/v1/print-jobs?state=failed");
+    if (!res.ok) return;
+    jobs.failed = res.data;
+    const n = jobs.failed.length;
+    $("print-jobs").dataset.count = n;
+    $("jobs-summary").textContent = n ? fmt(T["staff.jobs_n"], { n }) : T["staff.jobs_none"];
+    if (!$("jobs-dialog").open) return;
+    for (const job of jobs.failed) {
+      const row = jobs.rows.get(job.id);
+      if (!row) jobs.rows.set(job.id, { job, note: "", busy: false });
+      else if (!row.busy) row.job = job;
+    }
+    renderJobs();
+  }
+
+  /* Rows are updated in place, so the focus stays on the button a clerk just pressed. */
+  function renderJobs() {
+    const body = $("jobs");
+    for (const [id, row] of jobs.rows) {
+      let tr = body.querySelector(`tr[data-job="${id}"]`);
+      if (!tr) {
+        tr = document.createElement("tr");
+        tr.dataset.job = id;
+        const th = document.createElement("th");
+        th.scope = "row";
+        tr.append(th);
+        for (const cls of ["kiosk", "reason", "time", "num", "act"]) {
+          const td = document.createElement("td");
+          td.className = cls;
+          tr.append(td);
+        }
+        const b = document.createElement("button");
+        b.type = "button";
+        b.className = "btn btn-primary reprint";
+        b.addEventListener("click", () => reprintJob(id));
+        const note = document.createElement("span");
+        note.className = "note";
+        note.setAttribute("aria-live", "polite");
+        tr.lastChild.append(b, note);
+        body.append(tr);
+      }
+      const j = row.job;
+      tr.dataset.state = row.busy ? "printing" : j.state;
+      const [th, kiosk, reason, time, attempts, actCell] = tr.children;
+      th.textContent = j.number;
+      kiosk.textContent = kioskName(j.kiosk);
+      reason.textContent = j.state === "failed" ? reasonText(j.reason) : "—";
+      time.textContent = hhmm(j.updated_at);
+      attempts.textContent = j.attempt;
+      const b = actCell.querySelector("button");
+      b.textContent = T["staff.jobs_reprint"] + " " + j.number;
+      b.setAttribute("aria-disabled", String(row.busy));
+      actCell.querySelector(".note").textContent = row.note;
+    }
+    $("jobs-empty").hidden = jobs.rows.size > 0;
+    $("jobs-table").hidden = jobs.rows.size === 0;
+  }
+
+  async function openJobs() {
+    jobs.rows.clear();
+    $("jobs").replaceChildren();
+    $("jobs-dialog").showModal();
+    await loadJobs();
+    const first = $("jobs").querySelector("button");
+    if (first) first.focus();
+  }
+
+  /* A reprint's outcome comes from the kiosk as a print message (possibly before the reply). */
+  async function reprintJob(id) {
+    const row = jobs.rows.get(id);
+    if (!row || row.busy) return;
+    row.busy = true;
+    row.note = T["staff.jobs_printing"];
+    renderJobs();
+    const res = await hallq.api("POST", `/api/v1/print-jobs/${encodeURIComponent(id)}/reprint`);
+    if (res.ok || !row.busy) return;
+    row.busy = false;
+    row.note = res.error.code === "kiosk_offline" ? fmt(T["staff.jobs_failed"], { reason: reasonText("offline") }) : res.error.message;
+    renderJobs();
+  }
+
+  function printed(msg) {
+    loadJobsSoon();
+    const row = jobs.rows.get(msg.job);
+    if (!row || !row.busy) return;
+    row.busy = false;
+    row.job = { ...row.job, state: msg.state, reason: msg.reason, attempt: row.job.attempt + 1, updated_at: new Date().toISOString() };
+    const done = msg.state === "done";
+    row.note = done ? fmt(T["staff.jobs_done"], { kiosk: kioskName(msg.kiosk) }) : fmt(T["staff.jobs_failed"], { reason: reasonText(msg.reason) });
+    renderJobs();
+    message(msg.number + " · " + row.note, done ? "ok" : "error");
+  }
+
+  let jobsTimer = null;
+  function loadJobsSoon() {
+    if (!jobsTimer) jobsTimer = setTimeout(() => { jobsTimer = null; loadJobs(); }, 300);
+  }
+  $("jobs-btn").addEventListener("click", openJobs);
+
   function run(action) {
     if (action === "transfer") openTransfer();
     else if (action === "call-number") openNumber();
+    else if (action === "print-jobs") openJobs();
     else act(action);
   }
   for (const b of document.querySelectorAll(".actions [data-action]")) {
     b.addEventListener("click", () => { b.blur(); run(b.dataset.action); });
   }
 
-  const KEYS = { " ": "call", n: "call", r: "recall", s: "start", f: "finish", x: "no-show", t: "transfer", c: "call-number" };
+  const KEYS = { " ": "call", n: "call", r: "recall", s: "start", f: "finish", x: "no-show", t: "transfer", c: "call-number", j: "print-jobs" };
   document.addEventListener("keydown", (ev) => {
     if (ev.ctrlKey || ev.altKey || ev.metaKey || ev.repeat) return;
     if (document.querySelector("dialog[open]")) return;

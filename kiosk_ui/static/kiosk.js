@@ -90,7 +90,7 @@
   }
 
   function reasonText(reason) {
-    return T["kiosk.reason." + reason] || T["kiosk.reason.error"];
+    return T["common.print." + reason] || T["common.print.error"];
   }
 
   /* No job known (no printer here, or not heard of yet): the printer's state decides. */

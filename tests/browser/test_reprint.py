@@ -6,9 +6,10 @@ from __future__ import annotations
 import re
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Browser, Page, expect
 
 from tests.browser.helpers import axe_violations, screenshot_both
+from tests.browser.test_board_staff import staff_context
 from tests.support import ServerProcess
 
 pytestmark = pytest.mark.browser
@@ -76,3 +77,40 @@ def test_kiosk_reprints_a_ticket_after_the_paper_ran_out_once_it_is_refilled(
         )
     )
     assert printed(s, "k1", number.inner_text()) == 1
+
+
+def test_clerk_sees_a_failed_print_live_and_reprints_it_by_keyboard(
+    browser: Browser, live_server: ServerProcess
+) -> None:
+    s = live_server
+    failed_before = len(
+        s.request("GET", "/api/v1/print-jobs?state=failed", token=s.login("staff1"))[1]
+    )
+    page = staff_context(browser, s, "staff1").new_page()
+    page.goto(f"{s.url}/staff")
+    expect(page.locator("body")).to_have_attribute("data-link", "open")
+    box = page.locator("#print-jobs")
+    expect(box).to_have_attribute("data-count", str(failed_before))
+
+    simulate(s, "k2", "paper_out")
+    status, body = s.request("POST", "/api/v1/tickets", {"service": "tax", "kiosk": "k2"})
+    assert status == 201, body
+    number = body["ticket"]["number"]
+    expect(box).to_have_attribute("data-count", str(failed_before + 1))
+    expect(page.locator("#jobs-summary")).to_have_text(f"今天 {failed_before + 1} 张没有打印出来")
+
+    page.keyboard.press("j")
+    row = page.locator("#jobs tr").filter(has_text=number)
+    expect(row).to_contain_text("二楼")
+    expect(row).to_contain_text("打印机缺纸")
+    expect(row.locator("button")).to_be_focused()
+    screenshot_both(page, "staff-print-jobs")
+    assert axe_violations(page) == []
+
+    simulate(s, "k2", "paper_ok")
+    page.keyboard.press("Enter")
+    expect(row.locator(".note")).to_have_text("已打印，请到 二楼 取票")
+    expect(box).to_have_attribute("data-count", str(failed_before))
+    assert printed(s, "k2", number) == 1
+    page.keyboard.press("Escape")
+    expect(page.locator("#jobs-dialog")).not_to_be_visible()
