@@ -1,6 +1,8 @@
 """The manager's screens and API: the live dashboard (``/manager``), reports for any range
-(``/manager/reports``, ``/api/v1/metrics/report`` with CSV and Excel exports), the alarm log
-(``/api/v1/alarms``) and the dashboard's websocket (``/ws/manager``).
+(``/manager/reports``, ``/api/v1/metrics/report`` with CSV and Excel exports, satisfaction per
+window and clerk beside them), the 差评 follow-up (``/manager/ratings``, over the ratings API of
+``journey.py``), the alarm log (``/api/v1/alarms``) and the dashboard's websocket
+(``/ws/manager``).
 
 Charts are drawn here as inline SVG: no chart library, nothing from a CDN.
 """
@@ -17,6 +19,7 @@ from typing import Any
 from aiohttp import web
 
 from . import metrics, reports
+from . import ratings as ratings_mod
 from .alarms import Alarms
 from .auth import Role
 from .engine import Event
@@ -185,13 +188,43 @@ async def reports_page(request: web.Request) -> web.Response:
         ctx["error"] = json.loads(e.text or "{}")["error"]["message"]
         return render(request, "manager_reports.html", ctx, status=422)
     lang = lang_of(request)
+    sat = await asyncio.gather(
+        *(
+            asyncio.to_thread(ratings_mod.satisfaction, hall.store.path, rep["from"], rep["to"], by)
+            for by in ("window", "staff")
+        )
+    )
     ctx.update(
+        satisfaction={"window": sat[0], "staff": sat[1]},
+        window_names={w.id: _window_name(w, lang) for w in hall.config.window},
         rep=rep,
         hours_svg=hours_svg(rep["hours"], lang),
         waits_svg=waits_svg(rep["wait_hist"], lang),
         query=request.query_string,
     )
     return render(request, "manager_reports.html", ctx)
+
+
+def _window_name(w: Any, lang: str) -> str:
+    return w.name_en if lang == "en" and w.name_en else w.label
+
+
+@routes.get("/manager/ratings")
+async def ratings_page(request: web.Request) -> web.Response:
+    """差评 follow-up; the page's script lists and moves them through the ratings API."""
+    page_login(request, Role.MANAGER)
+    hall = request.app[HALL]
+    lang = lang_of(request)
+    i = 1 if lang == "en" else 0
+    setup = {
+        "today": hall.today().isoformat(),
+        "lang": lang,
+        "windows": {w.id: _window_name(w, lang) for w in hall.config.window},
+        "services": {s.code: s.name_en if i and s.name_en else s.name for s in hall.config.service},
+        "levels": {lv: names[i] for lv, names in ratings_mod.LEVELS.items()},
+        "reasons": {code: names[i] for code, names in ratings_mod.REASONS.items()},
+    }
+    return render(request, "manager_ratings.html", {"page": "ratings", "setup": setup})
 
 
 # -- charts ---------------------------------------------------------------------------------
@@ -322,6 +355,41 @@ register(
         "mgr.printer": "打印机",
         "mgr.reader": "读卡器",
         "mgr.last_seen": "最后在线",
+        "mgr.ratings": "差评跟进",
+        "mgr.r.show": "显示",
+        "mgr.r.todo": "待跟进（未办结）",
+        "mgr.r.resolved": "已办结（近 30 天）",
+        "mgr.r.all": "全部差评（近 30 天）",
+        "mgr.r.none": "没有需要显示的差评",
+        "mgr.r.count": "共 {n} 条，其中 {overdue} 条已超期",
+        "mgr.r.number": "号码",
+        "mgr.r.window": "窗口",
+        "mgr.r.staff": "工作人员",
+        "mgr.r.at": "评价时间",
+        "mgr.r.reason": "原因",
+        "mgr.r.comment": "留言",
+        "mgr.r.due": "跟进期限",
+        "mgr.r.overdue": "已超期",
+        "mgr.r.state": "跟进状态",
+        "mgr.r.open": "待联系",
+        "mgr.r.contacted": "已联系",
+        "mgr.r.state_resolved": "已办结",
+        "mgr.r.mark_contacted": "标记已联系",
+        "mgr.r.resolve": "办结…",
+        "mgr.r.note": "处理结果（必填）",
+        "mgr.r.resolve_h": "办结差评 {number}",
+        "mgr.r.confirm": "确认办结",
+        "mgr.r.cancel": "取消",
+        "mgr.r.by": "{who} 于 {at}",
+        "mgr.r.note_required": "请填写处理结果",
+        "mgr.satisfaction": "满意度",
+        "mgr.sat.by_window": "按窗口",
+        "mgr.sat.by_staff": "按工作人员",
+        "mgr.sat.count": "评价数",
+        "mgr.sat.rate": "满意率",
+        "mgr.sat.mean": "平均分",
+        "mgr.sat.bad": "差评",
+        "mgr.sat.none": "所选期间没有评价",
     },
     en={
         "mgr.title": "Manager dashboard",
@@ -370,5 +438,40 @@ register(
         "mgr.printer": "printer",
         "mgr.reader": "reader",
         "mgr.last_seen": "last seen",
+        "mgr.ratings": "Bad ratings",
+        "mgr.r.show": "Show",
+        "mgr.r.todo": "To follow up (not resolved)",
+        "mgr.r.resolved": "Resolved (last 30 days)",
+        "mgr.r.all": "All bad ratings (last 30 days)",
+        "mgr.r.none": "No bad ratings to show",
+        "mgr.r.count": "{n} in all, {overdue} overdue",
+        "mgr.r.number": "Number",
+        "mgr.r.window": "Window",
+        "mgr.r.staff": "Clerk",
+        "mgr.r.at": "Rated",
+        "mgr.r.reason": "Reasons",
+        "mgr.r.comment": "Comment",
+        "mgr.r.due": "Follow up by",
+        "mgr.r.overdue": "Overdue",
+        "mgr.r.state": "Follow-up",
+        "mgr.r.open": "Not contacted",
+        "mgr.r.contacted": "Contacted",
+        "mgr.r.state_resolved": "Resolved",
+        "mgr.r.mark_contacted": "Mark contacted",
+        "mgr.r.resolve": "Resolve…",
+        "mgr.r.note": "How it was resolved (required)",
+        "mgr.r.resolve_h": "Resolve bad rating {number}",
+        "mgr.r.confirm": "Resolve",
+        "mgr.r.cancel": "Cancel",
+        "mgr.r.by": "{who} at {at}",
+        "mgr.r.note_required": "Say how it was resolved",
+        "mgr.satisfaction": "Satisfaction",
+        "mgr.sat.by_window": "By window",
+        "mgr.sat.by_staff": "By clerk",
+        "mgr.sat.count": "Ratings",
+        "mgr.sat.rate": "Satisfied",
+        "mgr.sat.mean": "Mean level",
+        "mgr.sat.bad": "Bad",
+        "mgr.sat.none": "No ratings in this period",
     },
 )
