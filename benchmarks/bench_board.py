@@ -16,7 +16,15 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import BoardSwarm, ServerProcess, cpu_s, percentile, raise_open_files, table
+from common import (
+    BoardSwarm,
+    ServerProcess,
+    cpu_cell,
+    cpu_s,
+    latency_cells,
+    raise_open_files,
+    table,
+)
 
 TARGET_P99_MS = 50.0
 WINDOWS = ("1", "2", "3")  # the demo hall's social-insurance windows
@@ -53,11 +61,10 @@ def measure(directory: Path, boards: int, calls: int, gap_s: float) -> list[str]
     return [
         f"{boards:,} board{'s' * (boards > 1)}",
         f"{calls}",
-        f"{percentile(latencies, 50):.1f}",
-        f"{percentile(latencies, 99):.1f}",
+        *latency_cells(latencies),
         f"{max(latencies):.1f}",
         f"{100 * delivered:.2f}%",
-        f"{100 * cpu / elapsed:.0f}%",
+        cpu_cell(cpu, elapsed),
     ]
 
 

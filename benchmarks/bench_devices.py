@@ -33,7 +33,7 @@ import aiohttp
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import ServerProcess, percentile, table
+from common import ServerProcess, kiosk_hall_toml, percentile, table
 
 from devices import idnumber, sam
 from devices.agent import DeviceLoop, run_agent
@@ -49,24 +49,7 @@ from hall_server.device_hub import add_token
 from hall_server.store import Store
 
 BAUD = 115200
-CONFIG = """
-[hall]
-id = "bench"
-name = "示范镇公共服务中心"
-hours = ["00:00-24:00"]
-
-[[service]]
-code = "social-insurance"
-prefix = "A"
-name = "社会保障"
-
-[[window]]
-id = "1"
-services = ["social-insurance"]
-
-[[kiosk]]
-id = "k1"
-"""
+CONFIG = kiosk_hall_toml("示范镇公共服务中心", hall_id="bench")
 
 
 def visitor(i: int) -> Card:

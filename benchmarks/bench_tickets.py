@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 import aiohttp
-from common import ServerProcess, cpu_s, percentile, table
+from common import ServerProcess, cpu_cell, cpu_s, latency_cells, table
 
 from hall_server.store import connect
 
@@ -105,9 +105,8 @@ def measure(directory: Path, name: str, kiosks: int, windows: int, seconds: floa
     return [
         f"hallq: POST /api/v1/tickets, {who}",
         f"{count / elapsed:,.0f}",
-        f"{percentile(lat, 50) * 1000:.1f}",
-        f"{percentile(lat, 99) * 1000:.1f}",
-        f"{100 * cpu / elapsed:.0f}%",
+        *latency_cells([v * 1000 for v in lat]),
+        cpu_cell(cpu, elapsed),
         f"{waiting:,}",
     ]
 

@@ -19,12 +19,15 @@ import aiohttp
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.support import ServerProcess  # noqa: E402
+from tests.support import ServerProcess, kiosk_hall_toml  # noqa: E402
 
 __all__ = [
     "BoardSwarm",
     "ServerProcess",
+    "cpu_cell",
     "cpu_s",
+    "kiosk_hall_toml",
+    "latency_cells",
     "percentile",
     "raise_open_files",
     "rss_mb",
@@ -39,6 +42,16 @@ def percentile(values: Sequence[float], p: float) -> float:
         return float("nan")
     rank = max(1, -(-len(ordered) * p // 100))
     return ordered[int(rank) - 1]
+
+
+def latency_cells(values_ms: Sequence[float]) -> list[str]:
+    """The p50 and p99 columns of a table, in milliseconds."""
+    return [f"{percentile(values_ms, 50):.1f}", f"{percentile(values_ms, 99):.1f}"]
+
+
+def cpu_cell(cpu_seconds: float, elapsed: float) -> str:
+    """A process's CPU use over a measurement, as a share of one core."""
+    return f"{100 * cpu_seconds / elapsed:.0f}%"
 
 
 def rss_mb(pid: int) -> float:

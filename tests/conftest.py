@@ -8,10 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from hall_server.auth import Accounts, Role
 from hall_server.config import DEMO_CONFIG, HallConfig, load_config
-from hall_server.store import Store
-from tests.support import ServerProcess
+from tests.support import ServerProcess, add_demo_accounts
 
 
 @pytest.fixture
@@ -19,19 +17,11 @@ def demo_config() -> HallConfig:
     return load_config(DEMO_CONFIG)
 
 
-def add_demo_accounts(db: Path, config: HallConfig) -> None:
-    store = Store(db)
-    accounts = Accounts(store)
-    accounts.add("admin", "demo", Role.ADMIN)
-    accounts.add("manager", "demo", Role.MANAGER)
-    for i, w in enumerate(config.window, start=1):
-        accounts.add(f"staff{i}", "demo", Role.STAFF, [w.id])
-    store.close()
-
-
 @pytest.fixture
 def server_process(tmp_path: Path) -> Iterator[ServerProcess]:
-    """A demo hall in a subprocess (accounts admin, manager, staffN with password demo)."""
+    """A demo hall in a subprocess (accounts admin, manager, staffN with password demo, made
+    here so that ``hall-server demo`` finds them and hashes none)."""
+    add_demo_accounts(tmp_path / "hall.db", load_config(DEMO_CONFIG))
     server = ServerProcess(tmp_path / "hall.db", demo=True)
     server.start()
     yield server

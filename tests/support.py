@@ -1,19 +1,119 @@
-"""Running real hall servers for tests: a subprocess on a free port with its own database."""
+"""What tests and benchmarks share: real hall servers (a subprocess on a free port with its own
+database), hall configurations, demo accounts and waiting for a condition."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any, TypeVar
+
+from hall_server.auth import Accounts, Role
+from hall_server.config import HallConfig
+from hall_server.store import Store
 
 ROOT = Path(__file__).resolve().parent.parent
 DEMO_CONFIG = ROOT / "hall_server" / "data" / "demo-hall.toml"
+T = TypeVar("T")
+
+
+def wait_until(predicate: Callable[[], T], timeout: float = 10.0, what: str = "condition") -> T:
+    """Poll `predicate` until it returns something true, and return that. The timeout only
+    bounds a failure: a loaded CI machine may take seconds where a quiet one takes milliseconds."""
+    deadline = time.monotonic() + timeout
+    while not (result := predicate()):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.01)
+    return result
+
+
+async def eventually(
+    predicate: Callable[[], T], timeout: float = 10.0, what: str = "condition"
+) -> T:
+    """`wait_until` inside an event loop."""
+    deadline = time.monotonic() + timeout
+    while not (result := predicate()):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.01)
+    return result
+
+
+def hall_toml(
+    name: str,
+    services: Sequence[dict[str, Any]],
+    windows: Sequence[Sequence[str]],
+    *,
+    hall_id: str = "test",
+    hours: Sequence[str] = ("00:00-24:00",),
+    kiosks: Sequence[str] = (),
+    **hall: Any,
+) -> str:
+    """A hall's TOML: `services` as their tables, windows "1", "2"... serving the listed
+    service codes, kiosks by id; more ``[hall]`` keys (``priority_age=60``) as keywords."""
+
+    def table(header: str, keys: dict[str, Any]) -> str:
+        return f"\n{header}\n" + "".join(f"{k} = {json.dumps(v)}\n" for k, v in keys.items())
+
+    head = {"id": hall_id, "name": name, "hours": list(hours), **hall}
+    parts = [table("[hall]", head)]
+    parts += [table("[[service]]", s) for s in services]
+    parts += [
+        table("[[window]]", {"id": str(i), "services": list(codes)})
+        for i, codes in enumerate(windows, start=1)
+    ]
+    parts += [table("[[kiosk]]", {"id": k}) for k in kiosks]
+    return "".join(parts)
+
+
+SOCIAL_INSURANCE = {"code": "social-insurance", "prefix": "A", "name": "社会保障"}
+
+
+def kiosk_hall_toml(name: str, kiosks: Sequence[str] = ("k1",), **hall: Any) -> str:
+    """The device tests' hall: one service (社会保障, A) at window 1, open around the clock,
+    and kiosks whose devices hang on a kiosk PC."""
+    return hall_toml(name, [SOCIAL_INSURANCE], [["social-insurance"]], kiosks=kiosks, **hall)
+
+
+def printed_tickets(printer: Any, number: str) -> list[Any]:
+    """The tickets a printer simulator has cut that carry this number."""
+    return [t for t in printer.complete_tickets() if number in [x.text for x in t.lines]]
+
+
+_account_templates: dict[tuple[str, ...], Path] = {}
+_templates_dir = tempfile.TemporaryDirectory(prefix="hallq-accounts-")
+
+
+def add_demo_accounts(db: Path, config: HallConfig) -> None:
+    """The demo accounts (admin, manager, staffN at the Nth window; password ``demo``) in a
+    new database at `db`. Thirteen scrypt hashes take most of a second, so they are made once
+    per list of windows in a template database, through `Accounts`, and the file is copied."""
+    windows = tuple(w.id for w in config.window)
+    template = _account_templates.get(windows)
+    if template is None:
+        template = Path(_templates_dir.name) / f"{len(_account_templates)}.db"
+        store = Store(template)
+        accounts = Accounts(store)
+        accounts.add("admin", "demo", Role.ADMIN)
+        accounts.add("manager", "demo", Role.MANAGER)
+        for i, w in enumerate(windows, start=1):
+            accounts.add(f"staff{i}", "demo", Role.STAFF, [w])
+        store.close()
+        _account_templates[windows] = template
+    if db.exists():
+        raise FileExistsError(f"{db} exists: demo accounts go into a new database")
+    shutil.copyfile(template, db)
 
 
 def free_port() -> int:

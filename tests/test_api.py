@@ -10,7 +10,7 @@ from aiohttp.test_utils import TestClient
 
 from hall_server.app import make_app
 from hall_server.config import HallConfig, parse_config
-from tests.conftest import add_demo_accounts
+from tests.support import add_demo_accounts, hall_toml
 
 # 2026-11-25 10:00 in Asia/Shanghai: inside the default opening hours.
 MORNING = 1795572000.0
@@ -298,20 +298,9 @@ async def test_metrics_windows_follow_the_queue_rules(client: TestClient, clock:
 async def test_the_hall_refuses_tickets_outside_opening_hours(
     aiohttp_client, tmp_path: Path
 ) -> None:
+    general = {"code": "general", "prefix": "A", "name": "综合"}
     config = parse_config(
-        """
-[hall]
-id = "v1"
-name = "某村党群服务中心"
-hours = ["08:30-12:00"]
-[[service]]
-code = "general"
-prefix = "A"
-name = "综合"
-[[window]]
-id = "1"
-services = ["general"]
-"""
+        hall_toml("某村党群服务中心", [general], [["general"]], hall_id="v1", hours=["08:30-12:00"])
     )
     evening = Clock(MORNING + 9 * 3600)
     client = await aiohttp_client(make_app(config, tmp_path / "v.db", clock=evening))

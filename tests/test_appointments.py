@@ -24,7 +24,7 @@ from hall_server.appointments import (
 from hall_server.config import AppointmentRules, parse_config
 from hall_server.identity import identity_from_card
 from hall_server.web import HALL
-from tests.conftest import add_demo_accounts
+from tests.support import add_demo_accounts
 
 TZ = ZoneInfo("Asia/Shanghai")
 HALL_TOML = """

@@ -23,7 +23,7 @@ from aiohttp.test_utils import TestServer
 from hall_server.app import make_app
 from hall_server.config import parse_config
 from hall_server.web import HUB
-from tests.conftest import add_demo_accounts
+from tests.support import add_demo_accounts
 
 HALL = """
 [hall]

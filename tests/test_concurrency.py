@@ -8,7 +8,6 @@ compete for the same queues.
 from __future__ import annotations
 
 import asyncio
-import json
 import random
 import sqlite3
 from collections import Counter
@@ -20,40 +19,21 @@ from aiohttp.test_utils import TestServer
 
 from hall_server.app import make_app
 from hall_server.config import HallConfig, parse_config
-from tests.conftest import add_demo_accounts
+from tests.support import add_demo_accounts, hall_toml
 
 TICKETS = 400
 KIOSKS = 8
 WINDOWS = 10
 
-SHARED_HALL = """
-[hall]
-id = "busy"
-name = "繁忙大厅"
-hours = ["00:00-24:00"]
-
-[[service]]
-code = "pension"
-prefix = "A"
-name = "养老"
-
-[[service]]
-code = "medical"
-prefix = "B"
-name = "医保"
-
-[[service]]
-code = "household"
-prefix = "C"
-name = "户籍"
-""" + "".join(
-    f'\n[[window]]\nid = "{i}"\nservices = {json.dumps(services)}\n'
-    for i, services in enumerate(
-        [["pension", "medical"]] * 4
-        + [["medical", "household"]] * 3
-        + [["household", "pension"]] * 3,
-        start=1,
-    )
+SHARED_HALL = hall_toml(
+    "繁忙大厅",
+    [
+        {"code": "pension", "prefix": "A", "name": "养老"},
+        {"code": "medical", "prefix": "B", "name": "医保"},
+        {"code": "household", "prefix": "C", "name": "户籍"},
+    ],
+    [["pension", "medical"]] * 4 + [["medical", "household"]] * 3 + [["household", "pension"]] * 3,
+    hall_id="busy",
 )
 
 

@@ -10,7 +10,6 @@ import os
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -24,37 +23,10 @@ from devices.sim.reader_sim import ReaderSimulator
 from hall_server.auth import Accounts, Role
 from hall_server.cli import main
 from hall_server.store import Store
-from tests.support import ROOT, ServerProcess
+from tests.support import ROOT, ServerProcess, kiosk_hall_toml, printed_tickets, wait_until
 
 AGENT = [sys.executable, "-m", "devices.agent_cli"]
-CONFIG = """
-[hall]
-id = "flow"
-name = "示范村便民服务站"
-hours = ["00:00-24:00"]
-priority_age = 60
-
-[[service]]
-code = "social-insurance"
-prefix = "A"
-name = "社会保障"
-
-[[window]]
-id = "1"
-services = ["social-insurance"]
-
-[[kiosk]]
-id = "k1"
-"""
-
-
-def wait_until(predicate, timeout: float = 10.0, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while not (result := predicate()):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.02)
-    return result
+CONFIG = kiosk_hall_toml("示范村便民服务站", hall_id="flow", priority_age=60)
 
 
 class Agent:
@@ -84,7 +56,7 @@ class Agent:
         return code
 
     def printed(self, number: str) -> list:
-        return [t for t in self.printer.complete_tickets() if number in [x.text for x in t.lines]]
+        return printed_tickets(self.printer, number)
 
 
 @pytest.fixture

@@ -45,6 +45,13 @@ def replay(
     return subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=60)
 
 
+def played(tmp_path: Path, done: subprocess.CompletedProcess) -> list[dict[str, str]]:
+    """The rows of a replay that succeeded."""
+    assert done.returncode == 0, done.stderr
+    with open(tmp_path / "out.csv", encoding="utf-8") as f:
+        return list(csv.DictReader(f))
+
+
 def test_replay_plays_the_day_through_the_engine_and_prints_a_summary(tmp_path: Path) -> None:
     # Window 2 opens at 100 s. At 300 s both windows are free: window 1 takes H003 (who never
     # comes: 60 s of recalls), window 2 takes H004.
@@ -53,9 +60,7 @@ def test_replay_plays_the_day_through_the_engine_and_prints_a_summary(tmp_path: 
         "t_s,service,service_s,no_show\n0,tax,300,0\n10,tax,200,0\n20,tax,100,1\n30,tax,100,0\n",
         "t_s,window,action\n100,2,open\n",
     )
-    assert done.returncode == 0, done.stderr
-    with open(tmp_path / "out.csv", encoding="utf-8") as f:
-        rows = list(csv.DictReader(f))
+    rows = played(tmp_path, done)
     got = [(r["number"], r["called_t_s"], r["wait_s"], r["window"], r["status"]) for r in rows]
     assert got == [
         ("H001", "0.0", "0.0", "1", "done"),
@@ -75,9 +80,7 @@ def test_a_window_closing_while_serving_finishes_that_visitor_first(tmp_path: Pa
         "t_s,service,service_s,no_show\n0,tax,300,0\n10,tax,60,0\n",
         "t_s,window,action\n0,2,close\n100,1,close\n400,1,open\n",
     )
-    assert done.returncode == 0, done.stderr
-    with open(tmp_path / "out.csv", encoding="utf-8") as f:
-        rows = list(csv.DictReader(f))
+    rows = played(tmp_path, done)
     assert [(r["finished_t_s"], r["called_t_s"]) for r in rows] == [("300.0", "0.0"),
                                                                    ("460.0", "400.0")]  # fmt: skip
 

@@ -1,14 +1,6 @@
-"""Waiting for device threads and recording what drivers report."""
+"""Recording what drivers report, for the test thread to wait on."""
 
-import time
-
-
-def wait_until(predicate, timeout: float = 5.0, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.005)
+from tests.support import wait_until
 
 
 class Recorder:
@@ -24,7 +16,7 @@ class Recorder:
     def on_state(self, state: str, detail: str) -> None:
         self.states.append((state, detail))
 
-    def wait_for(self, predicate, timeout: float = 5.0) -> None:
+    def wait_for(self, predicate, timeout: float = 10.0) -> None:
         wait_until(predicate, timeout, what=f"cards={self.cards} states={self.states}")
 
     @property

@@ -10,7 +10,7 @@ from devices.sam import Op
 from devices.sim import cards
 from devices.sim.links import PtyLink, TcpLink
 from devices.sim.reader_sim import GARBAGE, ReaderSimulator
-from tests.devices.helpers import wait_until
+from tests.support import wait_until
 
 FAST = {"poll_interval": 0.02, "reply_timeout": 0.3}
 
