@@ -231,8 +231,11 @@ class DeviceLoop:
                 self.printer_state, self.printer_detail = state, self.printer.detail
             await send(self.device_message())
             self._poll_now.clear()
+            # Not wait_for(): on Python 3.11 it returns normally when it is cancelled just as
+            # check_now() sets the event, and this loop then outlived its connection for ever.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._poll_now.wait(), self.status_every)
+                async with asyncio.timeout(self.status_every):
+                    await self._poll_now.wait()
 
 
 # -- over a websocket ------------------------------------------------------------------------------

@@ -241,6 +241,24 @@ async def test_missing_bad_or_foreign_tokens_are_refused(hall, kiosk):
     assert kiosk.connections == 1  # the real agent was never disturbed
 
 
+async def test_a_device_loop_cancelled_as_it_is_asked_to_check_now_stops():
+    """A finished job asks for the printer's state at once (check_now); a connection that
+    closes at that instant cancels the loop, which must stop, not poll on for ever."""
+    loop = DeviceLoop("k1", status_every=60)
+    reported = asyncio.Event()
+
+    async def send(msg: dict) -> None:
+        reported.set()
+
+    runner = asyncio.create_task(loop.run(send))
+    await reported.wait()
+    await asyncio.sleep(0)  # the status poll is now waiting for its next turn
+    loop.check_now()
+    runner.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await asyncio.wait_for(asyncio.shield(runner), 5)
+
+
 async def test_a_card_read_goes_to_the_kiosk_page_masked_and_to_the_next_ticket_there(hall, kiosk):
     server, http = hall
     hall_ = server.app[HALL]
