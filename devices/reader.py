@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import socket
 import threading
 import time
 from collections import Counter
@@ -164,12 +165,18 @@ class CardReader:
         if port is None:
             return
         # pyserial's socket:// close() skips socket.close() when shutdown() fails because the
-        # peer is already gone, leaving the fd to the garbage collector.
+        # peer is already gone, leaving the fd to the garbage collector, and then sleeps 0.3 s
+        # "for quick reconnects" (every hall shutdown waited that per tcp:// or sim: reader):
+        # such a port is closed here.
         sock = getattr(port, "_socket", None)
-        with contextlib.suppress(serial.SerialException, OSError):
-            port.close()
-        if sock is not None:
-            sock.close()
+        if sock is None:
+            with contextlib.suppress(serial.SerialException, OSError):
+                port.close()
+            return
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)
+        sock.close()
+        port._socket, port.is_open = None, False
 
     def _poll(self) -> None:
         found = self._transact(Op.FIND_CARD)

@@ -4,6 +4,7 @@ database), hall configurations, demo accounts and waiting for a condition."""
 from __future__ import annotations
 
 import asyncio
+import atexit
 import json
 import os
 import shutil
@@ -93,6 +94,7 @@ def printed_tickets(printer: Any, number: str) -> list[Any]:
 
 _account_templates: dict[tuple[str, ...], Path] = {}
 _templates_dir = tempfile.TemporaryDirectory(prefix="hallq-accounts-")
+atexit.register(_templates_dir.cleanup)
 
 
 def add_demo_accounts(db: Path, config: HallConfig) -> None:
