@@ -3,6 +3,11 @@
 Each client has a bounded buffer and its own sender task. Publishing never awaits a client:
 a client whose buffer is full has fallen behind, so it is dropped; it reconnects and starts
 again from a snapshot. One slow or dead board can therefore never delay the others.
+
+``state`` messages (queue lengths, window states) describe the whole hall, so a client only
+ever needs the latest: each client holds at most one, sent after its ordered messages. A call
+is thus never queued behind a state message, and one that arrives drops the state it would
+otherwise follow (every call brings a fresh state shortly after).
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ import asyncio
 import json
 import logging
 import socket
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,7 +35,9 @@ SEND_BUFFER = 64 * 1024
 class Client:
     ws: web.WebSocketResponse
     accepts: Filter
-    queue: asyncio.Queue[str] = field(default_factory=lambda: asyncio.Queue(maxsize=256))
+    pending: deque[str] = field(default_factory=deque)
+    latest: str | None = None
+    wake: asyncio.Event = field(default_factory=asyncio.Event)
     dropped: bool = False
     abort: Callable[[], None] | None = None
 
@@ -44,15 +52,20 @@ class Hub:
 
     def publish(self, message: dict[str, Any]) -> None:
         text = json.dumps(message, ensure_ascii=False, separators=(",", ":"))
+        kind = message.get("type")
         for client in list(self.clients):
-            if client.accepts(message):
-                self._offer(client, text)
-
-    def _offer(self, client: Client, text: str) -> None:
-        try:
-            client.queue.put_nowait(text)
-        except asyncio.QueueFull:
-            self._drop(client)
+            if not client.accepts(message):
+                continue
+            if kind == "state":
+                client.latest = text
+            elif len(client.pending) >= self.buffer:
+                self._drop(client)
+                continue
+            else:
+                client.pending.append(text)
+                if kind == "call":
+                    client.latest = None
+            client.wake.set()
 
     def _drop(self, client: Client) -> None:
         if client.dropped:
@@ -94,8 +107,9 @@ class Hub:
         sock = ws.get_extra_info("socket")
         if sock is not None:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER)
-        client = Client(ws, accepts, asyncio.Queue(maxsize=self.buffer), abort=abort)
-        client.queue.put_nowait(json.dumps(snapshot, ensure_ascii=False, separators=(",", ":")))
+        client = Client(ws, accepts, abort=abort)
+        client.pending.append(json.dumps(snapshot, ensure_ascii=False, separators=(",", ":")))
+        client.wake.set()
         self.clients.add(client)
         sender = asyncio.create_task(self._send(client))
         try:
@@ -108,8 +122,14 @@ class Hub:
     async def _send(self, client: Client) -> None:
         try:
             while True:
-                text = await client.queue.get()
-                await client.ws.send_str(text)
+                await client.wake.wait()
+                client.wake.clear()
+                while client.pending or client.latest is not None:
+                    if client.pending:
+                        text = client.pending.popleft()
+                    else:
+                        text, client.latest = client.latest, None
+                    await client.ws.send_str(text)
         except (ConnectionError, RuntimeError, asyncio.CancelledError):
             pass
 
