@@ -142,7 +142,9 @@ async def rating_list(request: web.Request) -> web.Response:
     try:
         max_level = int(request.query.get("max_level", "5"))
     except ValueError:
-        raise ApiError(422, "invalid_max_level", "max_level must be 1..5") from None
+        max_level = 0
+    if not 1 <= max_level <= 5:  # a huge number would overflow SQLite's integers: a 500
+        raise ApiError(422, "invalid_max_level", "max_level must be 1..5")
     followup = request.query.get("followup")
     if followup is not None and followup not in ratings_mod.FOLLOWUP:
         raise ApiError(422, "invalid_followup", "followup must be open, contacted or resolved")

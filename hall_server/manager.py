@@ -135,6 +135,8 @@ async def alarms_ack(request: web.Request) -> web.Response:
         alarm_id = int(request.match_info["id"])
     except ValueError:
         raise ApiError(404, "unknown_alarm", "alarm ids are numbers") from None
+    if not 0 < alarm_id < 2**63:  # beyond SQLite's integers the lookup itself would fail
+        raise ApiError(404, "unknown_alarm", f"no alarm {alarm_id}")
     return web.json_response(request.app[ALARMS].acknowledge(alarm_id, who.username))
 
 

@@ -7,6 +7,7 @@ knows how to render and where files are. Everything is served by hallq itself: n
 
 from __future__ import annotations
 
+import errno
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +40,19 @@ def setup(app: web.Application) -> None:
     )
     for name, path in STATIC_DIRS.items():
         app.router.add_static(f"/static/{name}/", path, name=f"static-{name}")
+    app.middlewares.append(_static_name_too_long)
+
+
+@web.middleware
+async def _static_name_too_long(request: web.Request, handler: Any) -> web.StreamResponse:
+    """aiohttp's static handler lets "file name too long" from the file system escape as a 500
+    (``Path.is_dir`` re-raises ENAMETOOLONG): no file has such a name, so it is a 404."""
+    try:
+        return await handler(request)
+    except OSError as e:
+        if e.errno != errno.ENAMETOOLONG or not request.path.startswith("/static/"):
+            raise
+        raise web.HTTPNotFound() from None
 
 
 def render(
