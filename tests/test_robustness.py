@@ -238,8 +238,17 @@ async def test_route_answers_bad_input_without_500(
     path = fill(template, **valid)
     names = PARAM.findall(template)
 
+    answers = {}
     for who, headers in [*((f"auth {i}", h) for i, h in enumerate(AUTH_HEADERS)), *tokens.items()]:
-        await sweep.send(method, path, b"", headers, who)
+        answers[who] = await sweep.send(method, path, b"", headers, who)
+    if template.startswith("/api/"):
+        anonymous = answers["auth 0"]
+        for who, status in answers.items():
+            signed_in = who in tokens
+            if status == (401 if signed_in else 403):  # 401: who are you; 403: not you
+                sweep.failures.append(f"{method} {path} [{who}]: {status}")
+            if anonymous == 401 and not signed_in and status != 401:
+                sweep.failures.append(f"{method} {path} [{who}]: {status}, not 401 like no token")
 
     for name in names:
         for junk in ABSURD_PARAMS:
@@ -254,7 +263,9 @@ async def test_route_answers_bad_input_without_500(
         await sweep.send(method, path, b"{not json", admin, "GET with a malformed body")
     else:
         for raw in RAW_BODIES:
-            await sweep.send(method, path, raw, admin, f"body {raw[:20]!r}")
+            status = await sweep.send(method, path, raw, admin, f"body {raw[:20]!r}")
+            if raw == b"{not json" and status == 422:
+                sweep.failures.append(f"{method} {path}: malformed JSON is a 400, not a 422")
         base = VALID_BODIES.get((method, template))
         fields = base or {k: None for b in VALID_BODIES.values() for k in b}
         for field in fields:
