@@ -22,7 +22,7 @@ from .i18n import TEXTS, lang_of, register, translator
 from .pages import render
 from .ratings import LEVELS, RATINGS, REASONS, Ratings
 from .screens import not_found
-from .web import HALL, ApiError, body, require
+from .web import HALL, ApiError, body, require, row_id
 
 log = logging.getLogger(__name__)
 routes = web.RouteTableDef()
@@ -181,10 +181,7 @@ async def rating_pad(request: web.Request) -> web.Response:
 @routes.patch("/api/v1/ratings/{id}")
 async def follow_up(request: web.Request) -> web.Response:
     who = require(request, Role.MANAGER)
-    try:
-        rating_id = int(request.match_info["id"])
-    except ValueError:
-        raise ApiError(404, "unknown_rating", "no such rating") from None
+    rating_id = row_id(request, "unknown_rating", "rating")
     req = await body(request, FollowUpRequest)
     out = await request.app[RATINGS].follow_up(rating_id, req.followup, req.note, who.username)
     return web.json_response(out)

@@ -26,7 +26,7 @@ from .engine import Event
 from .hall import Hall
 from .i18n import lang_of, register
 from .pages import page_login, render
-from .web import HALL, HUB, ApiError, require
+from .web import HALL, HUB, ApiError, require, row_id
 
 routes = web.RouteTableDef()
 ALARMS = web.AppKey("alarms", Alarms)
@@ -131,12 +131,7 @@ async def alarms_list(request: web.Request) -> web.Response:
 @routes.post("/api/v1/alarms/{id}/ack")
 async def alarms_ack(request: web.Request) -> web.Response:
     who = require(request, Role.MANAGER)
-    try:
-        alarm_id = int(request.match_info["id"])
-    except ValueError:
-        raise ApiError(404, "unknown_alarm", "alarm ids are numbers") from None
-    if not 0 < alarm_id < 2**63:  # beyond SQLite's integers the lookup itself would fail
-        raise ApiError(404, "unknown_alarm", f"no alarm {alarm_id}")
+    alarm_id = row_id(request, "unknown_alarm", "alarm")
     return web.json_response(request.app[ALARMS].acknowledge(alarm_id, who.username))
 
 

@@ -104,3 +104,16 @@ def require(request: web.Request, role: Role) -> Principal:
     if not who.at_least(role):
         raise ApiError(403, "forbidden", f"this needs the {role.value} role")
     return who
+
+
+def row_id(request: web.Request, code: str, what: str) -> int:
+    """A numeric ``{id}`` from the path; anything that cannot be a row id is simply unknown
+    (beyond SQLite's integers the lookup itself would fail)."""
+    raw = request.match_info["id"]
+    try:
+        value = int(raw)
+    except ValueError:
+        value = 0
+    if not 0 < value < 2**63:
+        raise ApiError(404, code, f"no {what} {raw[:40]!r}")
+    return value
