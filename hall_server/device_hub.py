@@ -244,7 +244,8 @@ class DeviceHub:
                 kd.link = None
                 # Print what is already queued, but do not hold the shutdown for long.
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(asyncio.to_thread(kd.loop.close), 3)
+                    async with asyncio.timeout(3):  # not wait_for: keeps cancellation
+                        await asyncio.to_thread(kd.loop.close)
         for task in self._tasks:
             task.cancel()
         await asyncio.to_thread(self._writer.shutdown, wait=True)

@@ -84,7 +84,8 @@ class Hub:
         """Close politely; but a client that does not read cannot take the close frame, and its
         unsent data would hold the connection open for ever: after ``close_timeout`` it is cut."""
         try:
-            await asyncio.wait_for(client.ws.close(code=code, message=message), self.close_timeout)
+            async with asyncio.timeout(self.close_timeout):  # not wait_for: keeps cancellation
+                await client.ws.close(code=code, message=message)
         except TimeoutError:
             if client.abort is not None:
                 client.abort()
