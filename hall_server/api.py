@@ -173,7 +173,7 @@ async def cancel_ticket(request: web.Request) -> web.Response:
     t = hall.engine.by_token_latest(request.match_info["token"])
     if t is None:
         raise ApiError(404, "unknown_ticket", "no live ticket has this token")
-    await hall._run(hall.engine.cancel, t.id, hall.clock(), "visitor")
+    await hall.cancel(t, "visitor")
     return web.json_response(hall.public_view(t))
 
 

@@ -199,6 +199,10 @@ class Hall:
         issued = next(e for e in events if isinstance(e, TicketIssued))
         return self.engine.tickets[issued.ticket_id]
 
+    async def cancel(self, ticket: Ticket, by: str | None = None) -> None:
+        """The visitor gives up their place; durable when this returns."""
+        await self._run(self.engine.cancel, ticket.id, self.clock(), by)
+
     def _limit_per_person(self, identity: Identity, service: str) -> None:
         live = [
             t

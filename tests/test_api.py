@@ -336,3 +336,15 @@ async def test_a_restart_rebuilds_exactly_the_state(
     with sqlite3.connect(db) as conn:
         assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
         assert conn.execute("SELECT count(*) FROM tickets").fetchone() == (4,)
+
+
+async def test_a_visitor_gives_up_their_place_once(client: TestClient) -> None:
+    t = await take(client, "tax")
+    r = await client.delete(f"/api/v1/tickets/{t['token']}")
+    assert r.status == 200 and (await r.json())["status"] == "cancelled"
+    services = {s["code"]: s for s in await (await client.get("/api/v1/services")).json()}
+    assert services["tax"]["waiting"] == 0
+    assert await error(await client.delete(f"/api/v1/tickets/{t['token']}")) == (
+        409,
+        "invalid_state",
+    )
