@@ -26,8 +26,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from hall_server.config import DEMO_CONFIG, HallConfig, load_config  # noqa: E402
-from hall_server.engine import Engine, Priority, Status, Ticket  # noqa: E402
-from hall_server.estimate import Estimator  # noqa: E402
+from hall_server.core.engine import Engine, Priority, Status, Ticket  # noqa: E402
+from hall_server.core.estimate import Estimator  # noqa: E402
 from hall_server.replay import Arrival, WindowAction, run  # noqa: E402
 
 PROFILE = [6, 10, 12, 12, 11, 9, 8, 5, 3, 3, 4, 7, 9, 9, 8, 6, 4, 2]  # per half hour from 08:30

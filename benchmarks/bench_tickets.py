@@ -23,7 +23,7 @@ from pathlib import Path
 import aiohttp
 from common import ServerProcess, cpu_cell, cpu_s, latency_cells, table
 
-from hall_server.store import connect
+from hall_server.store.db import connect
 
 SERVICES = ["social-insurance", "medical-insurance", "household-registration", "tax", "general"]
 TARGET = 2000

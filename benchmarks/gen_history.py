@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from hall_server.config import DEMO_CONFIG, HallConfig, load_config  # noqa: E402
-from hall_server.store import _UPSERT, Store  # noqa: E402
+from hall_server.store.db import _UPSERT, Store  # noqa: E402
 
 #: Relative arrival intensity per half hour from 08:30 to 17:30.
 PROFILE = [6, 10, 12, 12, 11, 9, 8, 5, 3, 3, 4, 7, 9, 9, 8, 6, 4, 2]

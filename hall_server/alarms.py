@@ -16,9 +16,9 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
-from .engine import EngineError, Event
-from .hall import Hall
-from .hub import Hub
+from hall_server.core.engine import EngineError, Event
+from hall_server.hall import Hall
+from hall_server.http.hub import Hub
 
 log = logging.getLogger(__name__)
 

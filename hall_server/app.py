@@ -11,15 +11,20 @@ from pathlib import Path
 
 from aiohttp import web
 
-from . import api, device_hub, journey, manager, pages, screens
-from .auth import Accounts
-from .config import HallConfig
-from .feed import board_listener
-from .hall import Hall
-from .hub import Hub
-from .simulate import simulate as run_simulation
-from .store import Store
-from .web import ACCOUNTS, HALL, HUB, errors_middleware
+import kiosk_ui.routes as screens
+import manager_pages.routes as manager
+import visitor_pages.routes as journey
+from hall_server import device_hub
+from hall_server.auth import Accounts
+from hall_server.config import HallConfig
+from hall_server.hall import Hall
+from hall_server.http import pages
+from hall_server.http import tickets as api
+from hall_server.http.common import ACCOUNTS, HALL, HUB, errors_middleware
+from hall_server.http.feed import board_listener
+from hall_server.http.hub import Hub
+from hall_server.simulate import simulate as run_simulation
+from hall_server.store.db import Store
 
 log = logging.getLogger(__name__)
 

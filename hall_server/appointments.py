@@ -37,12 +37,11 @@ import qrcode.image.svg
 from aiohttp import web
 
 from devices import idnumber
-
-from .config import AppointmentRules, HallConfig
-from .engine import Priority, Ticket
-from .hall import Hall
-from .identity import Identity
-from .web import ApiError
+from hall_server.config import AppointmentRules, HallConfig
+from hall_server.core.engine import Priority, Ticket
+from hall_server.core.identity import Identity
+from hall_server.hall import Hall
+from hall_server.http.common import ApiError
 
 ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"  # no 0/O, 1/I: read aloud and typed on a kiosk
 CODE_LENGTH = 8

@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass
 from enum import StrEnum
 
-from .store import Store
+from hall_server.store.db import Store
 
 SESSION_TTL_S = 12 * 3600
 COOKIE = "hallq_session"

@@ -11,9 +11,9 @@ from pathlib import Path
 
 from aiohttp import web
 
-from .auth import Accounts, Role
-from .config import DEMO_CONFIG, ConfigError, HallConfig, load_config
-from .store import SchemaTooNew, Store
+from hall_server.auth import Accounts, Role
+from hall_server.config import DEMO_CONFIG, ConfigError, HallConfig, load_config
+from hall_server.store.db import SchemaTooNew, Store
 
 
 def _serve_args(p: argparse.ArgumentParser, db_default: str) -> None:
@@ -126,7 +126,7 @@ def _open_store(db: str) -> Store:
 def _run(
     config: HallConfig, args: argparse.Namespace, banner: str = "", simulate: bool = False
 ) -> None:
-    from .app import make_app
+    from hall_server.app import make_app
 
     logging.basicConfig(
         level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -158,7 +158,7 @@ def _base_url(host: str, port: int) -> str:
 
 
 def _device(args: argparse.Namespace) -> None:
-    from .device_hub import add_token, remove_token
+    from hall_server.device_hub import add_token, remove_token
 
     if args.config:
         known = [k.id for k in load_config(args.config).kiosk]
@@ -223,8 +223,8 @@ def main(argv: list[str] | None = None) -> None:
             )
             _run(config, args, banner, simulate=args.simulate)
         elif args.command == "replay":
-            from .replay import ReplayError
-            from .replay import main as replay_main
+            from hall_server.replay import ReplayError
+            from hall_server.replay import main as replay_main
 
             try:
                 replay_main(

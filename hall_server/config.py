@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from .engine import Rules, ServiceDef, WindowDef
+from hall_server.core.engine import Rules, ServiceDef, WindowDef
 
 log = logging.getLogger(__name__)
 

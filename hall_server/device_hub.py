@@ -54,15 +54,14 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from devices.agent import DeviceLoop
 from devices.printer import PRINTER_STATES
-
-from .auth import Role
-from .engine import TERMINAL, Event, TicketIssued
-from .hall import Hall
-from .hub import Hub
-from .identity import Identity
-from .screens import minutes_range
-from .store import Store
-from .web import HALL, HUB, ApiError, body, require
+from hall_server.auth import Role
+from hall_server.core.engine import TERMINAL, Event, TicketIssued
+from hall_server.core.identity import Identity
+from hall_server.hall import Hall
+from hall_server.http.common import HALL, HUB, ApiError, body, require
+from hall_server.http.hub import Hub
+from hall_server.store.db import Store
+from kiosk_ui.routes import minutes_range
 
 log = logging.getLogger(__name__)
 

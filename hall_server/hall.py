@@ -20,8 +20,8 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import date, datetime
 from typing import Any
 
-from .config import HallConfig
-from .engine import (
+from hall_server.config import HallConfig
+from hall_server.core.engine import (
     TERMINAL,
     Engine,
     EngineError,
@@ -31,9 +31,9 @@ from .engine import (
     TicketIssued,
     WindowStatus,
 )
-from .estimate import Estimator
-from .identity import Identity
-from .store import Store, ticket_row
+from hall_server.core.estimate import Estimator
+from hall_server.core.identity import Identity
+from hall_server.store.db import Store, ticket_row
 
 log = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
-from .hall import Hall
+from hall_server.hall import Hall
 
 
 def percentile(sorted_values: list[float], q: float) -> float | None:

@@ -18,9 +18,9 @@ from typing import Any, Literal
 
 from aiohttp import web
 
-from .appointments import Calendar
-from .hall import Hall
-from .web import ApiError
+from hall_server.appointments import Calendar
+from hall_server.hall import Hall
+from hall_server.http.common import ApiError
 
 LEVELS: dict[int, tuple[str, str]] = {
     5: ("非常满意", "Very satisfied"),

@@ -22,9 +22,9 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from .config import HallConfig
-from .engine import DayOpened, Engine, Priority, Ticket, TicketCalled, WindowStatus
-from .estimate import Estimator
+from hall_server.config import HallConfig
+from hall_server.core.engine import DayOpened, Engine, Priority, Ticket, TicketCalled, WindowStatus
+from hall_server.core.estimate import Estimator
 
 NO_SHOW_COST_S = 60.0
 RESULT_COLUMNS = (

@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from .config import HallConfig
+from hall_server.config import HallConfig
 
 VERSION = 1
 DIMENSIONS = ("window", "service", "staff", "hour")

@@ -10,8 +10,8 @@ import asyncio
 import logging
 import random
 
-from .engine import EngineError
-from .hall import Hall, HallUnavailable
+from hall_server.core.engine import EngineError
+from hall_server.hall import Hall, HallUnavailable
 
 log = logging.getLogger(__name__)
 

@@ -6,7 +6,7 @@ speech must not depend on a cloud voice or on the browser's speechSynthesis: eac
 ("请", "A", "0", "号", "到", "3", "号窗口", "办理") is a short Ogg Vorbis clip, and the browser
 plays the parts one after another.
 
-Output: ``hall_server/static/voice/{zh,en}/NAME.ogg`` and ``manifest.json`` (clip names and
+Output: ``display_board/static/voice/{zh,en}/NAME.ogg`` and ``manifest.json`` (clip names and
 durations) beside them.
 """
 
@@ -18,7 +18,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-OUT = Path(__file__).resolve().parent.parent / "hall_server" / "static" / "voice"
+OUT = Path(__file__).resolve().parent.parent / "display_board" / "static" / "voice"
 ZH_DIGITS = "零一二三四五六七八九"
 EN_NUMBERS = [
     *("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten"),

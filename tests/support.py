@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 
 from hall_server.auth import Accounts, Role
 from hall_server.config import HallConfig
-from hall_server.store import Store
+from hall_server.store.db import Store
 
 ROOT = Path(__file__).resolve().parent.parent
 DEMO_CONFIG = ROOT / "hall_server" / "data" / "demo-hall.toml"

@@ -22,8 +22,8 @@ from hall_server.appointments import (
     suspended_until,
 )
 from hall_server.config import AppointmentRules, parse_config
-from hall_server.identity import identity_from_card
-from hall_server.web import HALL
+from hall_server.core.identity import identity_from_card
+from hall_server.http.common import HALL
 from tests.support import add_demo_accounts
 
 TZ = ZoneInfo("Asia/Shanghai")

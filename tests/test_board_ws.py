@@ -22,7 +22,7 @@ from aiohttp.test_utils import TestServer
 
 from hall_server.app import make_app
 from hall_server.config import parse_config
-from hall_server.web import HUB
+from hall_server.http.common import HUB
 from tests.support import add_demo_accounts
 
 HALL = """

@@ -27,8 +27,8 @@ from sqlite_utils import Database
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect as ws_connect
 
-from hall_server.migrations import MIGRATIONS
-from hall_server.store import connect
+from hall_server.store.db import connect
+from hall_server.store.migrations import MIGRATIONS
 from tests.support import ServerProcess
 
 KILL_CYCLES = 10

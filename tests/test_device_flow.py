@@ -22,7 +22,7 @@ from devices.sim.printer_sim import PrinterSimulator
 from devices.sim.reader_sim import ReaderSimulator
 from hall_server.auth import Accounts, Role
 from hall_server.cli import main
-from hall_server.store import Store
+from hall_server.store.db import Store
 from tests.support import ROOT, ServerProcess, kiosk_hall_toml, printed_tickets, wait_until
 
 AGENT = [sys.executable, "-m", "devices.agent_cli"]

@@ -8,7 +8,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
-from hall_server.engine import (
+from hall_server.core.engine import (
     TERMINAL,
     Engine,
     EngineError,

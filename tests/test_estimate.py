@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from hall_server.config import HallConfig, parse_config
-from hall_server.engine import Engine, Priority, Status, WindowStatus
-from hall_server.estimate import Estimator
+from hall_server.core.engine import Engine, Priority, Status, WindowStatus
+from hall_server.core.estimate import Estimator
 
 HALL = """
 [hall]

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from aiohttp.test_utils import TestClient
 
+from hall_server.http.common import HALL
 from hall_server.ratings import satisfaction
-from hall_server.web import HALL
 from tests.test_appointments import Clock, at, start_hall
 
 TODAY = "2026-11-25"

@@ -14,8 +14,8 @@ from openpyxl import load_workbook
 
 from hall_server import reports
 from hall_server.config import HallConfig
-from hall_server.engine import Engine, WindowStatus
-from hall_server.store import Store, ticket_row
+from hall_server.core.engine import Engine, WindowStatus
+from hall_server.store.db import Store, ticket_row
 from tests.support import ServerProcess
 
 DAY = date(2025, 3, 3)

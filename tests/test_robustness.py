@@ -19,7 +19,7 @@ from yarl import URL
 
 from hall_server.app import make_app
 from hall_server.config import DEMO_CONFIG, HallConfig, load_config
-from hall_server.web import ACCOUNTS
+from hall_server.http.common import ACCOUNTS
 from tests.support import add_demo_accounts
 
 MORNING = 1795572000.0  # 2026-11-25 10:00 in Asia/Shanghai

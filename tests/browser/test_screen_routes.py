@@ -9,7 +9,7 @@ from aiohttp import ClientWebSocketResponse
 
 from hall_server.app import make_app
 from hall_server.config import HallConfig
-from hall_server.web import HUB
+from hall_server.http.common import HUB
 
 
 async def next_for_k1(ws: ClientWebSocketResponse) -> dict:

@@ -1,8 +1,9 @@
 """Page plumbing shared by every screen: templates, static files, language, login for pages.
 
-Each screen lives with its own templates and static files (``kiosk_ui/``, ``display_board/``,
-``hall_server/templates``) and adds its routes through :func:`setup`'s caller; this module only
-knows how to render and where files are. Everything is served by hallq itself: no CDN.
+Each screen lives with its own routes, templates and static files (``kiosk_ui/``,
+``display_board/``, ``staff_console/``, ``manager_pages/``, ``visitor_pages/``; shared ones in
+``hall_server/templates`` and ``hall_server/static``); this module only knows how to render
+and where files are. Everything is served by hallq itself: no CDN.
 """
 
 from __future__ import annotations
@@ -15,21 +16,21 @@ import aiohttp_jinja2
 import jinja2
 from aiohttp import web
 
-from .auth import Principal, Role
-from .i18n import lang_of, translator
-from .web import HALL, principal
+from hall_server.auth import Principal, Role
+from hall_server.http.common import HALL, principal
+from hall_server.i18n import lang_of, translator
 
-ROOT = Path(__file__).resolve().parent.parent
-TEMPLATE_DIRS = [
-    ROOT / "hall_server" / "templates",
-    ROOT / "kiosk_ui" / "templates",
-    ROOT / "display_board" / "templates",
-]
-STATIC_DIRS = {
-    "common": ROOT / "hall_server" / "static",
-    "kiosk": ROOT / "kiosk_ui" / "static",
-    "board": ROOT / "display_board" / "static",
+ROOT = Path(__file__).resolve().parents[2]
+PAGE_FOLDERS = {  # static URL name -> the folder holding a screen's templates/ and static/
+    "common": ROOT / "hall_server",
+    "kiosk": ROOT / "kiosk_ui",
+    "board": ROOT / "display_board",
+    "staff": ROOT / "staff_console",
+    "manager": ROOT / "manager_pages",
+    "visitor": ROOT / "visitor_pages",
 }
+TEMPLATE_DIRS = [d / "templates" for d in PAGE_FOLDERS.values()]
+STATIC_DIRS = {name: d / "static" for name, d in PAGE_FOLDERS.items()}
 
 
 def setup(app: web.Application) -> None:

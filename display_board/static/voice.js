@@ -1,11 +1,11 @@
-/* Offline speech for boards and kiosks: pre-recorded clips (static/common/voice, made by
+/* Offline speech for boards and kiosks: pre-recorded clips (static/board/voice, made by
    scripts/make_voice_clips.py) joined with the Web Audio API, so a fresh machine with no
    internet still speaks. Announcements are queued: one never cuts another off. Where no clip
    exists for a part (an unusual window id), the browser's speechSynthesis says the text, and if
    the machine cannot play sound at all, the queue keeps the same timing silently. */
 "use strict";
 (function () {
-  const BASE = "/static/common/voice/";
+  const BASE = "/static/board/voice/";
   let manifestP = null;
   const buffers = new Map();
   let ctx = null;

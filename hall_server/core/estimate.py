@@ -27,8 +27,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from .config import HallConfig
-from .engine import Engine, Status, Ticket, WindowStatus
+from hall_server.config import HallConfig
+from hall_server.core.engine import Engine, Status, Ticket, WindowStatus
 
 SLOT_S = 900  # time-of-day resolution of the window-availability profile
 LONG_S = 600  # estimates at least this long get a relative range, shorter ones an absolute one

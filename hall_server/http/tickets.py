@@ -10,13 +10,22 @@ from typing import Any
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
-from . import __version__, metrics
-from .appointments import APPOINTMENTS
-from .auth import COOKIE, SESSION_TTL_S, Role
-from .feed import board_filter
-from .hall import WINDOW_ACTIONS
-from .identity import InvalidCard, identity_from_card
-from .web import ACCOUNTS, HALL, HUB, ApiError, body, principal, require, token_of
+from hall_server import __version__, metrics
+from hall_server.appointments import APPOINTMENTS
+from hall_server.auth import COOKIE, SESSION_TTL_S, Role
+from hall_server.core.identity import InvalidCard, identity_from_card
+from hall_server.hall import WINDOW_ACTIONS
+from hall_server.http.common import (
+    ACCOUNTS,
+    HALL,
+    HUB,
+    ApiError,
+    body,
+    principal,
+    require,
+    token_of,
+)
+from hall_server.http.feed import board_filter
 
 routes = web.RouteTableDef()
 

@@ -10,10 +10,10 @@ from typing import Any, TypeVar
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
-from .auth import COOKIE, Accounts, Principal, Role
-from .engine import EngineError
-from .hall import Hall, HallUnavailable
-from .hub import Hub
+from hall_server.auth import COOKIE, Accounts, Principal, Role
+from hall_server.core.engine import EngineError
+from hall_server.hall import Hall, HallUnavailable
+from hall_server.http.hub import Hub
 
 log = logging.getLogger(__name__)
 

@@ -34,13 +34,13 @@ import qrcode.image.svg
 from aiohttp import web
 from pypinyin import Style, lazy_pinyin
 
-from .auth import COOKIE, Role
-from .config import HallConfig
-from .feed import state_message
-from .hall import Hall
-from .i18n import lang_of, register, translator
-from .pages import page_login, render
-from .web import ACCOUNTS, HALL, HUB, token_of
+from hall_server.auth import COOKIE, Role
+from hall_server.config import HallConfig
+from hall_server.hall import Hall
+from hall_server.http.common import ACCOUNTS, HALL, HUB, token_of
+from hall_server.http.feed import state_message
+from hall_server.http.pages import page_login, render
+from hall_server.i18n import lang_of, register, translator
 
 routes = web.RouteTableDef()
 

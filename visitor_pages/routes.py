@@ -15,14 +15,14 @@ from typing import Any, Literal
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
-from . import ratings as ratings_mod
-from .appointments import APPOINTMENTS, Appointments
-from .auth import Role
-from .i18n import TEXTS, lang_of, register, translator
-from .pages import render
-from .ratings import LEVELS, RATINGS, REASONS, Ratings
-from .screens import not_found
-from .web import HALL, ApiError, body, require, row_id
+from hall_server import ratings as ratings_mod
+from hall_server.appointments import APPOINTMENTS, Appointments
+from hall_server.auth import Role
+from hall_server.http.common import HALL, ApiError, body, require, row_id
+from hall_server.http.pages import render
+from hall_server.i18n import TEXTS, lang_of, register, translator
+from hall_server.ratings import LEVELS, RATINGS, REASONS, Ratings
+from kiosk_ui.routes import not_found
 
 log = logging.getLogger(__name__)
 routes = web.RouteTableDef()

@@ -18,15 +18,15 @@ from typing import Any
 
 from aiohttp import web
 
-from . import metrics, reports
-from . import ratings as ratings_mod
-from .alarms import Alarms
-from .auth import Role
-from .engine import Event
-from .hall import Hall
-from .i18n import lang_of, register
-from .pages import page_login, render
-from .web import HALL, HUB, ApiError, require, row_id
+from hall_server import metrics, reports
+from hall_server import ratings as ratings_mod
+from hall_server.alarms import Alarms
+from hall_server.auth import Role
+from hall_server.core.engine import Event
+from hall_server.hall import Hall
+from hall_server.http.common import HALL, HUB, ApiError, require, row_id
+from hall_server.http.pages import page_login, render
+from hall_server.i18n import lang_of, register
 
 routes = web.RouteTableDef()
 ALARMS = web.AppKey("alarms", Alarms)

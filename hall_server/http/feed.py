@@ -6,9 +6,9 @@ import asyncio
 from collections.abc import Sequence
 from typing import Any
 
-from .engine import Event, TicketCalled, TicketFinished, TicketRecalled
-from .hall import Hall, Listener
-from .hub import Filter, Hub
+from hall_server.core.engine import Event, TicketCalled, TicketFinished, TicketRecalled
+from hall_server.hall import Hall, Listener
+from hall_server.http.hub import Filter, Hub
 
 
 def state_message(hall: Hall) -> dict[str, Any]:

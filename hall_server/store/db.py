@@ -19,8 +19,8 @@ from typing import Any
 
 from sqlite_utils import Database
 
-from .engine import Event, Ticket, event_from_dict
-from .migrations import MIGRATIONS
+from hall_server.core.engine import Event, Ticket, event_from_dict
+from hall_server.store.migrations import MIGRATIONS
 
 TICKET_COLUMNS = (
     "id",
