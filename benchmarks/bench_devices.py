@@ -45,8 +45,8 @@ from devices.sim.cards import RESIDENT
 from devices.sim.links import PtyLink
 from devices.sim.printer_sim import PrinterSimulator
 from devices.sim.reader_sim import ReaderSimulator
-from hall_server.device_hub import add_token
 from hall_server.store.db import Store
+from hall_server.store.devices import add_token
 
 BAUD = 115200
 CONFIG = kiosk_hall_toml("示范镇公共服务中心", hall_id="bench")

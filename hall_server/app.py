@@ -1,4 +1,9 @@
-"""Application setup: one hall, its store, its accounts and its live hub, as an aiohttp app."""
+"""The one place that wires the hall server: its store, accounts and live hub, every route
+(the API, the websockets, each screen's pages) and every lifecycle, in start order.
+
+Read top to bottom: what is created before the hall starts, what starts with it, what stops
+before it. Nothing else adds routes or background tasks.
+"""
 
 from __future__ import annotations
 
@@ -6,27 +11,60 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
 
 from aiohttp import web
 
-import kiosk_ui.routes as screens
-import manager_pages.routes as manager
-import visitor_pages.routes as journey
-from hall_server import device_hub
+import display_board.routes
+import kiosk_ui.routes
+import manager_pages.routes
+import staff_console.routes
+import visitor_pages.routes
+from hall_server import reports
+from hall_server.alarms import Alarms
+from hall_server.appointments import Appointments
 from hall_server.auth import Accounts
 from hall_server.config import HallConfig
+from hall_server.core.engine import Event
+from hall_server.device_hub import DeviceHub
 from hall_server.hall import Hall
-from hall_server.http import pages
-from hall_server.http import tickets as api
-from hall_server.http.common import ACCOUNTS, HALL, HUB, errors_middleware
+from hall_server.http import (
+    alarms,
+    appointments,
+    auth,
+    devices,
+    health,
+    metrics,
+    pages,
+    ratings,
+    tickets,
+    websockets,
+    windows,
+)
+from hall_server.http import (
+    reports as report_routes,
+)
+from hall_server.http.common import (
+    ACCOUNTS,
+    ALARMS,
+    APPOINTMENTS,
+    DEVICES,
+    HALL,
+    HUB,
+    RATINGS,
+)
+from hall_server.http.errors import errors_middleware
 from hall_server.http.feed import board_listener
 from hall_server.http.hub import Hub
+from hall_server.ratings import Ratings
 from hall_server.simulate import simulate as run_simulation
 from hall_server.store.db import Store
 
 log = logging.getLogger(__name__)
+
+API = (health, auth, tickets, windows, appointments, ratings, metrics, report_routes, alarms)
+PAGES = (staff_console, kiosk_ui, display_board, visitor_pages, manager_pages)
 
 
 def make_app(
@@ -37,17 +75,23 @@ def make_app(
     hub_buffer: int = 256,
     simulate: bool = False,
     base_url: str = "",
+    sweep_every: float = 60.0,
 ) -> web.Application:
     app = web.Application(middlewares=[errors_middleware], client_max_size=256 * 1024)
     store = Store(db_path)
     hub = Hub(hub_buffer)
     app[HUB] = hub
     app[ACCOUNTS] = Accounts(store)
-    app.add_routes(api.routes)
-    app.add_routes(screens.routes)
+
+    for module in API:
+        app.add_routes(module.routes)
+    app.add_routes(devices.routes)
+    app.add_routes(websockets.routes)
+    for package in PAGES:
+        app.add_routes(package.routes.routes)
     pages.setup(app)
 
-    async def lifecycle(app: web.Application) -> AsyncIterator[None]:
+    async def the_hall(app: web.Application) -> AsyncIterator[None]:
         hall = Hall(config, store, clock=clock)
         hall.listeners.append(board_listener(hub))
         app[HALL] = hall
@@ -64,17 +108,61 @@ def make_app(
         await hall.stop()
         store.close()
 
-    app.cleanup_ctx.append(lifecycle)
+    async def desk(app: web.Application) -> AsyncIterator[None]:
+        """Booking and ratings, and the sweep that records missed appointments."""
+        hall = app[HALL]
+        app[APPOINTMENTS] = Appointments(hall)
+        app[RATINGS] = Ratings(hall)
+        task = asyncio.create_task(_sweep(app[APPOINTMENTS], sweep_every))
+        yield
+        task.cancel()
+
+    async def watch(app: web.Application) -> AsyncIterator[None]:
+        """Alarms, the estimator's lessons, warm report caches."""
+        hall = app[HALL]
+        alarms = Alarms(hall, app[HUB])
+        app[ALARMS] = alarms
+        hall.listeners.append(alarms.on_events)
+        hall.listeners.append(_teach_estimator)
+        tasks = [
+            asyncio.create_task(alarms.run()),
+            asyncio.create_task(
+                asyncio.to_thread(reports.warm, hall.store.path, hall.config, hall.today(), 1)
+            ),
+        ]
+        yield
+        for t in tasks:
+            t.cancel()
+
+    async def kiosk_devices(app: web.Application) -> AsyncIterator[None]:
+        """After the hall starts, before it stops: its kiosks' printers and card readers."""
+        device_hub = DeviceHub(app[HALL], app[HUB], base_url)
+        app[DEVICES] = device_hub
+        app[HALL].listeners.append(device_hub.listener)
+        await device_hub.start()
+        yield
+        await device_hub.stop()
+
+    app.cleanup_ctx.extend([the_hall, desk, watch, kiosk_devices])
 
     async def close_websockets(app: web.Application) -> None:
-        """Before the server waits for open requests to end: boards never end by themselves."""
+        """Before the server waits for open requests to end: boards and agents never end by
+        themselves."""
         await hub.close_all()
+        device_hub = app.get(DEVICES)
+        if device_hub is not None:
+            await websockets.close_agents(device_hub)
 
     app.on_shutdown.append(close_websockets)
-    journey.setup(app)
-    manager.setup(app)
-    device_hub.setup(app, base_url)  # after the hall: its devices stop before it does
     return app
+
+
+def _teach_estimator(events: Sequence[Event], hall: Hall) -> None:
+    """Every issue, call, no-show and finish teaches the estimator (it ignores repeats)."""
+    for e in events:
+        t = hall.engine.tickets.get(getattr(e, "ticket_id", ""))
+        if t is not None:
+            hall.estimator.observe(t)
 
 
 async def _roll_days(hall: Hall, every: float = 30.0) -> None:
@@ -83,3 +171,12 @@ async def _roll_days(hall: Hall, every: float = 30.0) -> None:
         await asyncio.sleep(every)
         with contextlib.suppress(Exception):
             await hall.roll_day()
+
+
+async def _sweep(desk: Appointments, every: float) -> None:
+    while True:
+        with contextlib.suppress(Exception):
+            n = await desk.sweep()
+            if n:
+                log.info("%d appointment(s) missed", n)
+        await asyncio.sleep(every)

@@ -34,14 +34,13 @@ from typing import Any
 
 import qrcode
 import qrcode.image.svg
-from aiohttp import web
 
 from devices import idnumber
 from hall_server.config import AppointmentRules, HallConfig
 from hall_server.core.engine import Priority, Ticket
+from hall_server.core.errors import DomainError
 from hall_server.core.identity import Identity
 from hall_server.hall import Hall
-from hall_server.http.common import ApiError
 
 ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"  # no 0/O, 1/I: read aloud and typed on a kiosk
 CODE_LENGTH = 8
@@ -263,15 +262,21 @@ class Appointments:
         if id_number:
             number = idnumber.normalize(id_number)
             if not idnumber.is_valid(number):
-                raise ApiError(
-                    422, "invalid_id_number", "the ID number is not valid (GB 11643 check digit)"
+                raise DomainError(
+                    "invalid",
+                    "invalid_id_number",
+                    "the ID number is not valid (GB 11643 check digit)",
                 )
             return idnumber.identity_hash(number, key), "id"
         if phone:
             if not _PHONE.match(phone):
-                raise ApiError(422, "invalid_phone", "a mobile number has 11 digits, 1 first")
+                raise DomainError(
+                    "invalid", "invalid_phone", "a mobile number has 11 digits, 1 first"
+                )
             return idnumber.identity_hash("TEL" + phone, key), "phone"
-        raise ApiError(422, "missing_contact", "give an ID number or a mobile phone number")
+        raise DomainError(
+            "invalid", "missing_contact", "give an ID number or a mobile phone number"
+        )
 
     def missed_times(self, person: str, now: float) -> list[float]:
         grace = self.rules.missed_after_min * 60
@@ -298,8 +303,8 @@ class Appointments:
         now = self.hall.clock()
         days = self.bookable_days()
         if day not in days:
-            raise ApiError(
-                422,
+            raise DomainError(
+                "invalid",
                 "date_not_bookable",
                 f"appointments can be made for {days[0]} to {days[-1]}, working days only",
                 dates=[d.isoformat() for d in days],
@@ -307,12 +312,14 @@ class Appointments:
         slots = self.slot_times()
         times = {hhmm(s): (s, e) for s, e in slots}
         if slot not in times:
-            raise ApiError(422, "unknown_slot", f"no slot {slot!r}; slots start at {list(times)}")
+            raise DomainError(
+                "invalid", "unknown_slot", f"no slot {slot!r}; slots start at {list(times)}"
+            )
         person, kind = self.person_of(id_number, phone)
         until = suspended_until(self.missed_times(person, now), self.rules, now)
         if until is not None:
-            raise ApiError(
-                409,
+            raise DomainError(
+                "conflict",
                 "booking_suspended",
                 f"after {self.rules.suspend_after_missed} missed appointments booking is "
                 f"suspended until {self.hall.local(until).date()}",
@@ -350,8 +357,8 @@ class Appointments:
                     (row["service"], row["day"], row["slot"], *HOLDING),
                 ).fetchone()
                 if taken >= capacity:
-                    raise ApiError(
-                        409, "slot_full", f"the {row['slot']} slot of {row['day']} is full"
+                    raise DomainError(
+                        "conflict", "slot_full", f"the {row['slot']} slot of {row['day']} is full"
                     )
                 (mine,) = c.execute(
                     f"SELECT count(*) FROM appointments WHERE person = ? AND service = ? "
@@ -359,8 +366,8 @@ class Appointments:
                     (row["person"], row["service"], row["day"], *HOLDING),
                 ).fetchone()
                 if mine >= self.rules.per_person_per_service_day:
-                    raise ApiError(
-                        409,
+                    raise DomainError(
+                        "conflict",
                         "already_booked",
                         "this person already has an appointment for this service that day",
                     )
@@ -389,7 +396,7 @@ class Appointments:
             )
         )
         if not rows:
-            raise ApiError(404, "unknown_appointment", "no appointment has this code")
+            raise DomainError("not_found", "unknown_appointment", "no appointment has this code")
         return rows[0]
 
     def status_of(self, row: dict[str, Any], now: float) -> str:
@@ -431,10 +438,10 @@ class Appointments:
         now = self.hall.clock()
         status = self.status_of(r, now)
         if status != "booked":
-            raise ApiError(409, f"appointment_{status}", f"the appointment is {status}")
+            raise DomainError("conflict", f"appointment_{status}", f"the appointment is {status}")
         if now >= r["slot_start"] - self.rules.cancel_before_min * 60:
-            raise ApiError(
-                409,
+            raise DomainError(
+                "conflict",
                 "too_late_to_cancel",
                 f"appointments can be cancelled until {self.rules.cancel_before_min} minutes "
                 "before the slot",
@@ -508,8 +515,8 @@ class Appointments:
             row = self._match(who.hash, service) if who else None
         if row is None:
             if service is None:
-                raise ApiError(
-                    422,
+                raise DomainError(
+                    "invalid",
                     "invalid_field",
                     "service: required without an appointment",
                     field="service",
@@ -615,6 +622,3 @@ def attendance(
         conn.close()
     names = ("booked", "on_time", "late", "outside_window", "missed", "cancelled")
     return [{"day": r[0], "service": r[1], **dict(zip(names, r[2:], strict=True))} for r in rows]
-
-
-APPOINTMENTS = web.AppKey("appointments", Appointments)

@@ -158,7 +158,7 @@ def _base_url(host: str, port: int) -> str:
 
 
 def _device(args: argparse.Namespace) -> None:
-    from hall_server.device_hub import add_token, remove_token
+    from hall_server.store.devices import add_token, remove_token
 
     if args.config:
         known = [k.id for k in load_config(args.config).kiosk]

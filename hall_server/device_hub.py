@@ -37,80 +37,31 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
-import json
 import logging
 import re
-import secrets
 import time
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
-
-from aiohttp import WSMsgType, web
-from pydantic import BaseModel, ConfigDict, Field
 
 from devices.agent import DeviceLoop
 from devices.printer import PRINTER_STATES
-from hall_server.auth import Role
 from hall_server.core.engine import TERMINAL, Event, TicketIssued
+from hall_server.core.estimate import minutes_range
 from hall_server.core.identity import Identity
+from hall_server.core.print_jobs import JOB_STATES, Job, check_reprint
 from hall_server.hall import Hall
-from hall_server.http.common import HALL, HUB, ApiError, body, require
 from hall_server.http.hub import Hub
-from hall_server.store.db import Store
-from kiosk_ui.routes import minutes_range
+from hall_server.store import devices as store_devices
 
 log = logging.getLogger(__name__)
 
-routes = web.RouteTableDef()
-
-JOB_STATES = ("queued", "printing", "done", "failed")
-UNFINISHED = ("queued", "printing")
 RESEND_S = 30.0  # an unacknowledged job older than this is not printed after a reconnect
 CARD_TTL_S = 120.0  # how long a card read waits for the ticket it belongs to
 _HASH = re.compile(r"^[0-9a-f]{64}$")
 _SIM_SETTINGS = {"timeout": 0.3, "settle": 0.05}  # the simulator answers at once
-
-
-# -- tokens (also used by ``hall-server device``, without a running hall) ----------------------
-
-
-def _token_hash(token: str) -> str:
-    # Tokens are 32 random bytes, so a plain hash is enough (no password stretching needed).
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
-def add_token(store: Store, kiosk: str) -> str:
-    """Create (or replace) the kiosk's agent token; only its hash is stored."""
-    token = secrets.token_urlsafe(32)
-    with store.writing() as db:
-        db.execute(
-            "INSERT OR REPLACE INTO device_tokens (kiosk, token_hash, created_at) VALUES (?, ?, ?)",
-            (kiosk, _token_hash(token), time.time()),
-        )
-    return token
-
-
-def remove_token(store: Store, kiosk: str) -> bool:
-    """Revoke the kiosk's token (a lost or stolen kiosk PC); False when it had none."""
-    with store.writing() as db:
-        cur = db.execute("DELETE FROM device_tokens WHERE kiosk = ?", (kiosk,))
-    return cur.rowcount > 0
-
-
-def kiosk_of_token(store: Store, token: str) -> str | None:
-    row = store.db.execute(
-        "SELECT kiosk FROM device_tokens WHERE token_hash = ?", (_token_hash(token),)
-    ).fetchone()
-    return row[0] if row else None
-
-
-def has_token(store: Store, kiosk: str) -> bool:
-    row = store.db.execute("SELECT 1 FROM device_tokens WHERE kiosk = ?", (kiosk,)).fetchone()
-    return row is not None
 
 
 # -- state ----------------------------------------------------------------------------------------
@@ -122,31 +73,6 @@ class Link(Protocol):
     async def send(self, msg: dict[str, Any]) -> None: ...
 
     async def close(self) -> None: ...
-
-
-@dataclass
-class Job:
-    id: str
-    day: str
-    kiosk: str
-    ticket_id: str
-    number: str
-    service: str
-    payload: dict[str, Any]
-    created_at: float
-    updated_at: float
-    state: str = "queued"
-    reason: str = ""
-    attempt: int = 1
-    acked: int = 0  # the highest attempt the kiosk acknowledged
-    printed_at: float | None = None
-
-    @property
-    def finished(self) -> bool:
-        return self.state not in UNFINISHED
-
-    def row(self) -> dict[str, Any]:
-        return {**asdict(self), "payload": json.dumps(self.payload, ensure_ascii=False)}
 
 
 @dataclass(eq=False)
@@ -170,20 +96,6 @@ class KioskDevices:
 
     def reader_view(self) -> str | None:
         return None if self.has_reader is False else self.reader
-
-
-class WsLink:
-    """An agent's websocket."""
-
-    def __init__(self, ws: web.WebSocketResponse) -> None:
-        self.ws = ws
-
-    async def send(self, msg: dict[str, Any]) -> None:
-        with contextlib.suppress(ConnectionError, RuntimeError):
-            await self.ws.send_str(json.dumps(msg, ensure_ascii=False))
-
-    async def close(self) -> None:
-        await self.ws.close(code=4001, message=b"replaced or shutting down")
 
 
 class LocalLink:
@@ -217,18 +129,17 @@ class DeviceHub:
     # -- life cycle --------------------------------------------------------------------------
 
     async def start(self) -> None:
-        db = self.store.db
-        for row in db.query("SELECT * FROM devices"):
+        for row in store_devices.devices(self.store):
             kd = self.kiosks.get(row["kiosk"])
             if kd is not None:
                 kd.last_seen = row["last_seen"]
                 kd.has_printer = None if row["has_printer"] is None else bool(row["has_printer"])
                 kd.has_reader = None if row["has_reader"] is None else bool(row["has_reader"])
         for kd in self.kiosks.values():
-            if kd.has_printer is None and not has_token(self.store, kd.kiosk):
+            if kd.has_printer is None and not store_devices.has_token(self.store, kd.kiosk):
                 kd.has_printer = kd.has_reader = False
-        for row in db.query("SELECT * FROM print_jobs WHERE day = ?", [self.hall.engine.day]):
-            self._remember(Job(**{**row, "payload": json.loads(row["payload"])}))
+        for job in store_devices.jobs_of_day(self.store, self.hall.engine.day):
+            self._remember(job)
         for k in self.hall.config.kiosk:
             if k.printer or k.reader:
                 await self._start_local(k)
@@ -506,17 +417,13 @@ class DeviceHub:
             )
 
     async def reprint(self, job: Job, *, failed_only: bool) -> Job:
-        """Print a job again at its kiosk; ApiError when that makes no sense now."""
-        if not job.finished:
-            raise ApiError(409, "job_in_progress", "this ticket is being printed")
-        if failed_only and job.state != "failed":
-            raise ApiError(409, "already_printed", "this ticket was printed")
+        """Print a job again at its kiosk (`check_reprint` says when that makes sense)."""
         ticket = self.hall.engine.tickets.get(job.ticket_id)
-        if ticket is None or ticket.status in TERMINAL:
-            raise ApiError(409, "ticket_finished", "this ticket is no longer in the queue")
         kd = self.kiosks[job.kiosk]
-        if kd.link is None:
-            raise ApiError(409, "kiosk_offline", f"kiosk {job.kiosk}'s printer is not connected")
+        live = ticket is not None and ticket.status not in TERMINAL
+        check_reprint(
+            job, failed_only=failed_only, ticket_live=live, kiosk_online=kd.link is not None
+        )
         job.attempt += 1
         self._update(job, "queued", "")
         await self._send_job(kd, job)
@@ -565,8 +472,7 @@ class DeviceHub:
     # -- persistence (one writer thread, so writes land in the order they were made) -----------
 
     def _save_job(self, job: Job) -> None:
-        row = job.row()
-        self._spawn(self._write(_upsert, self.store, "print_jobs", row))
+        self._spawn(self._write(store_devices.save_job, self.store, replace(job)))
 
     def _save_device(self, kd: KioskDevices) -> None:
         row = {
@@ -580,7 +486,7 @@ class DeviceHub:
             "reader_detail": kd.reader_detail,
             "last_seen": kd.last_seen,
         }
-        self._spawn(self._write(_upsert, self.store, "devices", row))
+        self._spawn(self._write(store_devices.save_device, self.store, row))
 
     async def _write(self, fn: Any, *args: Any) -> None:
         try:
@@ -635,214 +541,3 @@ class DeviceHub:
 def _log_failure(task: asyncio.Task[None]) -> None:
     if not task.cancelled() and task.exception() is not None:
         log.error("a kiosk's device loop stopped", exc_info=task.exception())
-
-
-def _upsert(store: Store, table: str, row: dict[str, Any]) -> None:
-    cols = ", ".join(f"[{c}]" for c in row)
-    marks = ", ".join("?" for _ in row)
-    with store.writing() as db:
-        db.execute(f"INSERT OR REPLACE INTO {table} ({cols}) VALUES ({marks})", list(row.values()))
-
-
-DEVICES = web.AppKey("devices", DeviceHub)
-
-
-def setup(app: web.Application, base_url: str = "") -> None:
-    """Add the routes and, once the hall is up, its kiosks' devices (after the hall starts,
-    before it stops)."""
-    app.add_routes(routes)
-
-    async def devices(app: web.Application) -> AsyncIterator[None]:
-        hub = DeviceHub(app[HALL], app[HUB], base_url)
-        app[DEVICES] = hub
-        app[HALL].listeners.append(hub.listener)
-        await hub.start()
-        yield
-        await hub.stop()
-
-    async def close_agents(app: web.Application) -> None:
-        hub = app.get(DEVICES)
-        if hub is not None:
-            for kd in hub.kiosks.values():
-                if isinstance(kd.link, WsLink):
-                    await kd.link.close()
-
-    app.cleanup_ctx.append(devices)
-    app.on_shutdown.append(close_agents)
-
-
-# -- HTTP --------------------------------------------------------------------------------------
-
-
-def _bearer(request: web.Request) -> str | None:
-    header = request.headers.get("Authorization", "")
-    return header[7:].strip() or None if header.lower().startswith("bearer ") else None
-
-
-@routes.get("/ws/agent")
-async def agent_ws(request: web.Request) -> web.WebSocketResponse:
-    """A kiosk's ``hall-devices`` agent; the token decides which kiosk it is."""
-    devices = request.app[DEVICES]
-    token = _bearer(request)
-    if token is None:
-        raise ApiError(
-            401,
-            "missing_token",
-            "send Authorization: Bearer TOKEN (hall-server device add KIOSK creates it)",
-        )
-    kiosk = kiosk_of_token(devices.store, token)
-    if kiosk is None:
-        raise ApiError(401, "bad_token", "this device token is not valid")
-    wanted = request.query.get("kiosk")
-    if wanted is not None and wanted != kiosk:
-        raise ApiError(403, "wrong_kiosk", f"this token belongs to kiosk {kiosk}, not {wanted}")
-    kd = devices.kiosks.get(kiosk)
-    if kd is None:
-        raise ApiError(404, "unknown_kiosk", f"kiosk {kiosk} is not in the hall configuration")
-    if kd.mode == "local":
-        raise ApiError(409, "local_devices", f"kiosk {kiosk}'s devices are driven by the server")
-    ws = web.WebSocketResponse(heartbeat=20, max_msg_size=1 << 20)
-    await ws.prepare(request)
-    link = WsLink(ws)
-    await devices.connect(kiosk, link, "agent")
-    log.info("kiosk %s: agent connected from %s", kiosk, request.remote)
-    try:
-        async for msg in ws:
-            if msg.type != WSMsgType.TEXT:
-                continue
-            try:
-                data = json.loads(msg.data)
-            except ValueError:
-                log.warning("kiosk %s: agent sent something that is not JSON", kiosk)
-                continue
-            if isinstance(data, dict):
-                await devices.receive(kiosk, data, link)
-    finally:
-        await devices.disconnect(kiosk, link)
-        log.info("kiosk %s: agent disconnected", kiosk)
-    return ws
-
-
-@routes.get("/api/v1/devices")
-async def devices_view(request: web.Request) -> web.Response:
-    require(request, Role.MANAGER)
-    return web.json_response(request.app[DEVICES].view())
-
-
-@routes.get("/api/v1/print-jobs")
-async def print_jobs(request: web.Request) -> web.Response:
-    """Today's print jobs, newest first; ``?kiosk=K`` and ``?state=failed`` narrow them."""
-    require(request, Role.STAFF)
-    devices = request.app[DEVICES]
-    kiosk, state = request.query.get("kiosk"), request.query.get("state")
-    if state is not None and state not in JOB_STATES:
-        raise ApiError(422, "invalid_state", f"state must be one of {', '.join(JOB_STATES)}")
-    jobs = [
-        devices.job_view(j)
-        for j in reversed(devices.jobs.values())
-        if (kiosk is None or j.kiosk == kiosk) and (state is None or j.state == state)
-    ]
-    return web.json_response(jobs)
-
-
-@routes.post("/api/v1/print-jobs/{job}/reprint")
-async def reprint_job(request: web.Request) -> web.Response:
-    """Staff print a ticket again (failed, or torn): the next attempt of the same job."""
-    require(request, Role.STAFF)
-    devices = request.app[DEVICES]
-    job = devices.jobs.get(request.match_info["job"])
-    if job is None:
-        raise ApiError(404, "unknown_job", "no print job of today has this id")
-    return web.json_response(devices.job_view(await devices.reprint(job, failed_only=False)))
-
-
-def _job_of_token(request: web.Request) -> Any:
-    devices = request.app[DEVICES]
-    ticket = request.app[HALL].engine.by_token_latest(request.match_info["token"])
-    job = devices.job_of_ticket(ticket.id) if ticket is not None else None
-    if job is None:
-        raise ApiError(404, "no_print_job", "this ticket was not printed at a kiosk today")
-    return job
-
-
-@routes.get("/api/v1/tickets/{token}/print")
-async def ticket_print(request: web.Request) -> web.Response:
-    """The holder of a ticket sees whether it printed."""
-    job = _job_of_token(request)
-    return web.json_response(
-        {"number": job.number, "kiosk": job.kiosk, "state": job.state, "reason": job.reason}
-    )
-
-
-@routes.post("/api/v1/tickets/{token}/reprint")
-async def ticket_reprint(request: web.Request) -> web.Response:
-    """The holder of a ticket whose printing failed asks for it again (kiosk screen)."""
-    devices = request.app[DEVICES]
-    job = await devices.reprint(_job_of_token(request), failed_only=True)
-    return web.json_response(
-        {"number": job.number, "kiosk": job.kiosk, "state": job.state, "reason": job.reason},
-        status=202,
-    )
-
-
-class SimulateRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    action: str = Field(
-        pattern="^(place_card|remove_card|paper_ok|paper_low|paper_out|printer_off)$"
-    )
-    card: str = Field(default="resident", pattern="^(resident|hmt_residence|foreign_permanent)$")
-
-
-@routes.post("/api/v1/devices/{kiosk}/simulate")
-async def simulate(request: web.Request) -> web.Response:
-    """Demo halls: act on a kiosk's built-in simulators (``sim:`` addresses) as a visitor or
-    a printer would: place a sample card, run out of paper, switch the printer off."""
-    require(request, Role.MANAGER)
-    req = await body(request, SimulateRequest)
-    loop = _local_loop(request)
-    from devices.sim import cards
-
-    reader_sim = loop.reader.simulator if loop.reader is not None else None
-    printer_sim = loop.printer.simulator if loop.printer is not None else None
-    if req.action in ("place_card", "remove_card"):
-        if reader_sim is None:
-            raise ApiError(409, "no_simulator", "this kiosk's reader is not a simulator")
-        if req.action == "place_card":
-            reader_sim.place(next(c for c in cards.SAMPLES if c.card_type.value == req.card))
-        else:
-            reader_sim.remove()
-    else:
-        if printer_sim is None:
-            raise ApiError(409, "no_simulator", "this kiosk's printer is not a simulator")
-        printer_sim.set_state(
-            {"paper_ok": "ok", "paper_low": "near_end", "paper_out": "out"}.get(
-                req.action, "offline"
-            )
-        )
-        loop.check_now()
-    return web.json_response({"ok": True, "action": req.action})
-
-
-@routes.get("/api/v1/devices/{kiosk}/printed")
-async def printed(request: web.Request) -> web.Response:
-    """Demo halls: what a ``sim:`` printer printed (the last 20 tickets)."""
-    require(request, Role.MANAGER)
-    loop = _local_loop(request)
-    sim = loop.printer.simulator if loop.printer is not None else None
-    if sim is None:
-        raise ApiError(409, "no_simulator", "this kiosk's printer is not a simulator")
-    return web.json_response(
-        [
-            {"lines": [line.text for line in t.lines], "qr_codes": t.qr_codes, "cut": t.cut}
-            for t in sim.tickets[-20:]
-        ]
-    )
-
-
-def _local_loop(request: web.Request) -> DeviceLoop:
-    kd = request.app[DEVICES].kiosks.get(request.match_info["kiosk"])
-    if kd is None:
-        raise ApiError(404, "unknown_kiosk", f"no kiosk {request.match_info['kiosk']!r}")
-    if kd.loop is None:
-        raise ApiError(409, "no_simulator", "this kiosk's devices are not run by the server")
-    return kd.loop

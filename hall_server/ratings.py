@@ -16,11 +16,9 @@ from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any, Literal
 
-from aiohttp import web
-
 from hall_server.appointments import Calendar
+from hall_server.core.errors import DomainError
 from hall_server.hall import Hall
-from hall_server.http.common import ApiError
 
 LEVELS: dict[int, tuple[str, str]] = {
     5: ("非常满意", "Very satisfied"),
@@ -73,7 +71,7 @@ class Ratings:
         """For the progress page: may this visitor still rate, or how did they rate."""
         t = self._ticket("token", token)
         if t is None:
-            raise ApiError(404, "unknown_ticket", "no ticket has this token")
+            raise DomainError("not_found", "unknown_ticket", "no ticket has this token")
         r = self._rated(t["id"])
         return {
             "rateable": r is None and self._open_for(t, self.rules.holder_days * 86400.0),
@@ -92,7 +90,7 @@ class Ratings:
         """The evaluator pad's view: the ticket this window finished last, if it is fresh and
         not yet rated."""
         if window not in self.hall.windows_cfg:
-            raise ApiError(404, "unknown_window", f"no window {window!r}")
+            raise DomainError("not_found", "unknown_window", f"no window {window!r}")
         rows = self.hall.store.db.query(
             "SELECT id, day, service, number, status, window, finished_at, finished_by, "
             "called_by FROM tickets WHERE window = ? AND status = 'done' "
@@ -133,22 +131,24 @@ class Ratings:
             t, source = self._ticket("id", ticket_id), "pad"
             seconds = self.rules.pad_show_min * 60.0
         else:
-            raise ApiError(422, "missing_ticket", "give the ticket's token or its id")
+            raise DomainError("invalid", "missing_ticket", "give the ticket's token or its id")
         if t is None:
-            raise ApiError(404, "unknown_ticket", "no such ticket")
+            raise DomainError("not_found", "unknown_ticket", "no such ticket")
         if t["status"] != "done":
-            raise ApiError(409, "not_finished", f"ticket {t['number']} has not been served")
+            raise DomainError(
+                "conflict", "not_finished", f"ticket {t['number']} has not been served"
+            )
         if self._rated(t["id"]):
-            raise ApiError(409, "already_rated", f"ticket {t['number']} has been rated")
+            raise DomainError("conflict", "already_rated", f"ticket {t['number']} has been rated")
         if not self._open_for(t, seconds):
-            raise ApiError(409, "rating_closed", "this ticket can no longer be rated")
+            raise DomainError("conflict", "rating_closed", "this ticket can no longer be rated")
         options = list(dict.fromkeys(options or []))
         unknown = [o for o in options if o not in REASONS]
         if unknown:
-            raise ApiError(422, "unknown_reason", f"unknown reason {unknown[0]!r}")
+            raise DomainError("invalid", "unknown_reason", f"unknown reason {unknown[0]!r}")
         bad = level <= BAD
         if bad and not options:
-            raise ApiError(422, "reason_required", "a bad rating needs a reason")
+            raise DomainError("invalid", "reason_required", "a bad rating needs a reason")
         now = self.hall.clock()
         row = {
             "ticket_id": t["id"],
@@ -176,7 +176,9 @@ class Ratings:
                     list(row.values()),
                 )
             except sqlite3.IntegrityError:
-                raise ApiError(409, "already_rated", "this ticket has been rated") from None
+                raise DomainError(
+                    "conflict", "already_rated", "this ticket has been rated"
+                ) from None
             return int(cur.lastrowid or 0)
 
     def due(self, at: float) -> float:
@@ -191,7 +193,7 @@ class Ratings:
     def _get(self, rating_id: int) -> dict[str, Any]:
         rows = list(self.hall.store.db.query("SELECT * FROM ratings WHERE id = ?", [rating_id]))
         if not rows:
-            raise ApiError(404, "unknown_rating", f"no rating {rating_id}")
+            raise DomainError("not_found", "unknown_rating", f"no rating {rating_id}")
         return rows[0]
 
     def view(self, r: dict[str, Any]) -> dict[str, Any]:
@@ -255,14 +257,18 @@ class Ratings:
     ) -> dict[str, Any]:
         r = self._get(rating_id)
         if r["followup"] is None:
-            raise ApiError(409, "no_followup", "only bad ratings (levels 1-2) are followed up")
+            raise DomainError(
+                "conflict", "no_followup", "only bad ratings (levels 1-2) are followed up"
+            )
         if FOLLOWUP.index(state) <= FOLLOWUP.index(r["followup"]):
-            raise ApiError(
-                409, "invalid_followup", f"the follow-up is {r['followup']}: cannot go to {state}"
+            raise DomainError(
+                "conflict",
+                "invalid_followup",
+                f"the follow-up is {r['followup']}: cannot go to {state}",
             )
         note = (note or "").strip() or None
         if state == "resolved" and not note:
-            raise ApiError(422, "note_required", "say how it was resolved")
+            raise DomainError("invalid", "note_required", "say how it was resolved")
 
         def write() -> None:
             with self.hall.store.writing() as db:
@@ -316,6 +322,3 @@ def satisfaction(
             }
         )
     return out
-
-
-RATINGS = web.AppKey("ratings", Ratings)

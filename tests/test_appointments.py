@@ -16,14 +16,13 @@ from devices import idnumber
 from hall_server.app import make_app
 from hall_server.appointments import (
     ALPHABET,
-    APPOINTMENTS,
     Calendar,
     attendance,
     suspended_until,
 )
 from hall_server.config import AppointmentRules, parse_config
 from hall_server.core.identity import identity_from_card
-from hall_server.http.common import HALL
+from hall_server.http.common import APPOINTMENTS, HALL
 from tests.support import add_demo_accounts
 
 TZ = ZoneInfo("Asia/Shanghai")

@@ -37,6 +37,8 @@ from dataclasses import asdict, dataclass, field, fields
 from enum import StrEnum
 from typing import Any
 
+from hall_server.core.errors import DomainError
+
 
 class Status(StrEnum):
     WAITING = "waiting"
@@ -83,14 +85,8 @@ IN_HAND = frozenset({Status.CALLED, Status.SERVING})
 HIGH_CLASSES = (Priority.PRIORITY, Priority.APPOINTMENT)
 
 
-class EngineError(Exception):
-    """A command the current state does not allow. ``kind`` maps to an HTTP status."""
-
-    def __init__(self, kind: str, code: str, message: str) -> None:
-        super().__init__(message)
-        self.kind = kind  # "not_found" | "conflict" | "invalid"
-        self.code = code
-        self.message = message
+class EngineError(DomainError):
+    """A command the current state does not allow."""
 
 
 # --- configuration the engine needs (the server's config module builds these) ---------------

@@ -419,3 +419,10 @@ class Estimator:
         """For a visitor who takes a normal ticket of this service now."""
         calls, now = self._calls(engine)
         return self._estimate(calls.get(f"+{service}"), now, engine.waiting(service), service)[0]
+
+
+def minutes_range(range_s: list[int]) -> tuple[int, int]:
+    """An estimate as whole minutes a visitor can read: never "0–0", never a one-point range
+    (the kiosk script formats live updates the same way)."""
+    low = max(1, round(range_s[0] / 60))
+    return low, max(low + 1, round(range_s[1] / 60))

@@ -1,71 +1,34 @@
-"""What every HTTP handler shares: JSON errors, body validation, who is asking."""
+"""What every HTTP handler shares: the application's keys, body validation, who is asking."""
 
 from __future__ import annotations
 
 import json
-import logging
-from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
 from hall_server.auth import COOKIE, Accounts, Principal, Role
-from hall_server.core.engine import EngineError
-from hall_server.hall import Hall, HallUnavailable
+from hall_server.hall import Hall
+from hall_server.http.errors import ApiError
 from hall_server.http.hub import Hub
 
-log = logging.getLogger(__name__)
+if TYPE_CHECKING:
+    from hall_server.alarms import Alarms
+    from hall_server.appointments import Appointments
+    from hall_server.device_hub import DeviceHub
+    from hall_server.ratings import Ratings
 
+# what the app module puts on the application for handlers to reach
 HALL = web.AppKey("hall", Hall)
 ACCOUNTS = web.AppKey("accounts", Accounts)
 HUB = web.AppKey("hub", Hub)
+APPOINTMENTS: web.AppKey[Appointments] = web.AppKey("appointments")
+RATINGS: web.AppKey[Ratings] = web.AppKey("ratings")
+ALARMS: web.AppKey[Alarms] = web.AppKey("alarms")
+DEVICES: web.AppKey[DeviceHub] = web.AppKey("devices")
 
 M = TypeVar("M", bound=BaseModel)
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
-_KIND_STATUS = {"not_found": 404, "conflict": 409, "invalid": 422}
-
-
-class ApiError(web.HTTPException):
-    """An error answered as ``{"error": {"code", "message"}}``."""
-
-    def __init__(self, status: int, code: str, message: str, **extra: Any) -> None:
-        self.status_code = status
-        super().__init__(
-            text=json.dumps({"error": {"code": code, "message": message, **extra}}),
-            content_type="application/json",
-        )
-
-
-def error_json(status: int, code: str, message: str) -> web.Response:
-    return web.json_response({"error": {"code": code, "message": message}}, status=status)
-
-
-@web.middleware
-async def errors_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Under /api/ every failure is JSON and none is a 500 for bad input."""
-    api = request.path.startswith("/api/")
-    try:
-        return await handler(request)
-    except ApiError:
-        raise
-    except EngineError as e:
-        if not api:
-            raise
-        return error_json(_KIND_STATUS.get(e.kind, 409), e.code, e.message)
-    except HallUnavailable as e:
-        return error_json(503, "store_unavailable", str(e))
-    except web.HTTPException as e:
-        if not api or e.status < 400:
-            raise
-        codes = {404: "not_found", 405: "method_not_allowed", 413: "too_large"}
-        return error_json(e.status, codes.get(e.status, "http_error"), e.reason)
-    except Exception:
-        log.exception("unhandled error on %s %s", request.method, request.path)
-        if not api:
-            raise
-        return error_json(500, "internal_error", "the server failed; the error is logged")
 
 
 async def body(request: web.Request, model: type[M]) -> M:

@@ -62,3 +62,12 @@ def board_filter(window: str | None) -> Filter:
         return window is None or m.get("type") != "call" or m.get("window") == window
 
     return accepts
+
+
+def kiosk_filter(kiosk: str) -> Filter:
+    """A kiosk hears the hall's queue lengths and heartbeats, and its own device messages."""
+    return lambda m: m.get("type") in ("state", "heartbeat") or m.get("kiosk") == kiosk
+
+
+LIVE_TYPES = frozenset({"alarm", "state", "call", "heartbeat"})
+"""What the manager's dashboard hears."""

@@ -84,3 +84,21 @@ def page_login(request: web.Request, role: Role) -> Principal:
     if who is None or not who.at_least(role):
         raise web.HTTPFound(f"/login?next={request.path_qs}")
     return who
+
+
+def not_found(request: web.Request, what: str) -> web.Response:
+    return render(request, "not_found.html", {"what": what}, status=404)
+
+
+def public_base(request: web.Request) -> str:
+    """Where visitors' phones reach the hall: ``public_url`` from the config, else this host."""
+    hall = request.app[HALL]
+    return (hall.config.hall.public_url or str(request.url.origin())).rstrip("/")
+
+
+def services_public(request: web.Request) -> list[dict[str, Any]]:
+    """The services as pages' scripts name them."""
+    return [
+        {"code": s.code, "name": s.name, "name_en": s.name_en, "prefix": s.prefix}
+        for s in request.app[HALL].config.service
+    ]

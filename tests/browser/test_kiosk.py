@@ -8,7 +8,7 @@ import re
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from kiosk_ui.routes import catalog, initials
+from kiosk_ui.search import catalog, initials
 from tests.browser.helpers import axe_violations, screenshot_both
 from tests.support import ServerProcess
 

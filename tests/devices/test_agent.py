@@ -22,8 +22,8 @@ from hall_server.auth import Accounts, Role
 from hall_server.cli import main
 from hall_server.config import parse_config
 from hall_server.core.identity import identity_from_card
-from hall_server.device_hub import DEVICES, add_token
-from hall_server.http.common import HALL
+from hall_server.http.common import DEVICES, HALL
+from hall_server.store.devices import add_token
 from tests.support import eventually, kiosk_hall_toml, printed_tickets
 
 CONFIG = kiosk_hall_toml("测试镇便民服务中心", kiosks=("k1", "k2"), hall_id="t", priority_age=60)

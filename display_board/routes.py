@@ -1,0 +1,40 @@
+"""The hall board and the window screens: ``GET /board`` and ``GET /board?window=W``.
+
+Their live messages come over ``/ws/board`` (``hall_server/http/websockets.py``); the voice
+(``static/voice.js`` and the clips in ``static/voice/``) is shared with the kiosk and the
+progress page.
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from hall_server.http.common import HALL
+from hall_server.http.pages import not_found, render, services_public
+from hall_server.i18n import lang_of, texts
+
+routes = web.RouteTableDef()
+
+
+@routes.get("/board")
+async def board_page(request: web.Request) -> web.Response:
+    hall = request.app[HALL]
+    window = request.query.get("window")
+    if window is not None and window not in hall.windows_cfg:
+        return not_found(request, f"window {window}")
+    lang = lang_of(request)
+    wcfg = hall.windows_cfg[window] if window else None
+    return render(
+        request,
+        "board.html",
+        {
+            "window": wcfg,
+            "setup": {
+                "window": window,
+                "services": services_public(request),
+                "texts": texts(lang, "board.", "common."),
+                "lang": lang,
+                "voice": request.query.get("voice", lang),
+            },
+        },
+    )

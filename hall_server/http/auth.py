@@ -1,0 +1,75 @@
+"""Staff log in and out: ``/api/v1/auth/*`` (a bearer token, and the same as a cookie for
+pages)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field
+
+from hall_server.auth import COOKIE, SESSION_TTL_S, Role
+from hall_server.http.common import ACCOUNTS, HALL, ApiError, body, require, token_of
+
+routes = web.RouteTableDef()
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
+
+
+class LoginRequest(_Body):
+    username: str = Field(min_length=1, max_length=64)
+    password: str = Field(min_length=1, max_length=256)
+    window: str | None = Field(default=None, max_length=16)
+
+
+@routes.post("/api/v1/auth/login")
+async def login(request: web.Request) -> web.Response:
+    req = await body(request, LoginRequest)
+    accounts = request.app[ACCOUNTS]
+    if accounts.locked_out(req.username):
+        raise ApiError(429, "too_many_attempts", "too many wrong passwords; wait a few minutes")
+    user = await asyncio.to_thread(accounts.check, req.username, req.password)
+    if user is None:
+        accounts.failed(req.username)
+        raise ApiError(401, "bad_credentials", "wrong user name or password")
+    windows = json.loads(user["windows"] or "[]")
+    window = req.window or (windows[0] if windows else None)
+    hall = request.app[HALL]
+    if window is not None:
+        if window not in hall.windows_cfg:
+            raise ApiError(404, "unknown_window", f"no window {window!r}")
+        if user["role"] == Role.STAFF and windows and window not in windows:
+            raise ApiError(403, "forbidden", f"{req.username} may not work at window {window}")
+    token = accounts.open_session(user["username"], window)
+    resp = web.json_response(
+        {
+            "token": token,
+            "role": user["role"],
+            "username": user["username"],
+            "window": window,
+            "windows": windows,
+        }
+    )
+    resp.set_cookie(COOKIE, token, httponly=True, samesite="Strict", max_age=SESSION_TTL_S)
+    return resp
+
+
+@routes.post("/api/v1/auth/logout")
+async def logout(request: web.Request) -> web.Response:
+    token = token_of(request)
+    if token:
+        request.app[ACCOUNTS].close_session(token)
+    resp = web.json_response({"ok": True})
+    resp.del_cookie(COOKIE)
+    return resp
+
+
+@routes.get("/api/v1/auth/me")
+async def me(request: web.Request) -> web.Response:
+    who = require(request, Role.STAFF)
+    return web.json_response(
+        {"username": who.username, "role": who.role, "window": who.window, "windows": who.windows}
+    )

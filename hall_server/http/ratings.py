@@ -1,0 +1,102 @@
+"""好差评: rating a served ticket, the window's rating pad, managers' listing, satisfaction
+and follow-up of bad ratings (``/api/v1/ratings*``, ``/api/v1/tickets/{token}/rating``)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Literal
+
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field
+
+from hall_server import ratings as ratings_mod
+from hall_server.auth import Role
+from hall_server.http.common import HALL, RATINGS, ApiError, body, require, row_id
+from hall_server.http.params import day_param
+from hall_server.ratings import REASONS
+
+routes = web.RouteTableDef()
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
+
+
+class RatingRequest(_Body):
+    token: str | None = Field(default=None, max_length=64)
+    ticket: str | None = Field(default=None, max_length=64)
+    level: int = Field(ge=1, le=5, strict=True)
+    options: list[str] = Field(default=[], max_length=len(REASONS))
+    comment: str | None = Field(default=None, max_length=500)
+
+
+class FollowUpRequest(_Body):
+    followup: Literal["contacted", "resolved"]
+    note: str | None = Field(default=None, max_length=1000)
+
+
+@routes.post("/api/v1/ratings")
+async def rate(request: web.Request) -> web.Response:
+    req = await body(request, RatingRequest)
+    out = await request.app[RATINGS].rate(
+        req.level, token=req.token, ticket_id=req.ticket, options=req.options, comment=req.comment
+    )
+    return web.json_response(out, status=201)
+
+
+@routes.get("/api/v1/ratings")
+async def rating_list(request: web.Request) -> web.Response:
+    """One day's ratings (``date``, default today), or a range (``from``, ``to``); with
+    ``followup=open`` and no dates, every bad rating still waiting for an answer."""
+    require(request, Role.MANAGER)
+    try:
+        max_level = int(request.query.get("max_level", "5"))
+    except ValueError:
+        max_level = 0
+    if not 1 <= max_level <= 5:  # a huge number would overflow SQLite's integers: a 500
+        raise ApiError(422, "invalid_max_level", "max_level must be 1..5")
+    followup = request.query.get("followup")
+    if followup is not None and followup not in ratings_mod.FOLLOWUP:
+        raise ApiError(422, "invalid_followup", "followup must be open, contacted or resolved")
+    day = day_param(request)
+    day_from, day_to = day_param(request, "from"), day_param(request, "to")
+    if day is not None:
+        day_from = day_to = day
+    elif day_from is None and day_to is None and followup is None:
+        day_from = day_to = request.app[HALL].today()
+    out = request.app[RATINGS].listing(
+        day_from, day_to, max_level, followup, request.query.get("window")
+    )
+    return web.json_response(out)
+
+
+@routes.get("/api/v1/ratings/satisfaction")
+async def rating_satisfaction(request: web.Request) -> web.Response:
+    require(request, Role.MANAGER)
+    hall = request.app[HALL]
+    by = request.query.get("by", "window")
+    if by not in ("window", "staff", "service"):
+        raise ApiError(422, "invalid_by", "by must be window, staff or service")
+    today = hall.today()
+    day_from, day_to = day_param(request, "from", today), day_param(request, "to", today)
+    out = await asyncio.to_thread(ratings_mod.satisfaction, hall.store.path, day_from, day_to, by)
+    return web.json_response(out)
+
+
+@routes.get("/api/v1/ratings/pad/{window}")
+async def rating_pad(request: web.Request) -> web.Response:
+    return web.json_response(request.app[RATINGS].pad(request.match_info["window"]))
+
+
+@routes.patch("/api/v1/ratings/{id}")
+async def follow_up(request: web.Request) -> web.Response:
+    who = require(request, Role.MANAGER)
+    rating_id = row_id(request, "unknown_rating", "rating")
+    req = await body(request, FollowUpRequest)
+    out = await request.app[RATINGS].follow_up(rating_id, req.followup, req.note, who.username)
+    return web.json_response(out)
+
+
+@routes.get("/api/v1/tickets/{token}/rating")
+async def ticket_rating(request: web.Request) -> web.Response:
+    return web.json_response(request.app[RATINGS].for_token(request.match_info["token"]))

@@ -1,0 +1,62 @@
+"""Reports for any range of days: ``/api/v1/metrics/report`` as JSON, CSV or Excel."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import date
+from typing import Any
+
+from aiohttp import web
+
+from hall_server import reports
+from hall_server.auth import Role
+from hall_server.http.common import HALL, ApiError, require
+
+routes = web.RouteTableDef()
+
+
+def report_args(request: web.Request) -> tuple[date, date, str]:
+    hall = request.app[HALL]
+    q = request.query
+    try:
+        start, end = reports.parse_range(q.get("from"), q.get("to"), hall.today())
+    except reports.ReportError as e:
+        raise ApiError(422, e.code, str(e)) from None
+    by = q.get("by", "window")
+    if by not in reports.DIMENSIONS:
+        raise ApiError(
+            422, "invalid_dimension", f"by must be one of {', '.join(reports.DIMENSIONS)}"
+        )
+    return start, end, by
+
+
+async def report(request: web.Request) -> dict[str, Any]:
+    start, end, by = report_args(request)
+    hall = request.app[HALL]
+    return await asyncio.to_thread(
+        reports.report, hall.store.path, hall.config, start, end, hall.today(), by
+    )
+
+
+@routes.get("/api/v1/metrics/report")
+async def report_json(request: web.Request) -> web.Response:
+    require(request, Role.MANAGER)
+    return web.json_response(await report(request))
+
+
+@routes.get("/api/v1/metrics/report.{fmt:csv|xlsx}")
+async def report_file(request: web.Request) -> web.Response:
+    require(request, Role.MANAGER)
+    rep = await report(request)
+    lang = "en" if request.query.get("lang") == "en" else "zh"
+    fmt = request.match_info["fmt"]
+    name = f"hallq-{rep['by']}-{rep['from']}-{rep['to']}.{fmt}"
+    if fmt == "csv":
+        body, ctype = reports.to_csv(rep, lang), "text/csv; charset=utf-8"
+    else:
+        body = await asyncio.to_thread(reports.to_xlsx, rep, lang)
+        ctype = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    return web.Response(
+        body=body,
+        headers={"Content-Type": ctype, "Content-Disposition": f'attachment; filename="{name}"'},
+    )

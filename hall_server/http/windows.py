@@ -1,0 +1,59 @@
+"""The window console's commands: ``/api/v1/windows`` and ``/api/v1/windows/{window}/{action}``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field
+
+from hall_server.auth import Role
+from hall_server.hall import WINDOW_ACTIONS
+from hall_server.http.common import HALL, ApiError, body, require
+
+routes = web.RouteTableDef()
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
+
+
+class TransferRequest(_Body):
+    service: str = Field(min_length=1, max_length=64)
+
+
+class CallRequest(_Body):
+    number: str | None = Field(default=None, max_length=16)
+
+
+@routes.get("/api/v1/windows")
+async def windows(request: web.Request) -> web.Response:
+    return web.json_response(request.app[HALL].windows_view())
+
+
+@routes.post("/api/v1/windows/{window}/{action}")
+async def window_action(request: web.Request) -> web.Response:
+    who = require(request, Role.STAFF)
+    hall = request.app[HALL]
+    window, action = request.match_info["window"], request.match_info["action"]
+    if action not in WINDOW_ACTIONS:
+        raise ApiError(404, "unknown_action", f"no window action {action!r}")
+    if window not in hall.windows_cfg:
+        raise ApiError(404, "unknown_window", f"no window {window!r}")
+    if not who.may_act_on(window):
+        raise ApiError(403, "forbidden", f"{who.username} works at window {who.window}")
+    kw: dict[str, Any] = {}
+    if action == "transfer":
+        kw["service"] = (await body(request, TransferRequest)).service
+    elif action == "call" and request.can_read_body:
+        kw["number"] = (await body(request, CallRequest)).number
+    ticket = await hall.act(window, action, who.username, **kw)
+    if ticket is None:
+        if action == "call":
+            return web.Response(status=204)
+        return web.json_response({"ticket": None, "window": _window(hall, window)})
+    return web.json_response({"ticket": hall.ticket_view(ticket), "window": _window(hall, window)})
+
+
+def _window(hall: Any, window: str) -> dict[str, Any]:
+    return next(w for w in hall.windows_view() if w["id"] == window)

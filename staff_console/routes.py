@@ -1,0 +1,70 @@
+"""The staff's pages: ``GET /login`` and ``GET /logout`` (the session cookie pages use,
+``hallq_session``) and ``GET /staff``, the window console: staff land on their window,
+managers choose one."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from hall_server.auth import COOKIE, Role
+from hall_server.http.common import ACCOUNTS, HALL, token_of
+from hall_server.http.pages import not_found, page_login, render, services_public
+from hall_server.i18n import lang_of, texts
+
+routes = web.RouteTableDef()
+
+
+def _safe_next(raw: str | None) -> str | None:
+    """Only local paths: a login link must not send the user to another site."""
+    if raw and raw.startswith("/") and not raw.startswith("//") and "\\" not in raw:
+        return raw
+    return None
+
+
+@routes.get("/login")
+async def login_page(request: web.Request) -> web.Response:
+    hall = request.app[HALL]
+    windows = [{"id": w.id, "name": w.label, "name_en": w.name_en} for w in hall.config.window]
+    return render(
+        request,
+        "login.html",
+        {"next": _safe_next(request.query.get("next")) or "", "windows": windows},
+    )
+
+
+@routes.get("/logout")
+async def logout_page(request: web.Request) -> web.Response:
+    token = token_of(request)
+    if token:
+        request.app[ACCOUNTS].close_session(token)
+    resp = web.HTTPFound("/login")
+    resp.del_cookie(COOKIE)
+    raise resp
+
+
+@routes.get("/staff")
+async def staff_page(request: web.Request) -> web.Response:
+    who = page_login(request, Role.STAFF)
+    hall = request.app[HALL]
+    wanted = request.query.get("window") or who.window
+    if wanted is not None and wanted not in hall.windows_cfg:
+        return not_found(request, f"window {wanted}")
+    window = hall.windows_cfg[wanted] if wanted else None
+    lang = lang_of(request)
+    return render(
+        request,
+        "staff.html",
+        {
+            "window": window,
+            "windows": hall.config.window,
+            "may_act": window is not None and who.may_act_on(window.id),
+            "console": {
+                "window": window.id if window else None,
+                "window_services": list(window.services) if window else [],
+                "services": services_public(request),
+                "kiosks": {k.id: k.name or k.id for k in hall.config.kiosk},
+                "user": who.username,
+                "texts": texts(lang, "staff.", "common."),
+            },
+        },
+    )
