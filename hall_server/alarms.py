@@ -16,23 +16,22 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
-from hall_server.core.engine import EngineError, Event
+from hall_server.core.engine import Event
+from hall_server.core.errors import DomainError
 from hall_server.hall import Hall
 from hall_server.http.hub import Hub
+from hall_server.store import alarms as store_alarms
 
 log = logging.getLogger(__name__)
-
-KINDS = ("waiting", "wait")
 
 
 class Alarms:
     def __init__(self, hall: Hall, hub: Hub) -> None:
         self.hall = hall
         self.hub = hub
-        self.db = hall.store.db
+        self.store = hall.store
         self.open: dict[tuple[str, str], dict[str, Any]] = {
-            (r["service"], r["kind"]): r
-            for r in self.db.query("SELECT * FROM alarms WHERE cleared_at IS NULL")
+            (r["service"], r["kind"]): r for r in store_alarms.still_open(self.store)
         }
 
     # -- measuring -----------------------------------------------------------------------------
@@ -87,30 +86,26 @@ class Alarms:
             "acked_by": None,
             "acked_at": None,
         }
-        with self.hall.store.writing() as db:
-            row["id"] = db["alarms"].insert(row).last_pk
+        row["id"] = store_alarms.insert(self.store, row)
         self.open[(service, kind)] = row
         self._publish("raised", row)
 
     def _clear(self, key: tuple[str, str], now: float) -> None:
         row = self.open.pop(key)
         row["cleared_at"] = now
-        with self.hall.store.writing() as db:
-            db["alarms"].update(row["id"], {"cleared_at": now, "peak": row["peak"]})
+        store_alarms.update(self.store, row["id"], {"cleared_at": now, "peak": row["peak"]})
         self._publish("cleared", row)
 
     def acknowledge(self, alarm_id: int, who: str) -> dict[str, Any]:
-        rows = list(self.db.query("SELECT * FROM alarms WHERE id = ?", [alarm_id]))
-        if not rows:
-            raise EngineError("not_found", "unknown_alarm", f"no alarm {alarm_id}")
-        row = rows[0]
+        row = store_alarms.by_id(self.store, alarm_id)
+        if row is None:
+            raise DomainError("not_found", "unknown_alarm", f"no alarm {alarm_id}")
         if row["acked_by"]:
-            raise EngineError(
+            raise DomainError(
                 "conflict", "already_acknowledged", f"alarm {alarm_id} was acknowledged already"
             )
         now = self.hall.clock()
-        with self.hall.store.writing() as db:
-            db["alarms"].update(alarm_id, {"acked_by": who, "acked_at": now})
+        store_alarms.update(self.store, alarm_id, {"acked_by": who, "acked_at": now})
         row.update(acked_by=who, acked_at=now)
         live = self.open.get((row["service"], row["kind"]))
         if live is not None and live["id"] == alarm_id:
@@ -124,9 +119,7 @@ class Alarms:
         if open_only:
             rows = sorted(self.open.values(), key=lambda r: -r["raised_at"])
         else:
-            rows = list(
-                self.db.query("SELECT * FROM alarms WHERE day = ? ORDER BY raised_at DESC", [day])
-            )
+            rows = store_alarms.of_day(self.store, day)
             for r in rows:  # the live value and peak of alarms still open
                 r.update(self.open.get((r["service"], r["kind"]), {}))
         return [self.view(r) for r in rows]

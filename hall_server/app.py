@@ -24,7 +24,6 @@ import visitor_pages.routes
 from hall_server import reports
 from hall_server.alarms import Alarms
 from hall_server.appointments import Appointments
-from hall_server.auth import Accounts
 from hall_server.config import HallConfig
 from hall_server.core.engine import Event
 from hall_server.device_hub import DeviceHub
@@ -59,6 +58,7 @@ from hall_server.http.feed import board_listener
 from hall_server.http.hub import Hub
 from hall_server.ratings import Ratings
 from hall_server.simulate import simulate as run_simulation
+from hall_server.store.accounts import Accounts
 from hall_server.store.db import Store
 
 log = logging.getLogger(__name__)

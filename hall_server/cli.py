@@ -11,8 +11,9 @@ from pathlib import Path
 
 from aiohttp import web
 
-from hall_server.auth import Accounts, Role
 from hall_server.config import DEMO_CONFIG, ConfigError, HallConfig, load_config
+from hall_server.core.access import Role
+from hall_server.store.accounts import Accounts
 from hall_server.store.db import SchemaTooNew, Store
 
 

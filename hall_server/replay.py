@@ -25,6 +25,7 @@ from typing import Any
 from hall_server.config import HallConfig
 from hall_server.core.engine import DayOpened, Engine, Priority, Ticket, TicketCalled, WindowStatus
 from hall_server.core.estimate import Estimator
+from hall_server.core.measures import percentile
 
 NO_SHOW_COST_S = 60.0
 RESULT_COLUMNS = (
@@ -248,13 +249,6 @@ def write_result(path: Path, rows: list[dict[str, Any]]) -> None:
         w.writerows(rows)
 
 
-def _pct(values: list[float], q: float) -> float | None:
-    if not values:
-        return None
-    values = sorted(values)
-    return values[max(0, math.ceil(q * len(values) - 1e-9) - 1)]
-
-
 def summary(rows: list[dict[str, Any]], config: HallConfig) -> dict[str, Any]:
     """The day in a few numbers: waits, service level (as in the reports) and how right the
     estimates were (mean absolute error, share of waits inside the announced range)."""
@@ -271,8 +265,8 @@ def summary(rows: list[dict[str, Any]], config: HallConfig) -> dict[str, Any]:
         "never_called": never,
         "no_show": sum(r["status"] == "no_show" for r in rows),
         "wait_mean_s": round(sum(waits) / len(waits), 1) if waits else None,
-        "wait_p50_s": _pct(waits, 0.5),
-        "wait_p90_s": _pct(waits, 0.9),
+        "wait_p50_s": percentile(sorted(waits), 0.5),
+        "wait_p90_s": percentile(sorted(waits), 0.9),
         "wait_max_s": max(waits, default=None),
         "service_level": round(within / len(rows), 4) if rows else None,
         "estimate_mae_s": round(sum(errors) / len(errors), 1) if errors else None,

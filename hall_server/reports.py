@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from hall_server.config import HallConfig
+from hall_server.core.measures import nearest_rank
 
 VERSION = 1
 DIMENSIONS = ("window", "service", "staff", "hour")
@@ -320,7 +321,7 @@ class _Seconds:
         """Nearest rank: the smallest value with at least ``q`` of the group at or below it."""
         if self._cum is None:
             self._cum = np.cumsum(self.hist, axis=1)
-        rank = np.maximum(np.ceil(q * self.n - 1e-9), 1)
+        rank = [nearest_rank(q, int(n)) for n in self.n]
         at = [np.searchsorted(row, k) for row, k in zip(self._cum, rank, strict=True)]
         return np.where(self.n > 0, at, np.nan)
 

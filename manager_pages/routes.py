@@ -14,7 +14,7 @@ from aiohttp import web
 
 from hall_server import ratings as ratings_mod
 from hall_server import reports
-from hall_server.auth import Role
+from hall_server.core.access import Role
 from hall_server.http.common import HALL, ApiError
 from hall_server.http.pages import page_login, render
 from hall_server.http.reports import report

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from hall_server.auth import COOKIE, Role
-from hall_server.http.common import ACCOUNTS, HALL, token_of
+from hall_server.core.access import Role
+from hall_server.http.common import ACCOUNTS, COOKIE, HALL, token_of
 from hall_server.http.pages import not_found, page_login, render, services_public
 from hall_server.i18n import lang_of, texts
 

@@ -19,8 +19,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
-from hall_server.auth import Accounts, Role
 from hall_server.config import HallConfig
+from hall_server.core.access import Role
+from hall_server.store.accounts import Accounts
 from hall_server.store.db import Store
 
 ROOT = Path(__file__).resolve().parent.parent

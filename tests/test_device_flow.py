@@ -20,8 +20,9 @@ from devices.sim.cards import RESIDENT
 from devices.sim.links import PtyLink
 from devices.sim.printer_sim import PrinterSimulator
 from devices.sim.reader_sim import ReaderSimulator
-from hall_server.auth import Accounts, Role
 from hall_server.cli import main
+from hall_server.core.access import Role
+from hall_server.store.accounts import Accounts
 from hall_server.store.db import Store
 from tests.support import ROOT, ServerProcess, kiosk_hall_toml, printed_tickets, wait_until
 

@@ -29,6 +29,7 @@ from datetime import datetime
 
 from hall_server.config import HallConfig
 from hall_server.core.engine import Engine, Status, Ticket, WindowStatus
+from hall_server.core.measures import percentile
 
 SLOT_S = 900  # time-of-day resolution of the window-availability profile
 LONG_S = 600  # estimates at least this long get a relative range, shorter ones an absolute one
@@ -69,8 +70,10 @@ class _Mean:
         return self.sum / self.n
 
 
-def _quantile(values: list[float], q: float) -> float:
-    return values[min(len(values) - 1, max(0, math.ceil(q * len(values)) - 1))]
+def _at(sorted_values: list[float], q: float) -> float:
+    value = percentile(sorted_values, q)
+    assert value is not None  # callers only ask with enough samples
+    return value
 
 
 class Estimator:
@@ -369,7 +372,7 @@ class Estimator:
         if long not in self._bounds:
             errs = sorted(self.errors[long])
             if len(errs) >= MIN_ERRORS:
-                self._bounds[long] = tuple(_quantile(errs, q) for q in self.coverage)
+                self._bounds[long] = tuple(_at(errs, q) for q in self.coverage)
             else:
                 self._bounds[long] = (0.6, 1.6) if long else (-120.0, 300.0)
         lo, hi = self._bounds[long]
@@ -383,7 +386,7 @@ class Estimator:
         them by the median of actual over played waits measured so far, fading in from 0."""
         if self._factor is None:
             ratios = sorted(self.drift)
-            median = _quantile(ratios, 0.5) if len(ratios) >= MIN_ERRORS else 1.0
+            median = _at(ratios, 0.5) if len(ratios) >= MIN_ERRORS else 1.0
             self._factor = min(1.5, max(0.8, median))
         return played * (1 + (self._factor - 1) * min(1.0, played / LONG_S))
 

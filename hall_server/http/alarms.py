@@ -6,7 +6,7 @@ from datetime import date
 
 from aiohttp import web
 
-from hall_server.auth import Role
+from hall_server.core.access import Role
 from hall_server.http.common import ALARMS, HALL, ApiError, require, row_id
 
 routes = web.RouteTableDef()

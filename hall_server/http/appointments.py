@@ -8,7 +8,7 @@ from datetime import date
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
-from hall_server.auth import Role
+from hall_server.core.access import Role
 from hall_server.http.common import APPOINTMENTS, HALL, ApiError, body, require
 from hall_server.http.params import day_param, service_param
 

@@ -9,8 +9,9 @@ import json
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
-from hall_server.auth import COOKIE, SESSION_TTL_S, Role
-from hall_server.http.common import ACCOUNTS, HALL, ApiError, body, require, token_of
+from hall_server.core.access import Role
+from hall_server.http.common import ACCOUNTS, COOKIE, HALL, ApiError, body, require, token_of
+from hall_server.store.accounts import SESSION_TTL_S
 
 routes = web.RouteTableDef()
 

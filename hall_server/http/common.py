@@ -8,16 +8,19 @@ from typing import TYPE_CHECKING, TypeVar
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
-from hall_server.auth import COOKIE, Accounts, Principal, Role
+from hall_server.core.access import Principal, Role
 from hall_server.hall import Hall
 from hall_server.http.errors import ApiError
 from hall_server.http.hub import Hub
+from hall_server.store.accounts import Accounts
 
 if TYPE_CHECKING:
     from hall_server.alarms import Alarms
     from hall_server.appointments import Appointments
     from hall_server.device_hub import DeviceHub
     from hall_server.ratings import Ratings
+
+COOKIE = "hallq_session"  # the session token, for pages
 
 # what the app module puts on the application for handlers to reach
 HALL = web.AppKey("hall", Hall)

@@ -9,7 +9,7 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
 from devices.agent import DeviceLoop
-from hall_server.auth import Role
+from hall_server.core.access import Role
 from hall_server.core.errors import DomainError
 from hall_server.core.print_jobs import JOB_STATES
 from hall_server.http.common import DEVICES, HALL, body, require

@@ -8,7 +8,7 @@ from datetime import date
 from aiohttp import web
 
 from hall_server import metrics
-from hall_server.auth import Role
+from hall_server.core.access import Role
 from hall_server.http.common import HALL, ApiError, require
 
 routes = web.RouteTableDef()

@@ -16,7 +16,7 @@ import aiohttp_jinja2
 import jinja2
 from aiohttp import web
 
-from hall_server.auth import Principal, Role
+from hall_server.core.access import Principal, Role
 from hall_server.http.common import HALL, principal
 from hall_server.i18n import lang_of, translator
 

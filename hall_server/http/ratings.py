@@ -10,7 +10,7 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
 from hall_server import ratings as ratings_mod
-from hall_server.auth import Role
+from hall_server.core.access import Role
 from hall_server.http.common import HALL, RATINGS, ApiError, body, require, row_id
 from hall_server.http.params import day_param
 from hall_server.ratings import REASONS

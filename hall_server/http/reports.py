@@ -9,7 +9,7 @@ from typing import Any
 from aiohttp import web
 
 from hall_server import reports
-from hall_server.auth import Role
+from hall_server.core.access import Role
 from hall_server.http.common import HALL, ApiError, require
 
 routes = web.RouteTableDef()

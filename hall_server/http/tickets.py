@@ -8,7 +8,7 @@ from typing import Any
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
-from hall_server.auth import Role
+from hall_server.core.access import Role
 from hall_server.core.identity import InvalidCard, identity_from_card
 from hall_server.http.common import APPOINTMENTS, HALL, ApiError, body, require
 

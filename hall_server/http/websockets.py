@@ -28,7 +28,7 @@ from typing import Any
 from aiohttp import WSMsgType, web
 
 from hall_server import metrics
-from hall_server.auth import Role
+from hall_server.core.access import Role
 from hall_server.device_hub import DeviceHub
 from hall_server.http.common import (
     ALARMS,

@@ -7,7 +7,7 @@ from typing import Any
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
-from hall_server.auth import Role
+from hall_server.core.access import Role
 from hall_server.hall import WINDOW_ACTIONS
 from hall_server.http.common import HALL, ApiError, body, require
 

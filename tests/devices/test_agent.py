@@ -18,11 +18,12 @@ from devices.sim.links import PtyLink, TcpLink
 from devices.sim.printer_sim import PrinterSimulator
 from devices.sim.reader_sim import ReaderSimulator
 from hall_server.app import make_app
-from hall_server.auth import Accounts, Role
 from hall_server.cli import main
 from hall_server.config import parse_config
+from hall_server.core.access import Role
 from hall_server.core.identity import identity_from_card
 from hall_server.http.common import DEVICES, HALL
+from hall_server.store.accounts import Accounts
 from hall_server.store.devices import add_token
 from tests.support import eventually, kiosk_hall_toml, printed_tickets
 

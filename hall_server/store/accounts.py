@@ -13,40 +13,12 @@ import hmac
 import json
 import secrets
 import time
-from dataclasses import dataclass
-from enum import StrEnum
 
+from hall_server.core.access import Principal, Role
 from hall_server.store.db import Store
 
 SESSION_TTL_S = 12 * 3600
-COOKIE = "hallq_session"
 _N, _R, _P = 2**14, 8, 1
-
-
-class Role(StrEnum):
-    STAFF = "staff"
-    MANAGER = "manager"
-    ADMIN = "admin"
-
-
-RANK = {Role.STAFF: 1, Role.MANAGER: 2, Role.ADMIN: 3}
-
-
-@dataclass(frozen=True)
-class Principal:
-    username: str
-    role: Role
-    windows: tuple[str, ...]
-    window: str | None
-
-    def at_least(self, role: Role) -> bool:
-        return RANK[self.role] >= RANK[role]
-
-    def may_act_on(self, window: str) -> bool:
-        """Staff act on the window they logged in at; managers and admins on any."""
-        if self.at_least(Role.MANAGER):
-            return True
-        return self.window == window
 
 
 def hash_password(password: str) -> str:
