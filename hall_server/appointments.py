@@ -1,181 +1,38 @@
-"""Online appointments (网上预约): slots, the booking rules, and check-in at the kiosk.
-
-A day is cut into slots (``[appointments] slot_min``) over the hall's hours. A slot of a service
-holds as many appointments as the windows serving it can see in that time, times the share of
-window time kept for appointments: ``windows × slot_min ÷ mean_service_min × share``, the
-fractions carried from slot to slot; the rest of the time is for visitors who just walk in.
-
-Rules, all from ``[appointments]``: book from ``min_days_ahead`` days up to
-``max_working_days_ahead`` working days ahead (weekends and ``closed_dates`` excluded,
-``working_dates`` included); one booking per person, service and day; cancel until
-``cancel_before_min`` before the slot; ``suspend_after_missed`` missed appointments within
-``suspend_window_days`` suspend booking for ``suspend_days``. A *person* is the keyed hash of the
-ID number (the same hash a card read at the kiosk gives, so a swipe finds the booking) or of
-the phone number; neither number is stored in clear and the name is stored masked.
-
-Check-in, by the confirmation code or by the ID card, from ``early_min`` before the slot to
-``late_min`` after its start gives an ``appointment`` ticket; outside that the visitor gets a
-normal ticket and a sentence saying why. An appointment nobody checked in to by the slot's end
-plus ``missed_after_min`` is *missed*: it counts towards a suspension.
-"""
+"""The booking desk: online appointments and check-in at the kiosk, over the hall and its
+store. The rules are in ``core/appointments.py`` (read its docstring first); the SQL in
+``store/appointments.py``."""
 
 from __future__ import annotations
 
 import asyncio
 import io
-import math
-import re
-import secrets
-import sqlite3
-from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from pathlib import Path
 from typing import Any
 
 import qrcode
 import qrcode.image.svg
 
 from devices import idnumber
-from hall_server.config import AppointmentRules, HallConfig
+from hall_server.config import HallConfig
+from hall_server.core.appointments import (
+    DAY_S,
+    PHONE,
+    Arrival,
+    Calendar,
+    check_in_outcome,
+    hhmm,
+    mask_contact,
+    minutes,
+    normalize_code,
+    slot_capacities,
+    status_at,
+    suspended_until,
+)
 from hall_server.core.engine import Priority, Ticket
 from hall_server.core.errors import DomainError
 from hall_server.core.identity import Identity
 from hall_server.hall import Hall
-
-ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"  # no 0/O, 1/I: read aloud and typed on a kiosk
-CODE_LENGTH = 8
-#: Statuses that hold a place in a slot (a cancelled one frees it).
-HOLDING = ("booked", "checked_in", "arrived", "missed")
-_PHONE = re.compile(r"^1[3-9]\d{9}$")
-_DAY_S = 86400.0
-
-
-class Calendar:
-    """Working days: Monday to Friday, minus ``closed_dates``, plus ``working_dates`` (调休)."""
-
-    def __init__(self, rules: AppointmentRules) -> None:
-        self.closed = set(rules.closed_dates)
-        self.working = set(rules.working_dates)
-
-    def is_working(self, d: date) -> bool:
-        return d in self.working or (d.weekday() < 5 and d not in self.closed)
-
-    def working_days_after(self, d: date, n: int) -> date:
-        """The ``n``-th working day after ``d``."""
-        while n > 0:
-            d += timedelta(days=1)
-            n -= self.is_working(d)
-        return d
-
-
-def normalize_code(code: str) -> str:
-    """Visitors type codes with spaces or dashes, in lower case."""
-    return re.sub(r"[\s-]", "", code).upper()
-
-
-def hhmm(minutes: int) -> str:
-    return f"{minutes // 60:02d}:{minutes % 60:02d}"
-
-
-def _minutes(hh_mm: str) -> int:
-    return int(hh_mm[:2]) * 60 + int(hh_mm[3:])
-
-
-def new_code() -> str:
-    return "".join(secrets.choice(ALPHABET) for _ in range(CODE_LENGTH))
-
-
-def suspended_until(missed_at: list[float], rules: AppointmentRules, now: float) -> float | None:
-    """When booking opens again for someone who missed at these instants, or None if it is open.
-
-    Misses are counted in a sliding window of ``suspend_window_days``; reaching
-    ``suspend_after_missed`` starts a suspension, and counting starts afresh after it."""
-    window, until, recent = rules.suspend_window_days * _DAY_S, None, []
-    for at in sorted(missed_at):
-        if until is not None and at < until:
-            continue
-        recent = [x for x in recent if at - x < window] + [at]
-        if len(recent) >= rules.suspend_after_missed:
-            until, recent = at + rules.suspend_days * _DAY_S, []
-    return until if until is not None and until > now else None
-
-
-def mask_contact(id_number: str | None, phone: str | None) -> str:
-    """Enough to tell two of one's own bookings apart, too little to identify anyone."""
-    if phone:
-        return phone[:3] + "****" + phone[-4:]
-    assert id_number
-    return "*" * (len(id_number) - 4) + id_number[-4:]
-
-
-@dataclass
-class Arrival:
-    """What a check-in decided: the ticket to issue and what to tell the visitor."""
-
-    service: str | None
-    priority: Priority = Priority.NORMAL
-    appointment: dict[str, Any] | None = None
-    status: str | None = None
-    consumes: bool = False
-    late_s: float | None = None
-
-    def view(self) -> dict[str, Any]:
-        if self.appointment is None:
-            return {}
-        a = self.appointment
-        words = {
-            "slot": a["slot"],
-            "date": a["date"],
-            "from": a["arrive_from"][11:16],
-            "until": a["arrive_until"][11:16],
-            "late": math.ceil((self.late_s or 0) / 60),
-        }
-        zh, en = MESSAGES[self.status or ""]
-        return {
-            "appointment_status": self.status,
-            "appointment": {
-                "code": a["code"],
-                "service": a["service"],
-                "date": a["date"],
-                "slot": a["slot"],
-                "status": self.status,
-                "message": zh.format(**words),
-                "message_en": en.format(**words),
-            },
-        }
-
-
-MESSAGES = {
-    "on_time": ("预约签到成功，已为您取预约号", "Checked in for your appointment"),
-    "late": (
-        "您迟到了 {late} 分钟，仍按预约为您取号",
-        "You are {late} min late; checked in for your appointment",
-    ),
-    "too_early": (
-        "还没到签到时间（{from}–{until}），已为您取普通号",
-        "Too early for your appointment (check-in {from}–{until}): this is a normal ticket",
-    ),
-    "too_late": (
-        "已过签到时间（{from}–{until}），已为您取普通号",
-        "Check-in for your appointment closed at {until}: this is a normal ticket",
-    ),
-    "missed": (
-        "预约已过期，已为您取普通号",
-        "Your appointment has lapsed: this is a normal ticket",
-    ),
-    "wrong_day": (
-        "您的预约在 {date} {slot}，今天为您取普通号",
-        "Your appointment is on {date} at {slot}: today this is a normal ticket",
-    ),
-    "cancelled": (
-        "该预约已取消，已为您取普通号",
-        "That appointment was cancelled: this is a normal ticket",
-    ),
-    "already_used": (
-        "该预约已经签到过，已为您取普通号",
-        "That appointment was already checked in: this is a normal ticket",
-    ),
-}
+from hall_server.store import appointments as store
 
 
 class Appointments:
@@ -204,19 +61,15 @@ class Appointments:
         step = self.rules.slot_min
         out = []
         for span in self.rules.hours or self.config.hall.hours:
-            a, b = (_minutes(x) for x in span.split("-"))
+            a, b = (minutes(x) for x in span.split("-"))
             out += [(m, m + step) for m in range(a, b - step + 1, step)]
         return out
 
     def capacities(self, service: str) -> list[int]:
-        """Places per slot of the day. A slot's share of window time is seldom a whole number of
-        visits (one window, 12-minute visits: 0.75 per slot), so the fractions are carried from
-        slot to slot instead of each being rounded down to nothing."""
+        """Places per slot of the day (`slot_capacities`)."""
         svc = self.hall.services[service]
         windows = sum(1 for w in self.config.window if service in w.services)
-        rate = windows * self.rules.slot_min / svc.mean_service_min * self.rules.share
-        n = len(self.slot_times())
-        return [math.floor((k + 1) * rate + 1e-9) - math.floor(k * rate + 1e-9) for k in range(n)]
+        return slot_capacities(windows, svc.mean_service_min, self.rules, len(self.slot_times()))
 
     def _instant(self, d: date, minutes: int) -> float:
         return (datetime.combine(d, time(), self.hall.tz) + timedelta(minutes=minutes)).timestamp()
@@ -225,14 +78,7 @@ class Appointments:
         self.hall.engine.service(service)
         days = self.bookable_days()
         caps = self.capacities(service)
-        taken = {
-            r["slot"]: r["n"]
-            for r in self.hall.store.db.query(
-                "SELECT slot, count(*) AS n FROM appointments WHERE service = ? AND day = ? "
-                f"AND status IN ({', '.join('?' * len(HOLDING))}) GROUP BY slot",
-                [service, day.isoformat(), *HOLDING],
-            )
-        }
+        taken = store.taken_per_slot(self.hall.store, service, day.isoformat())
         bookable = day in days
         out = []
         for cap, (start, end) in zip(caps, self.slot_times(), strict=True):
@@ -269,7 +115,7 @@ class Appointments:
                 )
             return idnumber.identity_hash(number, key), "id"
         if phone:
-            if not _PHONE.match(phone):
+            if not PHONE.match(phone):
                 raise DomainError(
                     "invalid", "invalid_phone", "a mobile number has 11 digits, 1 first"
                 )
@@ -280,15 +126,9 @@ class Appointments:
 
     def missed_times(self, person: str, now: float) -> list[float]:
         grace = self.rules.missed_after_min * 60
-        since = now - (self.rules.suspend_window_days + self.rules.suspend_days) * _DAY_S
-        return [
-            r["slot_end"] + grace
-            for r in self.hall.store.db.query(
-                "SELECT slot_end FROM appointments WHERE person = ? AND slot_end >= ? AND "
-                "(status = 'missed' OR (status = 'booked' AND slot_end + ? < ?))",
-                [person, since, grace, now],
-            )
-        ]
+        since = now - (self.rules.suspend_window_days + self.rules.suspend_days) * DAY_S
+        ends = store.missed_slot_ends(self.hall.store, person, since, grace, now)
+        return [end + grace for end in ends]
 
     async def book(
         self,
@@ -340,71 +180,19 @@ class Appointments:
             "created_at": now,
         }
         capacity = self.capacities(service)[slots.index(times[slot])]
-        code = await asyncio.to_thread(self._insert, row, capacity)
+        code = await asyncio.to_thread(
+            store.insert, self.hall.store, row, capacity, self.rules.per_person_per_service_day
+        )
         return self.lookup(code)
 
-    def _insert(self, row: dict[str, Any], capacity: int) -> str:
-        """Check the slot and the person's limit and write, in one transaction, so two visitors
-        racing for the last place cannot both get it."""
-        with self.hall.store.writing() as db:
-            c = db.conn
-            c.execute("BEGIN IMMEDIATE")
-            try:
-                holding = f"status IN ({', '.join('?' * len(HOLDING))})"
-                (taken,) = c.execute(
-                    f"SELECT count(*) FROM appointments WHERE service = ? AND day = ? AND slot = ? "
-                    f"AND {holding}",
-                    (row["service"], row["day"], row["slot"], *HOLDING),
-                ).fetchone()
-                if taken >= capacity:
-                    raise DomainError(
-                        "conflict", "slot_full", f"the {row['slot']} slot of {row['day']} is full"
-                    )
-                (mine,) = c.execute(
-                    f"SELECT count(*) FROM appointments WHERE person = ? AND service = ? "
-                    f"AND day = ? AND {holding}",
-                    (row["person"], row["service"], row["day"], *HOLDING),
-                ).fetchone()
-                if mine >= self.rules.per_person_per_service_day:
-                    raise DomainError(
-                        "conflict",
-                        "already_booked",
-                        "this person already has an appointment for this service that day",
-                    )
-                while True:
-                    code = new_code()
-                    try:
-                        cols = ["code", *row]
-                        c.execute(
-                            f"INSERT INTO appointments ({', '.join(cols)}) "
-                            f"VALUES ({', '.join('?' * len(cols))})",
-                            (code, *row.values()),
-                        )
-                        break
-                    except sqlite3.IntegrityError:
-                        continue
-                c.execute("COMMIT")
-            except BaseException:
-                c.execute("ROLLBACK")
-                raise
-        return code
-
     def _row(self, code: str) -> dict[str, Any]:
-        rows = list(
-            self.hall.store.db.query(
-                "SELECT * FROM appointments WHERE code = ?", [normalize_code(code)]
-            )
-        )
-        if not rows:
+        row = store.by_code(self.hall.store, normalize_code(code))
+        if row is None:
             raise DomainError("not_found", "unknown_appointment", "no appointment has this code")
-        return rows[0]
+        return row
 
     def status_of(self, row: dict[str, Any], now: float) -> str:
-        """The stored status, with a booking past its grace shown as missed before the sweep."""
-        grace = self.rules.missed_after_min * 60
-        if row["status"] == "booked" and now > row["slot_end"] + grace:
-            return "missed"
-        return row["status"]
+        return status_at(row, self.rules, now)
 
     def lookup(self, code: str) -> dict[str, Any]:
         """What the holder of the code may see: no contact number, a masked name."""
@@ -421,7 +209,7 @@ class Appointments:
             "service_name_en": svc.name_en,
             "date": r["day"],
             "slot": r["slot"],
-            "slot_end": hhmm(round((r["slot_end"] - r["slot_start"]) / 60) + _minutes(r["slot"])),
+            "slot_end": hhmm(round((r["slot_end"] - r["slot_start"]) / 60) + minutes(r["slot"])),
             "name_masked": r["name_masked"],
             "contact_masked": r["contact_masked"],
             "status": status,
@@ -450,56 +238,23 @@ class Appointments:
         return self.lookup(r["code"])
 
     async def _update(self, code: str, expect: str, **values: Any) -> None:
-        def write() -> None:
-            sets = ", ".join(f"{k} = ?" for k in values)
-            with self.hall.store.writing() as db:
-                db.execute(
-                    f"UPDATE appointments SET {sets} WHERE code = ? AND status = ?",
-                    [*values.values(), code, expect],
-                )
-
-        await asyncio.to_thread(write)
+        await asyncio.to_thread(store.update, self.hall.store, code, expect, values)
 
     async def sweep(self) -> int:
-        """Record as missed the bookings nobody checked in to (a ticket carrying the code
-        counts as a check-in, should the server have stopped between the two writes)."""
+        """Record as missed the bookings nobody checked in to (`store.mark_missed`)."""
         grace, now = self.rules.missed_after_min * 60, self.hall.clock()
-
-        def write() -> int:
-            with self.hall.store.writing() as db:
-                cur = db.execute(
-                    "UPDATE appointments SET status = 'missed' WHERE status = 'booked' "
-                    "AND slot_end + ? < ? AND code NOT IN "
-                    "(SELECT appointment FROM tickets WHERE appointment IS NOT NULL)",
-                    [grace, now],
-                )
-                return cur.rowcount
-
-        return await asyncio.to_thread(write)
+        return await asyncio.to_thread(store.mark_missed, self.hall.store, grace, now)
 
     def listing(self, day: date) -> list[dict[str, Any]]:
         """The day's appointments for the hall's staff (masked names, no numbers)."""
-        codes = [
-            r["code"]
-            for r in self.hall.store.db.query(
-                "SELECT code FROM appointments WHERE day = ? ORDER BY slot_start, created_at",
-                [day.isoformat()],
-            )
-        ]
-        return [self.lookup(c) for c in codes]
+        return [self.lookup(c) for c in store.codes_of_day(self.hall.store, day.isoformat())]
 
     # -- check-in at the kiosk ---------------------------------------------------------------
 
     def _match(self, person: str, service: str | None) -> dict[str, Any] | None:
         """Today's booked appointment of a person who swiped their card: the one for the
         service they chose, or, choosing none, the earliest."""
-        rows = list(
-            self.hall.store.db.query(
-                "SELECT * FROM appointments WHERE person = ? AND day = ? AND status = 'booked' "
-                "ORDER BY slot_start",
-                [person, self.hall.today().isoformat()],
-            )
-        )
+        rows = store.booked_of_person(self.hall.store, person, self.hall.today().isoformat())
         if service is not None:
             rows = [r for r in rows if r["service"] == service]
         return rows[0] if rows else None
@@ -525,21 +280,14 @@ class Appointments:
         now = self.hall.clock()
         a = self.lookup(row["code"])
         start = row["slot_start"]
-        status = self.status_of(row, now)
-        if row["code"] in self._claimed or status in ("checked_in", "arrived"):
-            outcome = "already_used"
-        elif status != "booked":
-            outcome = status
-        elif row["day"] != self.hall.today().isoformat():
-            outcome = "wrong_day"
-        elif now < start - self.rules.early_min * 60:
-            outcome = "too_early"
-        elif now <= start:
-            outcome = "on_time"
-        elif now <= start + self.rules.late_min * 60:
-            outcome = "late"
-        else:
-            outcome = "too_late"
+        outcome = check_in_outcome(
+            self.status_of(row, now),
+            row["code"] in self._claimed,
+            row["day"] == self.hall.today().isoformat(),
+            start,
+            self.rules,
+            now,
+        )
         consumes = outcome in ("on_time", "late", "too_early", "too_late")
         return Arrival(
             service=row["service"] if consumes or service is None else service,
@@ -598,27 +346,3 @@ class Appointments:
         buf = io.BytesIO()
         img.save(buf)
         return buf.getvalue().decode()
-
-
-def attendance(
-    db_path: str | Path, date_from: date | str, date_to: date | str
-) -> list[dict[str, Any]]:
-    """Per day and service, for reports: how many were booked (not cancelled), checked in on
-    time, late, came outside their window, missed, and how many were cancelled. Opens its own
-    read-only connection: run it in a thread."""
-    conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
-    try:
-        rows = conn.execute(
-            "SELECT day, service, "
-            "sum(status != 'cancelled'), "
-            "sum(status = 'checked_in' AND coalesce(late_s, 0) <= 0), "
-            "sum(status = 'checked_in' AND late_s > 0), "
-            "sum(status = 'arrived'), sum(status = 'missed'), sum(status = 'cancelled') "
-            "FROM appointments WHERE day >= ? AND day <= ? GROUP BY day, service "
-            "ORDER BY day, service",
-            (str(date_from), str(date_to)),
-        ).fetchall()
-    finally:
-        conn.close()
-    names = ("booked", "on_time", "late", "outside_window", "missed", "cancelled")
-    return [{"day": r[0], "service": r[1], **dict(zip(names, r[2:], strict=True))} for r in rows]

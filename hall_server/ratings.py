@@ -16,7 +16,7 @@ from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any, Literal
 
-from hall_server.appointments import Calendar
+from hall_server.core.appointments import Calendar
 from hall_server.core.errors import DomainError
 from hall_server.hall import Hall
 

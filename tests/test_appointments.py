@@ -14,15 +14,11 @@ from aiohttp.test_utils import TestClient
 
 from devices import idnumber
 from hall_server.app import make_app
-from hall_server.appointments import (
-    ALPHABET,
-    Calendar,
-    attendance,
-    suspended_until,
-)
 from hall_server.config import AppointmentRules, parse_config
+from hall_server.core.appointments import ALPHABET, Calendar, suspended_until
 from hall_server.core.identity import identity_from_card
 from hall_server.http.common import APPOINTMENTS, HALL
+from hall_server.store.appointments import attendance
 from tests.support import add_demo_accounts
 
 TZ = ZoneInfo("Asia/Shanghai")
