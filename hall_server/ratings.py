@@ -1,45 +1,27 @@
-"""好差评: visitors rate the service they just had, managers follow up the bad ratings.
-
-A rating comes from the window's evaluator pad (by ticket id, while the ticket is fresh) or
-from the visitor's progress page (by the token on their paper). One rating per ticket. Levels
-1 and 2 are 差评: they need a reason, and open a follow-up (open → contacted → resolved) due
-within ``[ratings] followup_working_days`` working days. The rating belongs to the window that
-served the ticket and to the clerk who finished it (or called it).
-"""
+"""好差评 over the hall and its store: rating a served ticket, the window's pad, managers'
+listing and follow-up. The rules are in ``core/ratings.py`` (read its docstring first); the
+SQL in ``store/ratings.py``."""
 
 from __future__ import annotations
 
 import asyncio
 import json
-import sqlite3
 from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any, Literal
 
 from hall_server.core.appointments import Calendar
 from hall_server.core.errors import DomainError
+from hall_server.core.ratings import (
+    BAD,
+    LEVELS,
+    REASONS,
+    check_follow_up,
+    check_rating,
+    satisfaction_figures,
+)
 from hall_server.hall import Hall
-
-LEVELS: dict[int, tuple[str, str]] = {
-    5: ("非常满意", "Very satisfied"),
-    4: ("满意", "Satisfied"),
-    3: ("基本满意", "Fairly satisfied"),
-    2: ("不满意", "Dissatisfied"),
-    1: ("非常不满意", "Very dissatisfied"),
-}
-BAD = 2
-#: Reasons a visitor may give for a bad rating (the 好差评 system's usual list).
-REASONS: dict[str, tuple[str, str]] = {
-    "wait_long": ("排队等候时间长", "Waited too long"),
-    "attitude": ("服务态度不好", "Unfriendly service"),
-    "slow": ("办事效率低", "Slow handling"),
-    "unclear": ("政策解释不清楚", "Rules not explained clearly"),
-    "come_again": ("材料要求多、需要再跑一次", "Asked for more papers / to come again"),
-    "not_done": ("事情没有办成", "Matter not resolved"),
-    "facilities": ("环境设施不便", "Inconvenient facilities"),
-    "other": ("其他", "Other"),
-}
-FOLLOWUP = ("open", "contacted", "resolved")
+from hall_server.store import ratings as store
 
 
 class Ratings:
@@ -51,21 +33,10 @@ class Ratings:
     # -- finding the ticket --------------------------------------------------------------------
 
     def _ticket(self, where: str, value: str) -> dict[str, Any] | None:
-        rows = list(
-            self.hall.store.db.query(
-                "SELECT id, day, service, number, status, window, finished_at, finished_by, "
-                f"called_by FROM tickets WHERE {where} = ? "
-                "ORDER BY successor IS NOT NULL, enqueued_at DESC LIMIT 1",
-                [value],
-            )
-        )
-        return rows[0] if rows else None
+        return store.ticket_by(self.hall.store, where, value)
 
     def _rated(self, ticket_id: str) -> dict[str, Any] | None:
-        rows = list(
-            self.hall.store.db.query("SELECT * FROM ratings WHERE ticket_id = ?", [ticket_id])
-        )
-        return rows[0] if rows else None
+        return store.of_ticket(self.hall.store, ticket_id)
 
     def for_token(self, token: str) -> dict[str, Any]:
         """For the progress page: may this visitor still rate, or how did they rate."""
@@ -91,13 +62,7 @@ class Ratings:
         not yet rated."""
         if window not in self.hall.windows_cfg:
             raise DomainError("not_found", "unknown_window", f"no window {window!r}")
-        rows = self.hall.store.db.query(
-            "SELECT id, day, service, number, status, window, finished_at, finished_by, "
-            "called_by FROM tickets WHERE window = ? AND status = 'done' "
-            "ORDER BY finished_at DESC LIMIT 1",
-            [window],
-        )
-        t = next(iter(rows), None)
+        t = store.last_done_at(self.hall.store, window)
         ticket = None
         if t and self._open_for(t, self.rules.pad_show_min * 60) and not self._rated(t["id"]):
             svc = self.hall.services[t["service"]]
@@ -132,23 +97,11 @@ class Ratings:
             seconds = self.rules.pad_show_min * 60.0
         else:
             raise DomainError("invalid", "missing_ticket", "give the ticket's token or its id")
-        if t is None:
-            raise DomainError("not_found", "unknown_ticket", "no such ticket")
-        if t["status"] != "done":
-            raise DomainError(
-                "conflict", "not_finished", f"ticket {t['number']} has not been served"
-            )
-        if self._rated(t["id"]):
-            raise DomainError("conflict", "already_rated", f"ticket {t['number']} has been rated")
-        if not self._open_for(t, seconds):
-            raise DomainError("conflict", "rating_closed", "this ticket can no longer be rated")
-        options = list(dict.fromkeys(options or []))
-        unknown = [o for o in options if o not in REASONS]
-        if unknown:
-            raise DomainError("invalid", "unknown_reason", f"unknown reason {unknown[0]!r}")
+        rated = t is not None and self._rated(t["id"]) is not None
+        still_open = t is not None and self._open_for(t, seconds)
+        options = check_rating(t, rated, still_open, level, options or [])
+        assert t is not None
         bad = level <= BAD
-        if bad and not options:
-            raise DomainError("invalid", "reason_required", "a bad rating needs a reason")
         now = self.hall.clock()
         row = {
             "ticket_id": t["id"],
@@ -158,28 +111,15 @@ class Ratings:
             "window": t["window"],
             "staff": t["finished_by"] or t["called_by"],
             "level": level,
-            "options": json.dumps(options if bad else []),
+            "options": json.dumps(options),
             "comment": (comment or "").strip() or None,
             "source": source,
             "at": now,
             "followup": "open" if bad else None,
             "due_at": self.due(now) if bad else None,
         }
-        rating_id = await asyncio.to_thread(self._insert, row)
+        rating_id = await asyncio.to_thread(store.insert, self.hall.store, row)
         return self.view(self._get(rating_id))
-
-    def _insert(self, row: dict[str, Any]) -> int:
-        with self.hall.store.writing() as db:
-            try:
-                cur = db.execute(
-                    f"INSERT INTO ratings ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})",
-                    list(row.values()),
-                )
-            except sqlite3.IntegrityError:
-                raise DomainError(
-                    "conflict", "already_rated", "this ticket has been rated"
-                ) from None
-            return int(cur.lastrowid or 0)
 
     def due(self, at: float) -> float:
         """End of the n-th working day after the rating."""
@@ -191,10 +131,10 @@ class Ratings:
     # -- managers ----------------------------------------------------------------------------
 
     def _get(self, rating_id: int) -> dict[str, Any]:
-        rows = list(self.hall.store.db.query("SELECT * FROM ratings WHERE id = ?", [rating_id]))
-        if not rows:
+        row = store.by_id(self.hall.store, rating_id)
+        if row is None:
             raise DomainError("not_found", "unknown_rating", f"no rating {rating_id}")
-        return rows[0]
+        return row
 
     def view(self, r: dict[str, Any]) -> dict[str, Any]:
         svc = self.hall.services.get(r["service"])
@@ -234,51 +174,18 @@ class Ratings:
         followup: str | None = None,
         window: str | None = None,
     ) -> list[dict[str, Any]]:
-        where, args = ["level <= ?"], [max_level]
-        if day_from:
-            where.append("day >= ?")
-            args.append(day_from.isoformat())
-        if day_to:
-            where.append("day <= ?")
-            args.append(day_to.isoformat())
-        if followup:
-            where.append("followup = ?")
-            args.append(followup)
-        if window:
-            where.append("window = ?")
-            args.append(window)
-        rows = self.hall.store.db.query(
-            f"SELECT * FROM ratings WHERE {' AND '.join(where)} ORDER BY at DESC", args
-        )
+        rows = store.listing(self.hall.store, day_from, day_to, max_level, followup, window)
         return [self.view(r) for r in rows]
 
     async def follow_up(
         self, rating_id: int, state: str, note: str | None, by: str
     ) -> dict[str, Any]:
         r = self._get(rating_id)
-        if r["followup"] is None:
-            raise DomainError(
-                "conflict", "no_followup", "only bad ratings (levels 1-2) are followed up"
-            )
-        if FOLLOWUP.index(state) <= FOLLOWUP.index(r["followup"]):
-            raise DomainError(
-                "conflict",
-                "invalid_followup",
-                f"the follow-up is {r['followup']}: cannot go to {state}",
-            )
         note = (note or "").strip() or None
-        if state == "resolved" and not note:
-            raise DomainError("invalid", "note_required", "say how it was resolved")
-
-        def write() -> None:
-            with self.hall.store.writing() as db:
-                db.execute(
-                    "UPDATE ratings SET followup = ?, followup_note = coalesce(?, followup_note), "
-                    "followup_by = ?, followup_at = ? WHERE id = ?",
-                    [state, note, by, self.hall.clock(), rating_id],
-                )
-
-        await asyncio.to_thread(write)
+        check_follow_up(r["followup"], state, note)
+        await asyncio.to_thread(
+            store.set_followup, self.hall.store, rating_id, state, note, by, self.hall.clock()
+        )
         return self.view(self._get(rating_id))
 
 
@@ -289,36 +196,5 @@ def satisfaction(
     by: Literal["window", "staff", "service"] = "window",
 ) -> list[dict[str, Any]]:
     """Satisfaction per window, clerk or service over the days ``date_from``..``date_to``
-    (inclusive), for reports. ``satisfaction_rate`` is the 好差评 满意率: the share of levels 3-5.
-    Opens its own read-only connection: run it in a thread."""
-    if by not in ("window", "staff", "service"):
-        raise ValueError(f"cannot group ratings by {by!r}")
-    conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
-    try:
-        rows = conn.execute(
-            f"SELECT {by}, level, count(*) FROM ratings WHERE day >= ? AND day <= ? "
-            f"GROUP BY {by}, level",
-            (str(date_from), str(date_to)),
-        ).fetchall()
-    finally:
-        conn.close()
-    groups: dict[str | None, dict[int, int]] = {}
-    for key, level, n in rows:
-        groups.setdefault(key, {})[level] = n
-    out = []
-    for key in sorted(groups, key=lambda k: (k is None, len(k or ""), k or "")):
-        levels = groups[key]
-        count = sum(levels.values())
-        out.append(
-            {
-                by: key,
-                "count": count,
-                "mean_level": round(sum(lv * n for lv, n in levels.items()) / count, 2),
-                "satisfaction_rate": round(
-                    sum(n for lv, n in levels.items() if lv > BAD) / count, 4
-                ),
-                "bad": sum(n for lv, n in levels.items() if lv <= BAD),
-                "levels": {str(lv): levels.get(lv, 0) for lv in LEVELS},
-            }
-        )
-    return out
+    (inclusive), for reports. Opens its own read-only connection: run it in a thread."""
+    return satisfaction_figures(store.level_counts(db_path, date_from, date_to, by), by)

@@ -15,6 +15,7 @@ from aiohttp import web
 from hall_server import ratings as ratings_mod
 from hall_server import reports
 from hall_server.core.access import Role
+from hall_server.core.ratings import LEVELS, REASONS
 from hall_server.http.common import HALL, ApiError
 from hall_server.http.pages import page_login, render
 from hall_server.http.reports import report
@@ -88,7 +89,7 @@ async def ratings_page(request: web.Request) -> web.Response:
         "lang": lang,
         "windows": {w.id: _window_name(w, lang) for w in hall.config.window},
         "services": {s.code: s.name_en if i and s.name_en else s.name for s in hall.config.service},
-        "levels": {lv: names[i] for lv, names in ratings_mod.LEVELS.items()},
-        "reasons": {code: names[i] for code, names in ratings_mod.REASONS.items()},
+        "levels": {lv: names[i] for lv, names in LEVELS.items()},
+        "reasons": {code: names[i] for code, names in REASONS.items()},
     }
     return render(request, "manager_ratings.html", {"page": "ratings", "setup": setup})

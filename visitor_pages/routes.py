@@ -8,10 +8,10 @@ from typing import Any
 
 from aiohttp import web
 
+from hall_server.core.ratings import LEVELS, REASONS
 from hall_server.http.common import HALL
 from hall_server.http.pages import not_found, render
 from hall_server.i18n import lang_of, texts
-from hall_server.ratings import LEVELS, REASONS
 
 routes = web.RouteTableDef()
 

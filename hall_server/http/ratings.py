@@ -11,9 +11,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from hall_server import ratings as ratings_mod
 from hall_server.core.access import Role
+from hall_server.core.ratings import FOLLOWUP, REASONS
 from hall_server.http.common import HALL, RATINGS, ApiError, body, require, row_id
 from hall_server.http.params import day_param
-from hall_server.ratings import REASONS
 
 routes = web.RouteTableDef()
 
@@ -56,7 +56,7 @@ async def rating_list(request: web.Request) -> web.Response:
     if not 1 <= max_level <= 5:  # a huge number would overflow SQLite's integers: a 500
         raise ApiError(422, "invalid_max_level", "max_level must be 1..5")
     followup = request.query.get("followup")
-    if followup is not None and followup not in ratings_mod.FOLLOWUP:
+    if followup is not None and followup not in FOLLOWUP:
         raise ApiError(422, "invalid_followup", "followup must be open, contacted or resolved")
     day = day_param(request)
     day_from, day_to = day_param(request, "from"), day_param(request, "to")
