@@ -27,6 +27,7 @@ from gen_history import generate  # noqa: E402
 
 from hall_server import reports  # noqa: E402
 from hall_server.config import DEMO_CONFIG, load_config  # noqa: E402
+from hall_server.core.reports import DIMENSIONS  # noqa: E402
 
 BUDGET_MS = 300
 
@@ -79,7 +80,7 @@ def main() -> None:
         "day": (today - timedelta(days=1), today - timedelta(days=1)),
     }
     for label, (a, b) in ranges.items():
-        for by in reports.DIMENSIONS:
+        for by in DIMENSIONS:
             ms = best_ms(lambda a=a, b=b, by=by: reports.report(args.db, config, a, b, today, by),
                          args.repeat)  # fmt: skip
             rows.append((f"report by {by}, {label}", ms))

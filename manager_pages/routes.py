@@ -7,16 +7,16 @@ follow-up (``/manager/ratings``). Their data comes from the API (``hall_server/h
 from __future__ import annotations
 
 import asyncio
-import json
 from typing import Any
 
 from aiohttp import web
 
 from hall_server import ratings as ratings_mod
-from hall_server import reports
+from hall_server.core import reports as figures
 from hall_server.core.access import Role
+from hall_server.core.errors import DomainError
 from hall_server.core.ratings import LEVELS, REASONS
-from hall_server.http.common import HALL, ApiError
+from hall_server.http.common import HALL
 from hall_server.http.pages import page_login, render
 from hall_server.http.reports import report
 from hall_server.i18n import lang_of
@@ -41,10 +41,10 @@ async def reports_page(request: web.Request) -> web.Response:
         "from": q.get("from", hall.today().isoformat()),
         "to": q.get("to", q.get("from", hall.today().isoformat())),
         "by": q.get("by", "window"),
-        "dimensions": reports.DIMENSIONS,
+        "dimensions": figures.DIMENSIONS,
         "columns": [
             (c[0], c[2] if lang_of(request) == "en" else c[1])
-            for c in reports.COLUMNS
+            for c in figures.COLUMNS
             if c[0] != "key"
         ],
         "error": None,
@@ -52,8 +52,8 @@ async def reports_page(request: web.Request) -> web.Response:
     }
     try:
         rep = await report(request)
-    except ApiError as e:
-        ctx["error"] = json.loads(e.text or "{}")["error"]["message"]
+    except DomainError as e:
+        ctx["error"] = e.message
         return render(request, "manager_reports.html", ctx, status=422)
     lang = lang_of(request)
     sat = await asyncio.gather(

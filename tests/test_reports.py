@@ -15,6 +15,7 @@ from openpyxl import load_workbook
 from hall_server import reports
 from hall_server.config import HallConfig
 from hall_server.core.engine import Engine, WindowStatus
+from hall_server.core.reports import ReportError, parse_range
 from hall_server.store.db import Store, ticket_row
 from tests.support import ServerProcess
 
@@ -161,12 +162,12 @@ def test_exports_open_in_csv_and_excel(small_day: Path, demo_config: HallConfig)
 
 def test_range_and_dimension_errors_are_named() -> None:
     today = date(2025, 3, 3)
-    with pytest.raises(reports.ReportError, match="ends before"):
-        reports.parse_range("2025-03-04", "2025-03-01", today)
-    with pytest.raises(reports.ReportError) as e:
-        reports.parse_range("yesterday", None, today)
+    with pytest.raises(ReportError, match="ends before"):
+        parse_range("2025-03-04", "2025-03-01", today)
+    with pytest.raises(ReportError) as e:
+        parse_range("yesterday", None, today)
     assert e.value.code == "invalid_date"
-    assert reports.parse_range("2025-03-01", None, today) == (date(2025, 3, 1), date(2025, 3, 1))
+    assert parse_range("2025-03-01", None, today) == (date(2025, 3, 1), date(2025, 3, 1))
 
 
 def test_report_api_requires_a_manager_and_answers_json_errors(

@@ -9,23 +9,20 @@ from typing import Any
 from aiohttp import web
 
 from hall_server import reports
+from hall_server.core import reports as figures
 from hall_server.core.access import Role
-from hall_server.http.common import HALL, ApiError, require
+from hall_server.http.common import HALL, require
 
 routes = web.RouteTableDef()
 
 
 def report_args(request: web.Request) -> tuple[date, date, str]:
-    hall = request.app[HALL]
     q = request.query
-    try:
-        start, end = reports.parse_range(q.get("from"), q.get("to"), hall.today())
-    except reports.ReportError as e:
-        raise ApiError(422, e.code, str(e)) from None
+    start, end = figures.parse_range(q.get("from"), q.get("to"), request.app[HALL].today())
     by = q.get("by", "window")
-    if by not in reports.DIMENSIONS:
-        raise ApiError(
-            422, "invalid_dimension", f"by must be one of {', '.join(reports.DIMENSIONS)}"
+    if by not in figures.DIMENSIONS:
+        raise figures.ReportError(
+            "invalid_dimension", f"by must be one of {', '.join(figures.DIMENSIONS)}"
         )
     return start, end, by
 
