@@ -10,8 +10,9 @@ from __future__ import annotations
 from aiohttp import web
 
 from hall_server.http.common import HALL
+from hall_server.http.lang import lang_of
 from hall_server.http.pages import not_found, render, services_public
-from hall_server.i18n import lang_of, texts
+from hall_server.i18n import texts
 
 routes = web.RouteTableDef()
 

@@ -148,6 +148,7 @@ class Appointments:
                 "date_not_bookable",
                 f"appointments can be made for {days[0]} to {days[-1]}, working days only",
                 dates=[d.isoformat() for d in days],
+                params={"first": days[0].isoformat(), "last": days[-1].isoformat()},
             )
         slots = self.slot_times()
         times = {hhmm(s): (s, e) for s, e in slots}
@@ -164,6 +165,7 @@ class Appointments:
                 f"after {self.rules.suspend_after_missed} missed appointments booking is "
                 f"suspended until {self.hall.local(until).date()}",
                 until=self.hall.iso(until),
+                params={"until_date": self.hall.local(until).date().isoformat()},
             )
         start, end = times[slot]
         row = {
@@ -233,6 +235,7 @@ class Appointments:
                 "too_late_to_cancel",
                 f"appointments can be cancelled until {self.rules.cancel_before_min} minutes "
                 "before the slot",
+                params={"minutes": self.rules.cancel_before_min},
             )
         await self._update(r["code"], "booked", status="cancelled", cancelled_at=now)
         return self.lookup(r["code"])
@@ -275,6 +278,7 @@ class Appointments:
                     "invalid_field",
                     "service: required without an appointment",
                     field="service",
+                    params={"detail": "required without an appointment"},
                 )
             return Arrival(service)
         now = self.hall.clock()

@@ -171,10 +171,17 @@ class Hall:
         now = self.clock()
         self.engine.service(service)
         if kiosk is not None and kiosk not in self.kiosks:
-            raise EngineError("not_found", "unknown_kiosk", f"no kiosk {kiosk!r}")
+            raise EngineError(
+                "not_found", "unknown_kiosk", f"no kiosk {kiosk!r}", params={"kiosk": kiosk}
+            )
         if not self.is_open(now):
             hours = ", ".join(self.config.hall.hours)
-            raise EngineError("conflict", "hall_closed", f"the hall is closed; hours: {hours}")
+            raise EngineError(
+                "conflict",
+                "hall_closed",
+                f"the hall is closed; hours: {hours}",
+                params={"hours": hours},
+            )
         if identity is None and kiosk is not None:
             identity = self.take_pending_identity(kiosk, now)
         if identity is not None:
@@ -214,6 +221,7 @@ class Hall:
                 "conflict",
                 "already_waiting",
                 f"this visitor already holds ticket {live[0].number} for this service",
+                params={"number": live[0].number},
             )
 
     async def act(

@@ -61,7 +61,9 @@ class Ratings:
         """The evaluator pad's view: the ticket this window finished last, if it is fresh and
         not yet rated."""
         if window not in self.hall.windows_cfg:
-            raise DomainError("not_found", "unknown_window", f"no window {window!r}")
+            raise DomainError(
+                "not_found", "unknown_window", f"no window {window!r}", params={"window": window}
+            )
         t = store.last_done_at(self.hall.store, window)
         ticket = None
         if t and self._open_for(t, self.rules.pad_show_min * 60) and not self._rated(t["id"]):

@@ -17,8 +17,9 @@ from aiohttp import web
 
 from hall_server.core.estimate import minutes_range
 from hall_server.http.common import HALL
+from hall_server.http.lang import lang_of
 from hall_server.http.pages import not_found, public_base, render
-from hall_server.i18n import lang_of, texts
+from hall_server.i18n import texts
 from kiosk_ui.search import catalog_of
 
 routes = web.RouteTableDef()

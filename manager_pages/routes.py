@@ -17,9 +17,9 @@ from hall_server.core.access import Role
 from hall_server.core.errors import DomainError
 from hall_server.core.ratings import LEVELS, REASONS
 from hall_server.http.common import HALL
+from hall_server.http.lang import lang_of
 from hall_server.http.pages import page_login, render
 from hall_server.http.reports import report
-from hall_server.i18n import lang_of
 from manager_pages.charts import hours_svg, waits_svg
 
 routes = web.RouteTableDef()

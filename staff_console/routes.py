@@ -8,8 +8,9 @@ from aiohttp import web
 
 from hall_server.core.access import Role
 from hall_server.http.common import ACCOUNTS, COOKIE, HALL, token_of
+from hall_server.http.lang import lang_of
 from hall_server.http.pages import not_found, page_login, render, services_public
-from hall_server.i18n import lang_of, texts
+from hall_server.i18n import texts
 
 routes = web.RouteTableDef()
 

@@ -10,8 +10,9 @@ from aiohttp import web
 
 from hall_server.core.ratings import LEVELS, REASONS
 from hall_server.http.common import HALL
+from hall_server.http.lang import lang_of
 from hall_server.http.pages import not_found, render
-from hall_server.i18n import lang_of, texts
+from hall_server.i18n import texts
 
 routes = web.RouteTableDef()
 

@@ -371,7 +371,12 @@ class Engine:
         try:
             return self.windows[window_id]
         except KeyError:
-            raise EngineError("not_found", "unknown_window", f"no window {window_id!r}") from None
+            raise EngineError(
+                "not_found",
+                "unknown_window",
+                f"no window {window_id!r}",
+                params={"window": window_id},
+            ) from None
 
     def service(self, code: str) -> ServiceDef:
         try:
@@ -559,14 +564,22 @@ class Engine:
     def _check(self, t: Ticket, action: str) -> None:
         if (t.status, action) not in TRANSITIONS:
             raise EngineError(
-                "conflict", "invalid_state", f"ticket {t.number} is {t.status}: cannot {action}"
+                "conflict",
+                "invalid_state",
+                f"ticket {t.number} is {t.status}: cannot {action}",
+                params={"number": t.number},
             )
 
     def _in_hand(self, window_id: str, action: str, at: float) -> Ticket:
         w = self.window(window_id)
         self._roll(at)
         if not w.current:
-            raise EngineError("conflict", "no_current_ticket", f"window {w.id} holds no ticket")
+            raise EngineError(
+                "conflict",
+                "no_current_ticket",
+                f"window {w.id} holds no ticket",
+                params={"window": w.id},
+            )
         t = self.tickets[w.current]
         self._check(t, action)
         return t

@@ -11,6 +11,7 @@ from datetime import date
 from typing import Any
 
 from devices import idnumber
+from hall_server.core.errors import DomainError
 
 
 @dataclass(frozen=True)
@@ -20,11 +21,11 @@ class Identity:
     age: int | None
 
 
-class InvalidCard(ValueError):
+class InvalidCard(DomainError):
+    """A card whose data cannot stand for a person (a 422 to whoever sent it)."""
+
     def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
+        super().__init__("invalid", code, message)
 
 
 _FOREIGN = re.compile(r"^[A-Z]{3}\d{12}$|^9\d{17}$")

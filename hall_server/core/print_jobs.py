@@ -57,5 +57,8 @@ def check_reprint(job: Job, *, failed_only: bool, ticket_live: bool, kiosk_onlin
         raise DomainError("conflict", "ticket_finished", "this ticket is no longer in the queue")
     if not kiosk_online:
         raise DomainError(
-            "conflict", "kiosk_offline", f"kiosk {job.kiosk}'s printer is not connected"
+            "conflict",
+            "kiosk_offline",
+            f"kiosk {job.kiosk}'s printer is not connected",
+            params={"kiosk": job.kiosk},
         )

@@ -44,7 +44,10 @@ def check_rating(
         raise DomainError("not_found", "unknown_ticket", "no such ticket")
     if ticket["status"] != "done":
         raise DomainError(
-            "conflict", "not_finished", f"ticket {ticket['number']} has not been served"
+            "conflict",
+            "not_finished",
+            f"ticket {ticket['number']} has not been served",
+            params={"number": ticket["number"]},
         )
     if rated:
         raise DomainError("conflict", "already_rated", f"ticket {ticket['number']} has been rated")

@@ -41,7 +41,9 @@ async def login(request: web.Request) -> web.Response:
     hall = request.app[HALL]
     if window is not None:
         if window not in hall.windows_cfg:
-            raise ApiError(404, "unknown_window", f"no window {window!r}")
+            raise ApiError(
+                404, "unknown_window", f"no window {window!r}", params={"window": window}
+            )
         if user["role"] == Role.STAFF and windows and window not in windows:
             raise ApiError(403, "forbidden", f"{req.username} may not work at window {window}")
     token = accounts.open_session(user["username"], window)

@@ -48,7 +48,13 @@ async def body(request: web.Request, model: type[M]) -> M:
     except ValidationError as e:
         err = e.errors()[0]
         where = ".".join(str(p) for p in err["loc"]) or "body"
-        raise ApiError(422, "invalid_field", f"{where}: {err['msg']}", field=where) from None
+        raise ApiError(
+            422,
+            "invalid_field",
+            f"{where}: {err['msg']}",
+            field=where,
+            params={"detail": err["msg"]},
+        ) from None
 
 
 def token_of(request: web.Request) -> str | None:

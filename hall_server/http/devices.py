@@ -140,7 +140,12 @@ async def printed(request: web.Request) -> web.Response:
 def _local_loop(request: web.Request) -> DeviceLoop:
     kd = request.app[DEVICES].kiosks.get(request.match_info["kiosk"])
     if kd is None:
-        raise DomainError("not_found", "unknown_kiosk", f"no kiosk {request.match_info['kiosk']!r}")
+        raise DomainError(
+            "not_found",
+            "unknown_kiosk",
+            f"no kiosk {request.match_info['kiosk']!r}",
+            params={"kiosk": request.match_info["kiosk"]},
+        )
     if kd.loop is None:
         raise DomainError(
             "conflict", "no_simulator", "this kiosk's devices are not run by the server"

@@ -18,7 +18,8 @@ from aiohttp import web
 
 from hall_server.core.access import Principal, Role
 from hall_server.http.common import HALL, principal
-from hall_server.i18n import lang_of, translator
+from hall_server.http.lang import lang_of
+from hall_server.i18n import translator
 
 ROOT = Path(__file__).resolve().parents[2]
 PAGE_FOLDERS = {  # static URL name -> the folder holding a screen's templates/ and static/

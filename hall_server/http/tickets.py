@@ -9,7 +9,7 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
 from hall_server.core.access import Role
-from hall_server.core.identity import InvalidCard, identity_from_card
+from hall_server.core.identity import identity_from_card
 from hall_server.http.common import APPOINTMENTS, HALL, ApiError, body, require
 
 routes = web.RouteTableDef()
@@ -46,10 +46,7 @@ async def issue_ticket(request: web.Request) -> web.Response:
     hall = request.app[HALL]
     identity = None
     if req.id_card is not None:
-        try:
-            identity = identity_from_card(req.id_card, hall.identity_key, hall.today())
-        except InvalidCard as e:
-            raise ApiError(422, e.code, e.message) from None
+        identity = identity_from_card(req.id_card, hall.identity_key, hall.today())
     ticket, checkin = await request.app[APPOINTMENTS].issue(
         req.service, kiosk=req.kiosk, identity=identity, code=req.appointment
     )

@@ -133,12 +133,27 @@ async def agent_ws(request: web.Request) -> web.WebSocketResponse:
         raise ApiError(401, "bad_token", "this device token is not valid")
     wanted = request.query.get("kiosk")
     if wanted is not None and wanted != kiosk:
-        raise ApiError(403, "wrong_kiosk", f"this token belongs to kiosk {kiosk}, not {wanted}")
+        raise ApiError(
+            403,
+            "wrong_kiosk",
+            f"this token belongs to kiosk {kiosk}, not {wanted}",
+            params={"kiosk": kiosk},
+        )
     kd = devices.kiosks.get(kiosk)
     if kd is None:
-        raise ApiError(404, "unknown_kiosk", f"kiosk {kiosk} is not in the hall configuration")
+        raise ApiError(
+            404,
+            "unknown_kiosk",
+            f"kiosk {kiosk} is not in the hall configuration",
+            params={"kiosk": kiosk},
+        )
     if kd.mode == "local":
-        raise ApiError(409, "local_devices", f"kiosk {kiosk}'s devices are driven by the server")
+        raise ApiError(
+            409,
+            "local_devices",
+            f"kiosk {kiosk}'s devices are driven by the server",
+            params={"kiosk": kiosk},
+        )
     ws = web.WebSocketResponse(heartbeat=20, max_msg_size=1 << 20)
     await ws.prepare(request)
     link = WsLink(ws)

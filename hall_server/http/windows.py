@@ -39,7 +39,7 @@ async def window_action(request: web.Request) -> web.Response:
     if action not in WINDOW_ACTIONS:
         raise ApiError(404, "unknown_action", f"no window action {action!r}")
     if window not in hall.windows_cfg:
-        raise ApiError(404, "unknown_window", f"no window {window!r}")
+        raise ApiError(404, "unknown_window", f"no window {window!r}", params={"window": window})
     if not who.may_act_on(window):
         raise ApiError(403, "forbidden", f"{who.username} works at window {who.window}")
     kw: dict[str, Any] = {}

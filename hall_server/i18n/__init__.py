@@ -1,8 +1,10 @@
 """Chinese first, English a switch away: every text a person sees, by key, from one catalog per
 language (``zh.toml``, ``en.toml`` beside this file).
 
-Pages, their scripts (which get the keys they need with the page) and the API's error
-messages all read these catalogs; nothing else holds translated text. A key missing in English
+Pages, their scripts (which get the keys they need with the page), the API's error messages
+(``error.<code>``), the printed ticket and the report exports all read these catalogs; nothing
+else holds translated text. Which language a request wants is the web layer's business
+(``hall_server/http/lang.py``). A key missing in English
 falls back to Chinese, never to the bare key.
 """
 
@@ -11,8 +13,6 @@ from __future__ import annotations
 import tomllib
 from collections.abc import Callable
 from pathlib import Path
-
-from aiohttp import web
 
 LANGS = ("zh", "en")
 DEFAULT = "zh"
@@ -25,12 +25,6 @@ def _load(lang: str) -> dict[str, str]:
 
 
 TEXTS: dict[str, dict[str, str]] = {lang: _load(lang) for lang in LANGS}
-
-
-def lang_of(request: web.Request) -> str:
-    """``?lang=`` wins, then the ``lang`` cookie the switch sets; Chinese otherwise."""
-    lang = request.query.get("lang") or request.cookies.get("lang") or DEFAULT
-    return lang if lang in LANGS else DEFAULT
 
 
 def translator(lang: str) -> Callable[..., str]:
@@ -48,3 +42,19 @@ def texts(lang: str, *prefixes: str) -> dict[str, str]:
     needs, already in the page's language."""
     t = translator(lang)
     return {k: t(k) for k in TEXTS[DEFAULT] if k.startswith(prefixes)}
+
+
+class _Keep(dict[str, object]):
+    """Placeholders nobody filled stay as they are rather than failing the whole message."""
+
+    def __missing__(self, key: str) -> str:
+        return "{" + key + "}"
+
+
+def error_message(lang: str, code: str, values: dict[str, object], fallback: str) -> str:
+    """The catalog's ``error.<code>`` in ``lang``, filled with ``values``; ``fallback`` (the
+    English detail) only for a code the catalogs do not know."""
+    text = TEXTS.get(lang, TEXTS[DEFAULT]).get("error." + code)
+    if text is None:
+        return fallback
+    return text.format_map(_Keep(values))

@@ -11,7 +11,10 @@
   }
 
   async function api(method, path, body) {
-    const init = { method, headers: { Accept: "application/json" }, credentials: "same-origin" };
+    // API errors come back in the page's language, whatever the browser's own is
+    const lang = document.documentElement.lang === "en" ? "en" : "zh";
+    const headers = { Accept: "application/json", "Accept-Language": lang };
+    const init = { method, headers, credentials: "same-origin" };
     if (body !== undefined) {
       init.headers["Content-Type"] = "application/json";
       init.body = JSON.stringify(body);

@@ -61,7 +61,10 @@ def insert(store: Store, row: dict[str, Any], capacity: int, per_person: int) ->
             ).fetchone()
             if taken >= capacity:
                 raise DomainError(
-                    "conflict", "slot_full", f"the {row['slot']} slot of {row['day']} is full"
+                    "conflict",
+                    "slot_full",
+                    f"the {row['slot']} slot of {row['day']} is full",
+                    params={"slot": row["slot"], "day": row["day"]},
                 )
             (mine,) = c.execute(
                 "SELECT count(*) FROM appointments WHERE person = ? AND service = ? "
