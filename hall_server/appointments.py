@@ -32,6 +32,7 @@ from hall_server.core.engine import Priority, Ticket
 from hall_server.core.errors import DomainError
 from hall_server.core.identity import Identity
 from hall_server.hall import Hall
+from hall_server.i18n import translator
 from hall_server.store import appointments as store
 
 
@@ -341,7 +342,7 @@ class Appointments:
         finally:
             if code:
                 self._claimed.discard(code)
-        return ticket, arrival.view()
+        return ticket, arrival.view(translator("zh"), translator("en"))
 
     def qr_svg(self, code: str) -> str:
         """The code as a QR (a kiosk's scanner reads it like typed input)."""

@@ -54,6 +54,7 @@ from hall_server.core.identity import Identity
 from hall_server.core.print_jobs import JOB_STATES, Job, check_reprint
 from hall_server.hall import Hall
 from hall_server.http.hub import Hub
+from hall_server.i18n import translator
 from hall_server.store import devices as store_devices
 
 log = logging.getLogger(__name__)
@@ -394,11 +395,13 @@ class DeviceHub:
     def _ticket_fields(self, ticket: Any) -> dict[str, Any]:
         hall = self.hall
         est = hall.estimator.for_ticket(hall.engine, ticket)
+        t = translator("zh")  # the printed ticket is Chinese (GB18030 printers)
         eta = ""
         if est is not None:
             low, high = minutes_range([est.low_s, est.high_s])
-            eta = f"约 {low}–{high} 分钟"
-        footer = {"priority": "优先办理", "appointment": "预约办理"}.get(ticket.priority.value, "")
+            eta = t("ticket.eta", low=low, high=high)
+        priority = ticket.priority.value
+        footer = t(f"ticket.footer.{priority}") if priority in ("priority", "appointment") else ""
         return {
             "hall_name": hall.config.hall.name,
             "service_name": hall.services[ticket.service].name,

@@ -14,14 +14,16 @@ from hall_server.core.appointments import Calendar
 from hall_server.core.errors import DomainError
 from hall_server.core.ratings import (
     BAD,
-    LEVELS,
     REASONS,
     check_follow_up,
     check_rating,
     satisfaction_figures,
 )
 from hall_server.hall import Hall
+from hall_server.i18n import translator
 from hall_server.store import ratings as store
+
+ZH, EN = translator("zh"), translator("en")
 
 
 class Ratings:
@@ -152,11 +154,11 @@ class Ratings:
             "window": r["window"],
             "staff": r["staff"],
             "level": r["level"],
-            "level_name": LEVELS[r["level"]][0],
-            "level_name_en": LEVELS[r["level"]][1],
+            "level_name": ZH(f"rating.level.{r['level']}"),
+            "level_name_en": EN(f"rating.level.{r['level']}"),
             "bad": r["level"] <= BAD,
             "options": options,
-            "option_names": [REASONS[o][0] for o in options if o in REASONS],
+            "option_names": [ZH(f"rating.reason.{o}") for o in options if o in REASONS],
             "comment": r["comment"],
             "source": r["source"],
             "at": self.hall.iso(r["at"]),

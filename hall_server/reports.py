@@ -17,6 +17,7 @@ from typing import Any
 
 from hall_server.config import HallConfig
 from hall_server.core.reports import (
+    COLUMNS,
     DIMENSIONS,
     VERSION,
     Day,
@@ -31,6 +32,7 @@ from hall_server.core.reports import (
     table,
     unpack,
 )
+from hall_server.i18n import translator
 from hall_server.store import report_days
 
 #: Closed days already read, per database file: a closed day never changes, and reading a
@@ -97,10 +99,15 @@ def report(
     return {"from": start.isoformat(), "to": end.isoformat(), "by": by, **agg}
 
 
+def _table(rep: dict[str, Any], lang: str) -> list[list[Any]]:
+    t = translator(lang)
+    return table(rep, [t(f"report.column.{c}") for c in COLUMNS], t("report.total"))
+
+
 def to_csv(rep: dict[str, Any], lang: str = "zh") -> bytes:
     """UTF-8 with a byte-order mark, so Excel on a Chinese Windows PC shows the names right."""
     buf = io.StringIO()
-    csv.writer(buf).writerows(table(rep, lang))
+    csv.writer(buf).writerows(_table(rep, lang))
     return ("\ufeff" + buf.getvalue()).encode("utf-8")
 
 
@@ -111,7 +118,7 @@ def to_xlsx(rep: dict[str, Any], lang: str = "zh") -> bytes:
     wb = Workbook()
     ws = wb.active
     ws.title = f"{rep['by']} {rep['from']}"[:31]
-    for row in table(rep, lang):
+    for row in _table(rep, lang):
         ws.append(row)
     for cell in ws[1]:
         cell.font = Font(bold=True)

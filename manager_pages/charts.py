@@ -5,6 +5,8 @@ from __future__ import annotations
 from html import escape
 from typing import Any
 
+from hall_server.i18n import translator
+
 
 def _frame(w: int, h: int, label: str, body: str) -> str:
     return (
@@ -58,26 +60,25 @@ def hours_svg(hours: list[dict[str, int]], lang: str = "zh") -> str:
     used = [h for h in hours if h["arrived"] or h["served"]] or hours[8:18]
     first, last = used[0]["hour"], used[-1]["hour"]
     span = [h for h in hours if first <= h["hour"] <= last]
-    zh = lang != "en"
+    t = translator(lang)
     return _bars(
         [f"{h['hour']}" for h in span],
         [
-            ("到达" if zh else "Arrived", "s1", [h["arrived"] for h in span]),
-            ("办结" if zh else "Served", "s2", [h["served"] for h in span]),
+            (t("chart.arrived"), "s1", [h["arrived"] for h in span]),
+            (t("chart.served"), "s2", [h["served"] for h in span]),
         ],
-        "每小时到达与办结人数" if zh else "Arrivals and served per hour",
+        t("chart.hours"),
     )
 
 
 def waits_svg(hist: list[dict[str, Any]], lang: str = "zh") -> str:
-    zh = lang != "en"
+    t = translator(lang)
     labels = [
         f"{b['from_min']}–{b['to_min']}" if b["to_min"] is not None else f"{b['from_min']}+"
         for b in hist
     ]
     return _bars(
         labels,
-        [("人数（按等候分钟）" if zh else "Visitors by minutes waited", "s1",
-          [b["n"] for b in hist])],
-        "等候时间分布" if zh else "Distribution of waiting times",
-    )  # fmt: skip
+        [(t("chart.waits_series"), "s1", [b["n"] for b in hist])],
+        t("chart.waits"),
+    )

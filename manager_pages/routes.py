@@ -20,6 +20,7 @@ from hall_server.http.common import HALL
 from hall_server.http.lang import lang_of
 from hall_server.http.pages import page_login, render
 from hall_server.http.reports import report
+from hall_server.i18n import translator
 from manager_pages.charts import hours_svg, waits_svg
 
 routes = web.RouteTableDef()
@@ -43,9 +44,9 @@ async def reports_page(request: web.Request) -> web.Response:
         "by": q.get("by", "window"),
         "dimensions": figures.DIMENSIONS,
         "columns": [
-            (c[0], c[2] if lang_of(request) == "en" else c[1])
+            (c, translator(lang_of(request))(f"report.column.{c}"))
             for c in figures.COLUMNS
-            if c[0] != "key"
+            if c != "key"
         ],
         "error": None,
         "rep": None,
@@ -84,12 +85,13 @@ async def ratings_page(request: web.Request) -> web.Response:
     hall = request.app[HALL]
     lang = lang_of(request)
     i = 1 if lang == "en" else 0
+    t = translator(lang)
     setup = {
         "today": hall.today().isoformat(),
         "lang": lang,
         "windows": {w.id: _window_name(w, lang) for w in hall.config.window},
         "services": {s.code: s.name_en if i and s.name_en else s.name for s in hall.config.service},
-        "levels": {lv: names[i] for lv, names in LEVELS.items()},
-        "reasons": {code: names[i] for code, names in REASONS.items()},
+        "levels": {lv: t(f"rating.level.{lv}") for lv in LEVELS},
+        "reasons": {code: t(f"rating.reason.{code}") for code in REASONS},
     }
     return render(request, "manager_ratings.html", {"page": "ratings", "setup": setup})

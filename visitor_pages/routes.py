@@ -12,7 +12,7 @@ from hall_server.core.ratings import LEVELS, REASONS
 from hall_server.http.common import HALL
 from hall_server.http.lang import lang_of
 from hall_server.http.pages import not_found, render
-from hall_server.i18n import texts
+from hall_server.i18n import texts, translator
 
 routes = web.RouteTableDef()
 
@@ -20,13 +20,13 @@ routes = web.RouteTableDef()
 def _page_data(request: web.Request, **extra: Any) -> dict[str, Any]:
     """What the page's script needs: its texts in the page's language, the rating choices."""
     lang = lang_of(request)
-    i = 1 if lang == "en" else 0
+    t = translator(lang)
     return {
         "lang": lang,
         "T": texts(lang, *_PAGE_TEXTS),
         "choices": {
-            "levels": [{"level": lv, "name": names[i]} for lv, names in LEVELS.items()],
-            "reasons": [{"code": c, "name": names[i]} for c, names in REASONS.items()],
+            "levels": [{"level": lv, "name": t(f"rating.level.{lv}")} for lv in LEVELS],
+            "reasons": [{"code": c, "name": t(f"rating.reason.{c}")} for c in REASONS],
         },
         **extra,
     }
@@ -54,8 +54,6 @@ async def rate_page(request: web.Request) -> web.Response:
     hall = request.app[HALL]
     window = request.match_info["window"]
     if window not in hall.windows_cfg:
-        return not_found(
-            request, f"window {window}" if lang_of(request) == "en" else f"{window} 号窗口"
-        )
+        return not_found(request, translator(lang_of(request))("window.name", window=window))
     ctx = {"window": window, "data": _page_data(request, window=window)}
     return render(request, "rate.html", ctx)

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
@@ -103,7 +104,8 @@ class Arrival:
     consumes: bool = False
     late_s: float | None = None
 
-    def view(self) -> dict[str, Any]:
+    def view(self, zh: Callable[..., str], en: Callable[..., str]) -> dict[str, Any]:
+        """What to add to the ticket's answer; ``zh`` and ``en`` translate (``checkin.*``)."""
         if self.appointment is None:
             return {}
         a = self.appointment
@@ -114,7 +116,6 @@ class Arrival:
             "until": a["arrive_until"][11:16],
             "late": math.ceil((self.late_s or 0) / 60),
         }
-        zh, en = MESSAGES[self.status or ""]
         return {
             "appointment_status": self.status,
             "appointment": {
@@ -123,43 +124,10 @@ class Arrival:
                 "date": a["date"],
                 "slot": a["slot"],
                 "status": self.status,
-                "message": zh.format(**words),
-                "message_en": en.format(**words),
+                "message": zh(f"checkin.{self.status}", **words),
+                "message_en": en(f"checkin.{self.status}", **words),
             },
         }
-
-
-MESSAGES = {
-    "on_time": ("预约签到成功，已为您取预约号", "Checked in for your appointment"),
-    "late": (
-        "您迟到了 {late} 分钟，仍按预约为您取号",
-        "You are {late} min late; checked in for your appointment",
-    ),
-    "too_early": (
-        "还没到签到时间（{from}–{until}），已为您取普通号",
-        "Too early for your appointment (check-in {from}–{until}): this is a normal ticket",
-    ),
-    "too_late": (
-        "已过签到时间（{from}–{until}），已为您取普通号",
-        "Check-in for your appointment closed at {until}: this is a normal ticket",
-    ),
-    "missed": (
-        "预约已过期，已为您取普通号",
-        "Your appointment has lapsed: this is a normal ticket",
-    ),
-    "wrong_day": (
-        "您的预约在 {date} {slot}，今天为您取普通号",
-        "Your appointment is on {date} at {slot}: today this is a normal ticket",
-    ),
-    "cancelled": (
-        "该预约已取消，已为您取普通号",
-        "That appointment was cancelled: this is a normal ticket",
-    ),
-    "already_used": (
-        "该预约已经签到过，已为您取普通号",
-        "That appointment was already checked in: this is a normal ticket",
-    ),
-}
 
 
 def slot_capacities(

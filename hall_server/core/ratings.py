@@ -14,25 +14,22 @@ from typing import Any
 
 from hall_server.core.errors import DomainError
 
-LEVELS: dict[int, tuple[str, str]] = {
-    5: ("非常满意", "Very satisfied"),
-    4: ("满意", "Satisfied"),
-    3: ("基本满意", "Fairly satisfied"),
-    2: ("不满意", "Dissatisfied"),
-    1: ("非常不满意", "Very dissatisfied"),
-}
+#: The five levels, best first (their names: ``rating.level.N`` in the catalogs).
+LEVELS = (5, 4, 3, 2, 1)
 BAD = 2
-#: Reasons a visitor may give for a bad rating (the 好差评 system's usual list).
-REASONS: dict[str, tuple[str, str]] = {
-    "wait_long": ("排队等候时间长", "Waited too long"),
-    "attitude": ("服务态度不好", "Unfriendly service"),
-    "slow": ("办事效率低", "Slow handling"),
-    "unclear": ("政策解释不清楚", "Rules not explained clearly"),
-    "come_again": ("材料要求多、需要再跑一次", "Asked for more papers / to come again"),
-    "not_done": ("事情没有办成", "Matter not resolved"),
-    "facilities": ("环境设施不便", "Inconvenient facilities"),
-    "other": ("其他", "Other"),
-}
+#: Reasons a visitor may give for a bad rating (the 好差评 system's usual list; their names:
+#: ``rating.reason.CODE`` in the catalogs).
+REASONS = (
+    "wait_long",
+    "attitude",
+    "slow",
+    "unclear",
+    "come_again",
+    "not_done",
+    "facilities",
+    "other",
+)
+#: A bad rating's follow-up moves forward only.
 FOLLOWUP = ("open", "contacted", "resolved")
 
 

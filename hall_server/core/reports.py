@@ -413,33 +413,33 @@ def labels(config: HallConfig, by: str) -> dict[str, str]:
 
 # -- exports -----------------------------------------------------------------------------------
 
+#: The columns of a report's table, in order (their headers: ``report.column.KEY``).
 COLUMNS = (
-    ("key", "键", "Key"),
-    ("name", "名称", "Name"),
-    ("arrived", "到达", "Arrived"),
-    ("called", "叫号", "Called"),
-    ("served", "办结", "Served"),
-    ("no_show", "过号", "No-shows"),
-    ("no_show_rate", "过号率", "No-show rate"),
-    ("wait_mean_s", "平均等候(秒)", "Wait mean (s)"),
-    ("wait_p50_s", "等候P50(秒)", "Wait p50 (s)"),
-    ("wait_p90_s", "等候P90(秒)", "Wait p90 (s)"),
-    ("wait_p95_s", "等候P95(秒)", "Wait p95 (s)"),
-    ("wait_max_s", "最长等候(秒)", "Wait max (s)"),
-    ("service_mean_s", "平均办理(秒)", "Service mean (s)"),
-    ("service_p90_s", "办理P90(秒)", "Service p90 (s)"),
-    ("service_level", "达标率", "Service level"),
-    ("utilisation", "利用率", "Utilisation"),
+    "key",
+    "name",
+    "arrived",
+    "called",
+    "served",
+    "no_show",
+    "no_show_rate",
+    "wait_mean_s",
+    "wait_p50_s",
+    "wait_p90_s",
+    "wait_p95_s",
+    "wait_max_s",
+    "service_mean_s",
+    "service_p90_s",
+    "service_level",
+    "utilisation",
 )
 
 
-def table(rep: dict[str, Any], lang: str = "zh") -> list[list[Any]]:
+def table(rep: dict[str, Any], headers: list[str], total_name: str) -> list[list[Any]]:
     """Header and rows (the total last), as exported to CSV and Excel."""
-    col = 1 if lang == "zh" else 2
-    out: list[list[Any]] = [[c[col] for c in COLUMNS]]
+    out: list[list[Any]] = [headers]
     for row in rep["rows"]:
-        out.append([row.get(c[0]) for c in COLUMNS])
+        out.append([row.get(c) for c in COLUMNS])
     if rep["total"]:
-        total = {**rep["total"], "key": "*", "name": "合计" if lang == "zh" else "Total"}
-        out.append([total.get(c[0]) for c in COLUMNS])
+        total = {**rep["total"], "key": "*", "name": total_name}
+        out.append([total.get(c) for c in COLUMNS])
     return out
