@@ -2,33 +2,8 @@
 
 The same `DeviceLoop` runs on a kiosk PC behind ``hall-devices`` (over a websocket, see
 `run_agent`) and inside the hall server for kiosks whose devices hang on the server's own PC
-(``[[kiosk]] printer = "..."`` in the config). Either way it speaks these messages, as dicts
-(JSON text over the websocket):
-
-Server -> agent
-
-- ``{"type": "welcome", "kiosk": K, "identity_key": HEX, "public_url": URL | null}``: first on
-  every connection. The key hashes ID numbers here, on the kiosk PC, so the clear number never
-  crosses the network; it is kept in memory only.
-- ``{"type": "print", "job": ID, "attempt": N, "ticket": {"hall_name", "service_name",
-  "number", "ahead", "eta_text", "issued_at_text", "qr_path"}}``: print once per job and
-  attempt. The same message again (a reconnect) prints nothing; a reprint has the next attempt.
-  The QR code points at ``public_url`` (or the server address) + ``qr_path``.
-
-Agent -> server
-
-- ``{"type": "hello", "agent": VERSION, "printer": bool, "reader": bool, "jobs": [JOB...]}``:
-  answers the welcome with what is fitted and what became of the jobs it knows, including
-  changes that happened while it was disconnected.
-- ``{"type": "device", "printer": STATE | null, "reader": STATE | null, "printer_detail",
-  "reader_detail"}``: on every change and every `status_every` seconds as a sign of life.
-  Printer states ``ok paper_low paper_out offline error``, reader ``ok offline error``; null
-  when the device is not fitted.
-- JOB ``{"type": "job", "job": ID, "attempt": N, "state": "queued|printing|done|failed",
-  "reason": "" | "paper_out" | "offline" | "error" | "io_error" | "no_printer"}``: ``queued``
-  acknowledges a print message.
-- ``{"type": "card", "card": Card.to_public_dict(identity_key)}``: masked name and number,
-  keyed hash, age. A card read before the key arrived is dropped, not held.
+(``[[kiosk]] printer = "..."`` in the config). Either way it speaks the messages of
+`devices.protocol` (JSON text over the websocket).
 """
 
 from __future__ import annotations
@@ -44,6 +19,17 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from devices.escpos_ticket import TicketPrint
 from devices.printer import Printer, PrintJob, PrintQueue, open_printer
+from devices.protocol import (
+    CardRead,
+    DeviceState,
+    Hello,
+    JobReport,
+    Print,
+    TicketFields,
+    Welcome,
+    parse,
+    to_dict,
+)
 from devices.reader import CardEvent, CardReader, StateEvent, open_reader
 
 log = logging.getLogger(__name__)
@@ -117,54 +103,50 @@ class DeviceLoop:
 
     def hello(self) -> dict[str, Any]:
         jobs = self.jobs.jobs()[-HELLO_JOBS:] if self.jobs else []
-        return {
-            "type": "hello",
-            "agent": VERSION,
-            "printer": self.printer is not None,
-            "reader": self.reader is not None,
-            "jobs": [self._job_message(j) for j in jobs if j.id in self._attempts],
-        }
+        reports = [self._job_report(j) for j in jobs if j.id in self._attempts]
+        hello = Hello(VERSION, self.printer is not None, self.reader is not None, reports)
+        return to_dict(hello)
 
     def device_message(self) -> dict[str, Any]:
-        return {
-            "type": "device",
-            "printer": self.printer_state,
-            "printer_detail": self.printer_detail,
-            "reader": self.reader.state if self.reader else None,
-            "reader_detail": self.reader.detail if self.reader else "",
-        }
+        return to_dict(
+            DeviceState(
+                printer=self.printer_state,
+                reader=self.reader.state if self.reader else None,
+                printer_detail=self.printer_detail,
+                reader_detail=self.reader.detail if self.reader else "",
+            )
+        )
 
     def handle(self, msg: dict[str, Any]) -> list[dict[str, Any]]:
         """Act on a server message; returns the messages to answer with at once (job
         updates that follow arrive through `run`)."""
-        kind = msg.get("type")
-        if kind == "welcome":
-            self._key = bytes.fromhex(msg["identity_key"])
-            self.public_url = msg.get("public_url") or None
+        m = parse(msg)
+        if isinstance(m, Welcome):
+            self._key = bytes.fromhex(m.identity_key)
+            self.public_url = m.public_url
             return []
-        if kind == "print":
-            return self._print(str(msg["job"]), int(msg.get("attempt", 1)), msg["ticket"])
-        log.debug("ignoring server message %r", kind)
+        if isinstance(m, Print):
+            return self._print(m.job, m.attempt, m.ticket)
+        log.debug("ignoring server message %r", msg.get("type"))
         return []
 
-    def _print(self, job_id: str, attempt: int, fields: dict[str, Any]) -> list[dict[str, Any]]:
+    def _print(self, job_id: str, attempt: int, fields: TicketFields) -> list[dict[str, Any]]:
         if self.jobs is None:
-            reply = {"state": "failed", "reason": "no_printer"}
-            return [{"type": "job", "job": job_id, "attempt": attempt, **reply}]
+            return [to_dict(JobReport(job_id, attempt, "failed", "no_printer"))]
         known = self._attempts.get(job_id)
         if known is not None and attempt <= known:
             return [self._job_message(self.jobs.get(job_id))]  # a repeat: say where it is
         self._attempts[job_id] = attempt
         base = (self.public_url or self.server_url).rstrip("/")
         ticket = TicketPrint(
-            hall_name=str(fields["hall_name"]),
-            service_name=str(fields["service_name"]),
-            number=str(fields["number"]),
-            ahead=int(fields["ahead"]),
-            eta_text=str(fields["eta_text"]),
-            issued_at_text=str(fields["issued_at_text"]),
-            qr_url=base + str(fields["qr_path"]),
-            footer=str(fields.get("footer", "")),
+            hall_name=fields.hall_name,
+            service_name=fields.service_name,
+            number=fields.number,
+            ahead=fields.ahead,
+            eta_text=fields.eta_text,
+            issued_at_text=fields.issued_at_text,
+            qr_url=base + fields.qr_path,
+            footer=fields.footer,
         )
         if known is None:
             self.jobs.submit(ticket, job_id=job_id)
@@ -177,20 +159,17 @@ class DeviceLoop:
                 return [self._job_message(self.jobs.get(job_id))]
         return []
 
+    def _job_report(self, job: PrintJob) -> JobReport:
+        return JobReport(job.id, self._attempts.get(job.id, 1), job.state, job.reason)
+
     def _job_message(self, job: PrintJob) -> dict[str, Any]:
-        return {
-            "type": "job",
-            "job": job.id,
-            "attempt": self._attempts.get(job.id, 1),
-            "state": job.state,
-            "reason": job.reason,
-        }
+        return to_dict(self._job_report(job))
 
     def _card_message(self, event: CardEvent) -> dict[str, Any] | None:
         if self._key is None:
             log.warning("card %r read before the server sent the identity key; dropped", event.card)
             return None
-        return {"type": "card", "card": event.card.to_public_dict(self._key)}
+        return to_dict(CardRead(event.card.to_public_dict(self._key)))
 
     def check_now(self) -> None:
         """Ask the printer for its state now rather than at the next `status_every`."""

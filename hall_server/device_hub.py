@@ -4,7 +4,7 @@ A kiosk's printer and ID-card reader are driven by a `devices.agent.DeviceLoop`:
 PC behind ``hall-devices`` (connected to ``/ws/agent`` with ``Authorization: Bearer TOKEN``,
 the token from ``hall-server device add K``, stored here only as a SHA-256 hash), or inside this
 server for kiosks whose ``[[kiosk]]`` names a ``printer`` or ``reader`` address. Both speak the
-messages described in ``devices/agent.py``; this module does not care which.
+messages of ``devices/protocol.py``; this module does not care which.
 
 Every ticket taken at a kiosk with a printer becomes a print job, kept in ``print_jobs``. The
 ticket is valid whatever happens to the job. A job is sent to the kiosk once per attempt, and
@@ -48,6 +48,17 @@ from typing import Any, Protocol
 
 from devices.agent import DeviceLoop
 from devices.printer import PRINTER_STATES
+from devices.protocol import (
+    CardRead,
+    DeviceState,
+    Hello,
+    JobReport,
+    Print,
+    TicketFields,
+    Welcome,
+    parse,
+    to_dict,
+)
 from hall_server.core.engine import TERMINAL, Event, TicketIssued
 from hall_server.core.estimate import minutes_range
 from hall_server.core.identity import Identity
@@ -199,14 +210,8 @@ class DeviceHub:
         if old is not None:
             await old.close()
         kd.last_seen = time.time()
-        await link.send(
-            {
-                "type": "welcome",
-                "kiosk": kiosk,
-                "identity_key": self.hall.identity_key.hex(),
-                "public_url": self.hall.config.hall.public_url,
-            }
-        )
+        welcome = Welcome(kiosk, self.hall.identity_key.hex(), self.hall.config.hall.public_url)
+        await link.send(to_dict(welcome))
 
     async def disconnect(self, kiosk: str, link: Link) -> None:
         await self._disconnect(self.kiosks[kiosk], link)
@@ -236,24 +241,25 @@ class DeviceHub:
         kd.last_seen = time.time()
         kind = msg.get("type")
         try:
-            if kind == "hello":
-                await self._hello(kd, msg)
-            elif kind == "device":
-                self._device(kd, msg)
-            elif kind == "job":
-                self._job_report(kd, msg)
-            elif kind == "card":
-                self._card(kd, msg.get("card"))
+            m = parse(msg)
+            if isinstance(m, Hello):
+                await self._hello(kd, m)
+            elif isinstance(m, DeviceState):
+                self._device(kd, m)
+            elif isinstance(m, JobReport):
+                self._job_report(kd, m)
+            elif isinstance(m, CardRead):
+                self._card(kd, m.card)
             else:
                 log.debug("kiosk %s: ignoring %r", kiosk, kind)
         except (KeyError, TypeError, ValueError) as exc:
             log.warning("kiosk %s: malformed %s message: %s", kiosk, kind, exc)
 
-    async def _hello(self, kd: KioskDevices, msg: dict[str, Any]) -> None:
-        kd.has_printer, kd.has_reader = bool(msg.get("printer")), bool(msg.get("reader"))
+    async def _hello(self, kd: KioskDevices, msg: Hello) -> None:
+        kd.has_printer, kd.has_reader = msg.printer, msg.reader
         self._save_device(kd)
-        reported = {str(j["job"]) for j in msg.get("jobs", [])}
-        for report in msg.get("jobs", []):
+        reported = {j.job for j in msg.jobs}
+        for report in msg.jobs:
             self._job_report(kd, report)
         now = time.time()
         for job in self._jobs_of(kd.kiosk):
@@ -266,8 +272,8 @@ class DeviceHub:
             else:
                 self._update(job, "failed", "offline")
 
-    def _device(self, kd: KioskDevices, msg: dict[str, Any]) -> None:
-        printer, reader = msg.get("printer"), msg.get("reader")
+    def _device(self, kd: KioskDevices, msg: DeviceState) -> None:
+        printer, reader = msg.printer, msg.reader
         if printer is not None and printer not in PRINTER_STATES:
             raise ValueError(f"unknown printer state {printer!r}")
         if reader is not None and reader not in ("ok", "offline", "error"):
@@ -275,9 +281,9 @@ class DeviceHub:
         self._set_states(
             kd,
             printer or "offline",
-            str(msg.get("printer_detail") or "")[:200],
+            msg.printer_detail,
             reader or "offline",
-            str(msg.get("reader_detail") or "")[:200],
+            msg.reader_detail,
         )
 
     def _set_states(
@@ -305,25 +311,23 @@ class DeviceHub:
         if printer_changed and kd.has_printer is not False:
             self.hub.publish({"type": "printer", "kiosk": kd.kiosk, "state": printer})
 
-    def _job_report(self, kd: KioskDevices, report: dict[str, Any]) -> None:
-        job = self.jobs.get(str(report["job"]))
+    def _job_report(self, kd: KioskDevices, report: JobReport) -> None:
+        job = self.jobs.get(report.job)
         if job is None or job.kiosk != kd.kiosk:
             return  # from before a server restart that lost it, or not this kiosk's
-        attempt, state = int(report["attempt"]), str(report["state"])
+        attempt, state = report.attempt, report.state
         if state not in JOB_STATES:
             raise ValueError(f"unknown job state {state!r}")
         if attempt < job.attempt:
             return  # about an earlier attempt
         job.acked = max(job.acked, attempt)
-        reason = str(report.get("reason") or "")[:32]
+        reason = report.reason[:32]
         if (state, reason) != (job.state, job.reason):
             self._update(job, state, reason)
         else:
             self._save_job(job)
 
-    def _card(self, kd: KioskDevices, card: Any) -> None:
-        if not isinstance(card, dict):
-            raise TypeError("card must be an object")
+    def _card(self, kd: KioskDevices, card: dict[str, Any]) -> None:
         digest = str(card.get("identity_hash", ""))
         if not _HASH.match(digest):
             raise ValueError("identity_hash must be 64 hex digits")
@@ -415,9 +419,7 @@ class DeviceHub:
 
     async def _send_job(self, kd: KioskDevices, job: Job) -> None:
         if kd.link is not None:
-            await kd.link.send(
-                {"type": "print", "job": job.id, "attempt": job.attempt, "ticket": job.payload}
-            )
+            await kd.link.send(to_dict(Print(job.id, job.attempt, TicketFields(**job.payload))))
 
     async def reprint(self, job: Job, *, failed_only: bool) -> Job:
         """Print a job again at its kiosk (`check_reprint` says when that makes sense)."""
