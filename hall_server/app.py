@@ -35,6 +35,7 @@ from hall_server.http import (
     devices,
     health,
     metrics,
+    openapi,
     pages,
     ratings,
     tickets,
@@ -77,6 +78,7 @@ API = (
     report_routes,
     alarms,
     webhooks,
+    openapi,
 )
 PAGES = (staff_console, kiosk_ui, display_board, visitor_pages, manager_pages)
 
@@ -96,6 +98,7 @@ def make_app(
     hub = Hub(hub_buffer)
     app[HUB] = hub
     app[ACCOUNTS] = Accounts(store)
+    app[openapi.OPENAPI] = {}
 
     for module in API:
         app.add_routes(module.routes)
