@@ -5,6 +5,7 @@ each role: no server error, no answer that breaks the document."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import tempfile
 import urllib.request
@@ -31,7 +32,7 @@ from tests.support import ServerProcess, add_demo_accounts
 LENIENT = [checks.positive_data_acceptance, checks.allow_header_conformance]
 ROLES = ("anonymous", "staff1", "manager", "admin")
 #: examples per operation, each sent as every role: ~50 operations stay within two minutes
-EXAMPLES = 12
+EXAMPLES = int(os.environ.get("HALLQ_FUZZ_EXAMPLES", "12"))
 
 
 @pytest.fixture

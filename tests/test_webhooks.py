@@ -545,3 +545,25 @@ async def test_a_hall_killed_mid_delivery_loses_nothing(tmp_path: Path, receiver
     assert issued == [f"A{i:03d}" for i in range(1, 301)]
     assert receiver.bad_signatures == 0
     assert len(receiver.got) < 320 + 200  # a few sent again after each kill, not everything
+
+
+async def test_an_alarm_follows_the_ticket_that_raised_it(
+    aiohttp_client: Any, tmp_path: Path, receiver: Receiver
+) -> None:
+    hall = HALL.replace('name = "税务"\n', 'name = "税务"\nalarm_waiting = 2\n')
+    config = parse_config(hall + FAST)
+    add_demo_accounts(tmp_path / "hall.db", config)
+    client = await aiohttp_client(make_app(config, tmp_path / "hall.db"))
+    await subscribe(client, receiver, "ticket.issued,alarm.raised")
+    for _ in range(3):
+        await client.post("/api/v1/tickets", json={"service": "tax"})
+    got = await eventually(lambda: len(receiver.unique()) == 4 and receiver.unique())
+    assert [m["type"] for m in got] == ["ticket.issued"] * 2 + ["alarm.raised", "ticket.issued"]
+    alarm = got[2]["data"]
+    assert (alarm["service"], alarm["kind"], alarm["value"], alarm["threshold"]) == (
+        "tax",
+        "waiting",
+        2,
+        2,
+    )
+    assert alarm["unit"] == "people" and alarm["raised_at"] >= got[1]["data"]["issued_at"]
