@@ -35,9 +35,11 @@ from hall_server.http import (
     devices,
     health,
     metrics,
+    openapi,
     pages,
     ratings,
     tickets,
+    webhooks,
     websockets,
     windows,
 )
@@ -52,6 +54,7 @@ from hall_server.http.common import (
     HALL,
     HUB,
     RATINGS,
+    WEBHOOKS,
 )
 from hall_server.http.errors import errors_middleware
 from hall_server.http.feed import board_listener
@@ -60,10 +63,23 @@ from hall_server.ratings import Ratings
 from hall_server.simulate import simulate as run_simulation
 from hall_server.store.accounts import Accounts
 from hall_server.store.db import Store
+from hall_server.webhooks import Webhooks
 
 log = logging.getLogger(__name__)
 
-API = (health, auth, tickets, windows, appointments, ratings, metrics, report_routes, alarms)
+API = (
+    health,
+    auth,
+    tickets,
+    windows,
+    appointments,
+    ratings,
+    metrics,
+    report_routes,
+    alarms,
+    webhooks,
+    openapi,
+)
 PAGES = (staff_console, kiosk_ui, display_board, visitor_pages, manager_pages)
 
 
@@ -82,6 +98,7 @@ def make_app(
     hub = Hub(hub_buffer)
     app[HUB] = hub
     app[ACCOUNTS] = Accounts(store)
+    app[openapi.OPENAPI] = {}
 
     for module in API:
         app.add_routes(module.routes)
@@ -143,7 +160,18 @@ def make_app(
         yield
         await device_hub.stop()
 
-    app.cleanup_ctx.extend([the_hall, desk, watch, kiosk_devices])
+    async def integrations(app: web.Application) -> AsyncIterator[None]:
+        """Webhooks: after alarms and ratings, whose rows its pump reads; stopped first."""
+        hooks = Webhooks(store, config)
+        app[WEBHOOKS] = hooks
+        app[HALL].listeners.append(hooks.on_events)
+        task = asyncio.create_task(hooks.run(), name="webhooks")
+        yield
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    app.cleanup_ctx.extend([the_hall, desk, watch, kiosk_devices, integrations])
 
     async def close_websockets(app: web.Application) -> None:
         """Before the server waits for open requests to end: boards and agents never end by

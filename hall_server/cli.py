@@ -1,4 +1,4 @@
-"""``hall-server``: run a hall, run the demo hall, manage accounts."""
+"""``hall-server``: run a hall, run the demo hall, manage accounts, devices and webhooks."""
 
 from __future__ import annotations
 
@@ -7,12 +7,14 @@ import getpass
 import logging
 import socket
 import sys
+import time
 from pathlib import Path
 
 from aiohttp import web
 
 from hall_server.config import DEMO_CONFIG, ConfigError, HallConfig, load_config
 from hall_server.core.access import Role
+from hall_server.core.integration import TYPES, parse_types
 from hall_server.store.accounts import Accounts
 from hall_server.store.db import SchemaTooNew, Store
 
@@ -114,7 +116,98 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("kiosk", help="kiosk id, as in the hall configuration")
         p.add_argument("--db", default="./hall.db", help="SQLite file (default ./hall.db)")
         p.add_argument("--config", help="hall configuration, to check that the kiosk exists")
+
+    hook = sub.add_parser(
+        "webhook",
+        help="manage webhook receivers (signed HTTP POSTs of the hall's events)",
+        description="Receivers get the hall's events as Standard Webhooks: in order, at least "
+        "once, retried for days. A running server picks changes up within seconds.",
+    )
+    hsub = hook.add_subparsers(dest="webhook_command", required=True, metavar="ACTION")
+    hadd = hsub.add_parser(
+        "add",
+        help="register a receiver and print its secret (shown this once)",
+        description="Event types: " + ", ".join(TYPES) + " (or '*' for all).",
+    )
+    hadd.add_argument("url", help="the receiver's http:// or https:// address")
+    hadd.add_argument(
+        "--events", required=True, help="comma-separated event types, e.g. ticket.called"
+    )
+    hadd.add_argument("--description", help="a note for managers (who runs the receiver)")
+    hlist = hsub.add_parser("list", help="list receivers with their state")
+    hremove = hsub.add_parser("remove", help="remove a receiver and its delivery log")
+    henable = hsub.add_parser("enable", help="try a receiver that was given up on again now")
+    hreplay = hsub.add_parser(
+        "replay",
+        help="send a range of messages again",
+        description="By outbox sequence number (--from/--to, as in the delivery log) or by "
+        "time (--since/--until, ISO 8601 with offset).",
+    )
+    for p in (hremove, henable, hreplay):
+        p.add_argument("id", type=int, help="receiver id (see 'webhook list')")
+    hreplay.add_argument("--from", dest="from_seq", type=int, help="first sequence number")
+    hreplay.add_argument("--to", dest="to_seq", type=int, help="last sequence number")
+    hreplay.add_argument("--since", help="first time, e.g. 2026-11-29T08:00:00+08:00")
+    hreplay.add_argument("--until", help="last time")
+    for p in (hadd, hlist, hremove, henable, hreplay):
+        p.add_argument("--db", default="./hall.db", help="SQLite file (default ./hall.db)")
     return parser
+
+
+def _webhook(args: argparse.Namespace) -> None:
+    from datetime import datetime
+
+    from hall_server.http.webhooks import check_url, shown_url
+    from hall_server.store.outbox import Outbox
+
+    store = _open_store(args.db)
+    outbox = Outbox(store)
+    try:
+        if args.webhook_command == "add":
+            try:
+                url, events = check_url(args.url), parse_types(args.events)
+            except ValueError as e:
+                sys.exit(f"hall-server: {e}")
+            rid, secret = outbox.add(url, events, args.description, time.time())
+            print(secret)
+            print(
+                f"webhook {rid} -> {shown_url(url)} for {', '.join(events)} saved in "
+                f"{Path(args.db)}; the secret above (for the receiver) is not shown again",
+                file=sys.stderr,
+            )
+        elif args.webhook_command == "list":
+            for r in outbox.receivers():
+                state = "failing" if r["state"] == "active" and r["failures"] else r["state"]
+                print(
+                    f"{r['id']}\t{state}\t{shown_url(r['url'])}\t{','.join(r['events'])}\t"
+                    f"delivered {r['delivered']}, waiting {outbox.backlog(r)}"
+                    + (f"\tlast error: {r['last_error']}" if r["failures"] else "")
+                )
+        elif args.webhook_command == "remove":
+            if not outbox.remove(args.id):
+                sys.exit(f"hall-server: no webhook {args.id}")
+            print(f"webhook {args.id} removed")
+        elif args.webhook_command == "enable":
+            if not outbox.enable(args.id):
+                sys.exit(f"hall-server: no webhook {args.id}")
+            print(f"webhook {args.id} enabled")
+        else:
+            if args.from_seq is None and args.since is None:
+                sys.exit("hall-server: give --from or --since")
+            try:
+                since, until = (
+                    datetime.fromisoformat(t).timestamp() if t else None
+                    for t in (args.since, args.until)
+                )
+            except ValueError as e:
+                sys.exit(f"hall-server: {e}")
+            got = outbox.replay(args.id, args.from_seq, args.to_seq, since, until)
+            if got is None:
+                sys.exit(f"hall-server: no webhook {args.id}")
+            print(f"webhook {args.id}: {got[2]} message(s) from {got[0]} to {got[1]} to send again")
+    finally:
+        outbox.close()
+        store.close()
 
 
 def _open_store(db: str) -> Store:
@@ -238,6 +331,8 @@ def main(argv: list[str] | None = None) -> None:
                 sys.exit(f"hall-server: {e}")
         elif args.command == "device":
             _device(args)
+        elif args.command == "webhook":
+            _webhook(args)
         elif args.command == "user":
             password = (
                 sys.stdin.readline().rstrip("\n")

@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from hall_server.core.engine import Rules, ServiceDef, WindowDef
+from hall_server.core.haocha import CHANNELS, RECORD_FIELDS
 
 log = logging.getLogger(__name__)
 
@@ -145,12 +146,69 @@ class RatingRules(_Model):
     holder_days: int = Field(default=7, ge=0)
 
 
+class WebhookRules(_Model):
+    """Webhook delivery (``webhooks.py``): each receiver gets its events in order; a failed
+    delivery is retried after ``retry_base_s``, doubling (with jitter) up to ``retry_cap_s``,
+    and a receiver that has failed for ``give_up_after_h`` hours (the contract: at least 24)
+    is disabled, its events kept, until a manager enables or replays it."""
+
+    timeout_s: float = Field(default=10, gt=0, le=120)
+    retry_base_s: float = Field(default=5, gt=0, le=3600)
+    retry_cap_s: float = Field(default=3600, gt=0, le=86400)
+    give_up_after_h: float = Field(default=72, ge=24)
+    keep_days: int = Field(default=30, ge=1, le=3650)
+
+
+class HaochaService(_Model):
+    """How one service is known on the provincial 好差评 platform."""
+
+    item_code: str | None = Field(default=None, max_length=64)
+    item_name: str | None = Field(default=None, max_length=200)
+    department_code: str | None = Field(default=None, max_length=64)
+    department_name: str | None = Field(default=None, max_length=200)
+
+
+class Haocha(_Model):
+    """好差评 reported upward (``haocha.py``): the hall's codes on the provincial platform and
+    how our fields are named there. The applicant's identity goes out only when the platform
+    needs it and the hall allows it (``include_applicant``); the free-text comment likewise."""
+
+    region_code: str = Field(default="", max_length=12, pattern=r"^\d{0,12}$")
+    department_code: str = Field(default="", max_length=64)
+    department_name: str = Field(default="", max_length=200)
+    channels: dict[str, str] = {}
+    services: dict[str, HaochaService] = {}
+    staff: dict[str, str] = {}
+    reasons: dict[str, str] = {}
+    fields: dict[str, str] = {}
+    include_applicant: bool = False
+    include_comment: bool = False
+
+    @field_validator("fields")
+    @classmethod
+    def _known_fields(cls, v: dict[str, str]) -> dict[str, str]:
+        for key in v:
+            if key not in RECORD_FIELDS:
+                raise ValueError(f"no record field {key!r} (known: {', '.join(RECORD_FIELDS)})")
+        return v
+
+    @field_validator("channels")
+    @classmethod
+    def _known_channels(cls, v: dict[str, str]) -> dict[str, str]:
+        for key in v:
+            if key not in CHANNELS:
+                raise ValueError(f"no rating channel {key!r} (known: {', '.join(CHANNELS)})")
+        return v
+
+
 class HallConfig(_Model):
     hall: HallInfo
     queue: QueueRules = QueueRules()
     announce: Announce = Announce()
     appointments: AppointmentRules = AppointmentRules()
     ratings: RatingRules = RatingRules()
+    webhooks: WebhookRules = WebhookRules()
+    haocha: Haocha = Haocha()
     service: list[Service] = Field(min_length=1)
     window: list[Window] = Field(min_length=1)
     kiosk: list[Kiosk] = []
@@ -166,6 +224,9 @@ class HallConfig(_Model):
             for s in w.services:
                 if s not in codes:
                     raise ValueError(f"window[{i}].services: unknown service {s!r}")
+        for s in self.haocha.services:
+            if s not in codes:
+                raise ValueError(f"haocha.services: unknown service {s!r}")
         return self
 
     # -- what the rest of the server asks of it --
@@ -275,6 +336,8 @@ def _warn_unknown(config: HallConfig, source: str) -> None:
         ("announce", config.announce),
         ("appointments", config.appointments),
         ("ratings", config.ratings),
+        ("webhooks", config.webhooks),
+        ("haocha", config.haocha),
     ]
     tables += [(f"kiosk[{i}]", k) for i, k in enumerate(config.kiosk)]
     tables += [(f"window[{i}]", w) for i, w in enumerate(config.window)]

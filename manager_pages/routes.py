@@ -16,10 +16,11 @@ from hall_server.core import reports as figures
 from hall_server.core.access import Role
 from hall_server.core.errors import DomainError
 from hall_server.core.ratings import LEVELS, REASONS
-from hall_server.http.common import HALL
+from hall_server.http.common import HALL, WEBHOOKS
 from hall_server.http.lang import lang_of
 from hall_server.http.pages import page_login, render
 from hall_server.http.reports import report
+from hall_server.http.webhooks import attempt_view, views
 from hall_server.i18n import translator
 from manager_pages.charts import hours_svg, waits_svg
 
@@ -95,3 +96,22 @@ async def ratings_page(request: web.Request) -> web.Response:
         "reasons": {code: t(f"rating.reason.{code}") for code in REASONS},
     }
     return render(request, "manager_ratings.html", {"page": "ratings", "setup": setup})
+
+
+@routes.get("/manager/integrations")
+async def integrations_page(request: web.Request) -> web.Response:
+    """Receivers with their state, and the latest attempts and failures of each."""
+    page_login(request, Role.MANAGER)
+    hooks = request.app[WEBHOOKS]
+    receivers = await views(hooks)
+    for r in receivers:
+        r["recent"] = [
+            attempt_view(hooks, a)
+            for a in await asyncio.to_thread(hooks.outbox.attempts, r["id"], False, 10)
+        ]
+        r["failed"] = [
+            attempt_view(hooks, a)
+            for a in await asyncio.to_thread(hooks.outbox.attempts, r["id"], True, 10)
+        ]
+    ctx = {"page": "integrations", "receivers": receivers}
+    return render(request, "manager_integrations.html", ctx)

@@ -41,6 +41,7 @@ DYNAMIC = {
     "internal_error",
     "unknown_rating",
     "unknown_alarm",
+    "unknown_webhook",
 }
 
 

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from hall_server.appointments import Appointments
     from hall_server.device_hub import DeviceHub
     from hall_server.ratings import Ratings
+    from hall_server.webhooks import Webhooks
 
 COOKIE = "hallq_session"  # the session token, for pages
 
@@ -30,6 +31,7 @@ APPOINTMENTS: web.AppKey[Appointments] = web.AppKey("appointments")
 RATINGS: web.AppKey[Ratings] = web.AppKey("ratings")
 ALARMS: web.AppKey[Alarms] = web.AppKey("alarms")
 DEVICES: web.AppKey[DeviceHub] = web.AppKey("devices")
+WEBHOOKS: web.AppKey[Webhooks] = web.AppKey("webhooks")
 
 M = TypeVar("M", bound=BaseModel)
 

@@ -84,7 +84,10 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
         if not api or e.status < 400:
             raise
         code = _HTTP_CODES.get(e.status, "http_error")
-        return error_json(request, e.status, code, e.reason, {"status": e.status})
+        resp = error_json(request, e.status, code, e.reason, {"status": e.status})
+        if "Allow" in e.headers:  # a 405 says what is allowed (RFC 9110)
+            resp.headers["Allow"] = e.headers["Allow"]
+        return resp
     except Exception:
         log.exception("unhandled error on %s %s", request.method, request.path)
         if not api:

@@ -9,10 +9,12 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
 from hall_server.core.access import Role
+from hall_server.core.engine import Status
 from hall_server.core.identity import identity_from_card
 from hall_server.http.common import APPOINTMENTS, HALL, ApiError, body, require
 
 routes = web.RouteTableDef()
+STATUSES = [s.value for s in Status]
 
 
 class _Body(BaseModel):
@@ -91,6 +93,8 @@ async def list_tickets(request: web.Request) -> web.Response:
     require(request, Role.STAFF)
     hall = request.app[HALL]
     service, status = request.query.get("service"), request.query.get("status")
+    if status and status not in STATUSES:
+        raise ApiError(422, "invalid_status", f"status must be one of {', '.join(STATUSES)}")
     out = [
         hall.ticket_view(t)
         for t in hall.engine.tickets.values()

@@ -189,9 +189,72 @@ def v4_devices(db: Database) -> None:
     db["print_jobs"].create_index(["ticket_id"])
 
 
+def v5_webhooks(db: Database) -> None:
+    """Webhook receivers, the outbox they read in order, and the delivery log.
+
+    The outbox is derived from the event log, the ratings and the alarms by a pump whose
+    cursors (in ``meta``) move in the same transaction as the rows it adds; they start at the
+    present, so an upgraded hall does not send its past. ``AUTOINCREMENT``: a sequence number
+    is never reused, even after old rows are pruned, since receivers' cursors point into it."""
+    db.execute(
+        "CREATE TABLE outbox (seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, "
+        "type TEXT NOT NULL, at REAL NOT NULL, body TEXT NOT NULL)"
+    )
+    db["outbox"].create_index(["at"])
+    db["webhooks"].create(
+        {
+            "id": int,
+            "url": str,
+            "events": str,
+            "secret": str,
+            "description": str,
+            "created_at": float,
+            "state": str,
+            "cursor": int,
+            "replay_next": int,
+            "replay_to": int,
+            "failures": int,
+            "failing_since": float,
+            "next_attempt_at": float,
+            "last_attempt_at": float,
+            "last_success_at": float,
+            "last_status": int,
+            "last_error": str,
+            "delivered": int,
+        },
+        pk="id",
+    )
+    db["webhook_attempts"].create(
+        {
+            "id": int,
+            "webhook": int,
+            "seq": int,
+            "msg": str,
+            "type": str,
+            "at": float,
+            "attempt": int,
+            "replay": int,
+            "status": int,
+            "ok": int,
+            "error": str,
+            "ms": float,
+        },
+        pk="id",
+    )
+    db["webhook_attempts"].create_index(["webhook", "id"])
+    for key, sql in (
+        ("outbox.events", "SELECT max(seq) FROM events"),
+        ("outbox.ratings", "SELECT max(id) FROM ratings"),
+        ("outbox.alarms", "SELECT max(id) FROM alarms"),
+    ):
+        last = db.execute(sql).fetchone()[0] or 0
+        db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, str(last)))
+
+
 MIGRATIONS: list[Callable[[Database], None]] = [
     v1_core,
     v2_appointments_ratings,
     v3_reports_alarms,
     v4_devices,
+    v5_webhooks,
 ]
