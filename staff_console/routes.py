@@ -65,6 +65,7 @@ async def staff_page(request: web.Request) -> web.Response:
                 "services": services_public(request),
                 "kiosks": {k.id: k.name or k.id for k in hall.config.kiosk},
                 "user": who.username,
+                "max_recalls": hall.config.queue.max_recalls,
                 "texts": texts(lang, "staff.", "common."),
             },
         },
