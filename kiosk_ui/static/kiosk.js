@@ -187,22 +187,48 @@
   }
   $("done-btn").addEventListener("click", reset);
 
-  // -- search ---------------------------------------------------------------------------------
+  // -- search and browsing ---------------------------------------------------------------------
 
-  /* Lower score = better: the name or a keyword containing what was typed, then pinyin
-     initials (prefix, substring, then in order with gaps: "sbk" finds 社会保障卡), then full
-     pinyin and the English name. */
+  /* Each word of an entry (its name, then its keywords and short names such as 社保, 医保):
+     lower-case text, pinyin initials, and full pinyin joined with where its syllables start. */
+  for (const item of setup.catalog) {
+    item.words = [item.name, ...item.keywords].map((w, i) => {
+      const spaced = item.pinyin[i] || "";
+      const starts = [0];
+      for (let j = 0, at = 0; j < spaced.length; j++) {
+        if (spaced[j] === " ") starts.push(at); else at++;
+      }
+      return { text: w.toLowerCase(), initials: item.initials[i] || "", pinyin: spaced.replace(/ /g, ""), starts, keyword: i > 0 };
+    });
+  }
+
+  /* Lower is better. Whole-word matches first (the name, or a short name like 社保 / shebao),
+     then a word's beginning (text, full pinyin, initials), then from any syllable inside it
+     ("baozhang"), then anywhere in the initials, the English name, and last initials in order
+     with gaps ("sbk" finds 社会保障卡). What the name itself matches comes before what only a
+     keyword or short name matches (户口 lists 户口迁出 before 夫妻投靠入户). */
   function score(item, q, latin) {
-    const name = item.name.toLowerCase();
-    if (name.includes(q)) return 0;
-    if (item.keywords.some((k) => k.toLowerCase().includes(q))) return 1;
-    if (!latin) return null;
-    if (item.initials.some((i) => i.startsWith(q))) return 2;
-    if (item.initials.some((i) => i.includes(q))) return 3;
-    if (item.pinyin.some((p) => p.startsWith(q))) return 4;
-    if ((item.name_en || "").toLowerCase().includes(q)) return 5;
-    if (item.initials.some((i) => subsequence(q, i))) return 6;
-    return null;
+    let best = null;
+    const take = (v, w) => { v += w.keyword ? 2.5 : 0; if (best === null || v < best) best = v; };
+    for (const w of item.words) {
+      if (!latin) {
+        if (w.text === q) take(0, w);
+        else if (w.text.startsWith(q)) take(1, w);
+        else if (w.text.includes(q)) take(2, w);
+        continue;
+      }
+      if (w.initials === q || w.pinyin === q) take(0, w);
+      else if (w.pinyin.startsWith(q) || w.initials.startsWith(q)) take(1, w);
+      else if (w.starts.some((at) => at > 0 && w.pinyin.startsWith(q, at))) take(2.5, w);
+      else if (w.initials.includes(q)) take(3, w);
+    }
+    if (latin && best === null) {
+      const en = (item.name_en || "").toLowerCase();
+      if (new RegExp("\\b" + q).test(en)) best = 3.5;
+      else if (en.includes(q)) best = 4;
+      else if (item.words.some((w) => subsequence(q, w.initials))) best = 6;
+    }
+    return best;
   }
   function subsequence(q, s) {
     let j = 0;
@@ -216,41 +242,76 @@
     const hits = [];
     for (const item of setup.catalog) {
       const s = score(item, q, latin);
-      if (s !== null) hits.push([s, item.name.length, item]);
+      if (s !== null) hits.push([s, item.kind === "service" ? 0 : 1, item.name.length, item]);
     }
-    hits.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
-    return hits.slice(0, 30).map((h) => h[2]);
+    hits.sort((a, b) => a[0] - b[0] || a[1] - b[1] || a[2] - b[2]);
+    return hits.slice(0, 30).map((h) => h[3]);
   }
+
+  function resultButton(item) {
+    const li = document.createElement("li");
+    const b = document.createElement("button");
+    b.type = "button";
+    b.className = "btn result" + (item.kind === "service" ? " category" : "");
+    b.dataset.item = item.code;
+    b.dataset.service = item.service;
+    b.dataset.kind = item.kind;
+    const n = document.createElement("span");
+    n.className = "r-name";
+    n.textContent = lang === "en" && item.name_en ? item.name_en : item.name;
+    const s = document.createElement("span");
+    s.className = "r-service";
+    s.textContent = item.kind === "service" ? T["kiosk.whole_category"] : svcName(svc(item.service));
+    b.append(n, s);
+    b.addEventListener("click", () => take({ service: item.service }));
+    li.append(b);
+    return li;
+  }
+
   function renderResults() {
-    const hits = search($("search-input").value);
-    const ul = $("results");
-    ul.replaceChildren();
-    for (const item of hits) {
-      const li = document.createElement("li");
-      const b = document.createElement("button");
-      b.type = "button";
-      b.className = "btn result";
-      b.dataset.item = item.code;
-      b.dataset.service = item.service;
-      const n = document.createElement("span");
-      n.className = "r-name";
-      n.textContent = lang === "en" && item.name_en ? item.name_en : item.name;
-      const s = document.createElement("span");
-      s.className = "r-service";
-      s.textContent = svcName(svc(item.service));
-      b.append(n, s);
-      b.addEventListener("click", () => take({ service: item.service }));
-      li.append(b);
-      ul.append(li);
-    }
-    $("search-none").hidden = hits.length > 0 || !$("search-input").value.trim();
+    const text = $("search-input").value;
+    const hits = search(text);
+    $("results").replaceChildren(...hits.map(resultButton));
+    $("search-none").hidden = hits.length > 0 || !text.trim();
+    $("browse").hidden = !!text.trim();
+    $("results").hidden = !text.trim();
+    document.body.dataset.results = String(hits.length);
   }
   $("search-input").addEventListener("input", renderResults);
-  $("search-btn").addEventListener("click", () => {
+  /* Browsing shows the categories alone, without the keyboard: for those who cannot type. */
+  function openSearch(browse) {
     $("search-input").value = "";
+    $("search").dataset.mode = browse ? "browse" : "search";
+    $("search-label").textContent = T[browse ? "kiosk.browse" : "kiosk.search"];
+    showCategory(null);
     renderResults();
     show("search");
-  });
+  }
+  $("search-btn").addEventListener("click", () => openSearch(false));
+  $("browse-btn").addEventListener("click", () => openSearch(true));
+
+  /* Browsing for those who cannot type: categories, then the items of one. */
+  function showCategory(code) {
+    $("categories").hidden = !!code;
+    $("category-items").hidden = !code;
+    $("category-back").hidden = !code;
+    if (!code) { $("browse-h").textContent = $("search").dataset.mode === "browse" ? "" : T["kiosk.browse"]; return; }
+    $("browse-h").textContent = svcName(svc(code));
+    const items = setup.catalog.filter((i) => i.service === code);
+    items.sort((a, b) => (a.kind === "service" ? -1 : 0) - (b.kind === "service" ? -1 : 0));
+    $("category-items").replaceChildren(...items.map(resultButton));
+    document.body.dataset.category = code;
+  }
+  for (const b of document.querySelectorAll("#categories [data-category]")) {
+    b.addEventListener("click", () => { showCategory(b.dataset.category); $("browse").scrollIntoView({ block: "start" }); });
+  }
+  for (const b of document.querySelectorAll("#search [data-back]")) {
+    b.addEventListener("click", () => { $("search").dataset.mode = "search"; });
+  }
+  $("category-back").addEventListener("click", () => showCategory(null));
+  for (const b of document.querySelectorAll("#word-chips [data-word]")) {
+    b.addEventListener("click", () => { $("search-input").value = b.dataset.word; renderResults(); });
+  }
 
   // -- appointment ----------------------------------------------------------------------------
 
@@ -352,7 +413,10 @@
   }, 500);
 
   function clock() {
-    $("clock").textContent = new Date().toLocaleTimeString(lang === "en" ? "en-GB" : "zh-CN", { hour: "2-digit", minute: "2-digit" });
+    // the hall's time, whatever zone the kiosk PC was set up in
+    const time = new Date().toLocaleTimeString(lang === "en" ? "en-GB" : "zh-CN", { timeZone: setup.tz, hour: "2-digit", minute: "2-digit", hour12: false });
+    $("clock").textContent = time;
+    $("clock").dataset.time = time;
   }
   clock();
   setInterval(clock, 5000);
