@@ -22,7 +22,7 @@ async def board_page(request: web.Request) -> web.Response:
     hall = request.app[HALL]
     window = request.query.get("window")
     if window is not None and window not in hall.windows_cfg:
-        return not_found(request, f"window {window}")
+        return not_found(request, "window", window)
     lang = lang_of(request)
     wcfg = hall.windows_cfg[window] if window else None
     names = {

@@ -33,7 +33,7 @@ async def kiosk_page(request: web.Request) -> web.Response:
     hall = request.app[HALL]
     kiosk = request.match_info["kiosk"]
     if kiosk not in hall.kiosks:
-        return not_found(request, f"kiosk {kiosk}")
+        return not_found(request, "kiosk", kiosk)
     try:
         idle = int(request.query.get("idle", IDLE_DEFAULT_S))
     except ValueError:

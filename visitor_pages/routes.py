@@ -54,8 +54,6 @@ async def rate_page(request: web.Request) -> web.Response:
     hall = request.app[HALL]
     window = request.match_info["window"]
     if window not in hall.windows_cfg:
-        return not_found(
-            request, f"window {window}" if lang_of(request) == "en" else f"{window} 号窗口"
-        )
+        return not_found(request, "window", window)
     ctx = {"window": window, "data": _page_data(request, window=window)}
     return render(request, "rate.html", ctx)

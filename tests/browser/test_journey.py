@@ -130,7 +130,7 @@ def test_an_unknown_token_or_window_gets_a_clear_page(
     expect(phone.locator("main")).to_contain_text("没有找到这张号票")
     response = phone.goto(live_server.url + "/rate/99")
     assert response is not None and response.status == 404
-    expect(phone.locator("main")).to_contain_text("99 号窗口")
+    expect(phone.locator("main")).to_contain_text("没有“99”号窗口")
 
 
 def test_the_evaluator_pad_asks_about_the_ticket_just_finished(
