@@ -32,7 +32,28 @@
     state.screen = id;
     document.body.dataset.screen = id;
     window.scrollTo(0, 0);
+    document.getElementById("main").scrollTop = 0;
+    $("services").scrollTop = 0;
+    moreCue();
   }
+
+  /* When the services do not all fit (English with large text, a hall with many services),
+     the list scrolls within the screen and a big cue says how many are below and scrolls to
+     them when tapped: nothing falls off the screen unseen. */
+  function moreCue() {
+    const box = $("services");
+    const bottom = box.getBoundingClientRect().bottom;
+    const hidden = [...box.children].filter((b) => b.getBoundingClientRect().bottom > bottom + 2).length;
+    $("more-cue").hidden = hidden === 0 || state.screen !== "start";
+    $("more-text").textContent = fmt(T["kiosk.more"], { n: hidden });
+    document.body.dataset.more = String(hidden);
+  }
+  $("services").addEventListener("scroll", moreCue, { passive: true });
+  addEventListener("resize", moreCue);
+  $("more-cue").addEventListener("click", () => {
+    const box = $("services");
+    box.scrollBy({ top: box.clientHeight * 0.8, behavior: "smooth" });
+  });
 
   function error(text) {
     const e = $("error");
@@ -380,6 +401,7 @@
   $("elder-btn").addEventListener("click", () => {
     const on = !document.body.classList.contains("elder");
     document.body.classList.toggle("elder", on);
+    requestAnimationFrame(moreCue);
     $("elder-btn").setAttribute("aria-pressed", String(on));
     $("elder-btn").textContent = on ? T["kiosk.elder_on"] : T["kiosk.elder"];
     hallqVoice.unlock();
