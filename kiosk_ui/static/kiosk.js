@@ -81,6 +81,10 @@
     if (msg.type === "snapshot" || msg.type === "state") {
       state.services = msg.services;
       renderServices();
+      if (msg.type === "snapshot" && "printer" in msg) {
+        state.printer = msg.printer === null ? "no_printer" : msg.printer === "paper_low" ? "ok" : msg.printer;
+        renderPrinterDown();
+      }
     } else if (msg.type === "card") {
       state.identity = { name_masked: msg.name_masked, priority: !!msg.priority };
       const box = $("card-status");
@@ -94,6 +98,7 @@
       clearCard();
     } else if (msg.type === "printer") {
       state.printer = msg.state === "paper_low" ? "ok" : msg.state; // low paper still prints
+      renderPrinterDown();
       if (state.ticket && !state.print && (!msg.number || msg.number === state.ticket.number)) renderPrint();
     } else if (msg.type === "print") {
       state.jobs.set(msg.ticket, msg);
@@ -167,7 +172,25 @@
 
   // -- taking a ticket ------------------------------------------------------------------------
 
-  async function take(body) {
+  /* A printer that cannot print is said before a number is taken, not after. */
+  const printerDown = () => state.printer !== "ok" && state.printer !== "no_printer";
+  function renderPrinterDown() {
+    const down = printerDown();
+    $("printer-down").hidden = !down;
+    if (down) $("printer-down").textContent = fmt(T["kiosk.printer_down"], { reason: reasonText(state.printer) });
+    document.body.dataset.printer = state.printer;
+  }
+  let confirmed = null;
+  $("printer-go").addEventListener("click", () => { $("printer-confirm").close(); const b = confirmed; confirmed = null; if (b) take(b, true); });
+  $("printer-cancel").addEventListener("click", () => { confirmed = null; $("printer-confirm").close(); });
+
+  async function take(body, anyway = false) {
+    if (printerDown() && !anyway) {
+      confirmed = body;
+      $("printer-confirm-text").textContent = fmt(T["kiosk.printer_confirm"], { reason: reasonText(state.printer) });
+      $("printer-confirm").showModal();
+      return;
+    }
     show("busy");
     error("");
     const res = await hallq.api("POST", "/api/v1/tickets", { ...body, kiosk: setup.kiosk });
@@ -417,6 +440,7 @@
       state.identity !== null || !$("error").hidden || lang !== "zh";
   }
   function reset() {
+    if ($("printer-confirm").open) $("printer-confirm").close();
     if (lang !== "zh") { location.replace(location.pathname + "?lang=zh"); return; }
     document.body.classList.remove("elder");
     $("elder-btn").setAttribute("aria-pressed", "false");
