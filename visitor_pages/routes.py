@@ -37,7 +37,24 @@ _PAGE_TEXTS = ("book.", "weekday.", "progress.", "rate.", "err.", "about_minutes
 
 @routes.get("/book")
 async def book_page(request: web.Request) -> web.Response:
-    return render(request, "book.html", {"data": _page_data(request)})
+    hall = request.app[HALL].config
+    en = lang_of(request) == "en"
+    items = {
+        s.code: [
+            {
+                "code": i.code,
+                "name": i.name_en if en and i.name_en else i.name,
+                "materials": i.materials,
+            }
+            for i in s.items
+        ]
+        for s in hall.service
+    }
+    where = {
+        "address": hall.hall.address_en if en and hall.hall.address_en else hall.hall.address,
+        "map_url": hall.hall.map_url,
+    }
+    return render(request, "book.html", {"data": _page_data(request, items=items, where=where)})
 
 
 @routes.get("/t/{token}")

@@ -189,9 +189,15 @@ def v4_devices(db: Database) -> None:
     db["print_jobs"].create_index(["ticket_id"])
 
 
+def v5_appointment_item(db: Database) -> None:
+    """The service item (事项) an appointment is for: people book 社会保障卡补领, not 社会保障."""
+    db["appointments"].add_column("item", str)
+
+
 MIGRATIONS: list[Callable[[Database], None]] = [
     v1_core,
     v2_appointments_ratings,
     v3_reports_alarms,
     v4_devices,
+    v5_appointment_item,
 ]
