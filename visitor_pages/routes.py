@@ -32,7 +32,16 @@ def _page_data(request: web.Request, **extra: Any) -> dict[str, Any]:
     }
 
 
-_PAGE_TEXTS = ("book.", "weekday.", "progress.", "rate.", "err.", "about_minutes", "minutes")
+_PAGE_TEXTS = (
+    "book.",
+    "weekday.",
+    "month.",
+    "progress.",
+    "rate.",
+    "err.",
+    "about_minutes",
+    "minutes",
+)
 
 
 @routes.get("/book")

@@ -52,16 +52,15 @@
     const s = services.find((x) => x.code === code);
     return s ? (en && s.name_en ? s.name_en : s.name) : code;
   };
-  const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
   /* 12月1日 周二 (Tue 1 Dec): how people read a date, not 12-1. */
   const dateText = (iso) => {
     const [y, m, d] = iso.split("-").map(Number);
     const weekday = new Date(Date.UTC(y, m - 1, d)).getUTCDay() || 7;
-    return fmt(T["book.date_fmt"], { m, d, month: MONTHS[m - 1], weekday: T["weekday." + weekday] });
+    return fmt(T["book.date_fmt"], { d, month: T["month." + m], weekday: T["weekday." + weekday] });
   };
   const dayLabel = (iso, weekday) => {
     const [, m, d] = iso.split("-").map(Number);
-    return { label: en ? `${d} ${MONTHS[m - 1]}` : `${m}月${d}日`, sub: T["weekday." + weekday] };
+    return { label: fmt(T["book.day_fmt"], { d, month: T["month." + m] }), sub: T["weekday." + weekday] };
   };
 
   async function loadServices() {
