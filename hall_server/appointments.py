@@ -139,8 +139,13 @@ class Appointments:
         name: str,
         id_number: str | None = None,
         phone: str | None = None,
+        item: str | None = None,
     ) -> dict[str, Any]:
         self.hall.engine.service(service)
+        if item is not None and item not in {i.code for i in self.hall.services[service].items}:
+            raise DomainError(
+                "invalid", "unknown_item", f"service {service!r} has no item {item!r}", field="item"
+            )
         now = self.hall.clock()
         days = self.bookable_days()
         if day not in days:
@@ -171,6 +176,7 @@ class Appointments:
         start, end = times[slot]
         row = {
             "service": service,
+            "item": item,
             "day": day.isoformat(),
             "slot": slot,
             "slot_start": self._instant(day, start),
@@ -202,6 +208,7 @@ class Appointments:
         r = self._row(code)
         now = self.hall.clock()
         svc = self.hall.services[r["service"]]
+        item = next((i for i in svc.items if i.code == r.get("item")), None)
         early, late = self.rules.early_min * 60, self.rules.late_min * 60
         cancel_until = r["slot_start"] - self.rules.cancel_before_min * 60
         status = self.status_of(r, now)
@@ -210,6 +217,9 @@ class Appointments:
             "service": r["service"],
             "service_name": svc.name,
             "service_name_en": svc.name_en,
+            "item": item.code if item else None,
+            "item_name": item.name if item else None,
+            "item_name_en": item.name_en if item else None,
             "date": r["day"],
             "slot": r["slot"],
             "slot_end": hhmm(round((r["slot_end"] - r["slot_start"]) / 60) + minutes(r["slot"])),

@@ -101,6 +101,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=[],
         help="bind a staff account to a window (repeat for several)",
     )
+    add.add_argument(
+        "--display-name",
+        default="",
+        help="the name the window screen and reports show (default: the user name, which "
+        "the window screen shows as the staff number, 工号)",
+    )
     add.add_argument("--db", default="./hall.db", help="SQLite file (default ./hall.db)")
 
     device = sub.add_parser("device", help="manage kiosk device agents (hall-devices)")
@@ -277,6 +283,17 @@ def _device(args: argparse.Namespace) -> None:
         store.close()
 
 
+DEMO_STAFF_NAMES = [
+    *("王芳", "李强", "张敏", "刘洋", "陈静", "杨帆"),
+    *("赵磊", "黄丽", "周杰", "吴婷", "徐明", "孙悦"),
+]
+
+
+def demo_staff_name(i: int) -> str:
+    """The demo's clerks have names, as real ones do on window screens and in reports."""
+    return DEMO_STAFF_NAMES[(i - 1) % len(DEMO_STAFF_NAMES)]
+
+
 def _demo_accounts(db: str, config: HallConfig) -> list[str]:
     store = _open_store(db)
     try:
@@ -288,7 +305,7 @@ def _demo_accounts(db: str, config: HallConfig) -> list[str]:
         accounts.add("manager", "demo", Role.MANAGER)
         lines += ["  admin / demo   (admin)", "  manager / demo (manager)"]
         for i, w in enumerate(config.window, start=1):
-            accounts.add(f"staff{i}", "demo", Role.STAFF, [w.id])
+            accounts.add(f"staff{i}", "demo", Role.STAFF, [w.id], demo_staff_name(i))
             lines.append(f"  staff{i} / demo  (window {w.id})")
         return lines
     finally:
@@ -341,7 +358,9 @@ def main(argv: list[str] | None = None) -> None:
             )
             store = _open_store(args.db)
             try:
-                Accounts(store).add(args.name, password, Role(args.role), args.window)
+                Accounts(store).add(
+                    args.name, password, Role(args.role), args.window, args.display_name
+                )
             except ValueError as e:
                 sys.exit(f"hall-server: {e}")
             finally:

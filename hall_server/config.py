@@ -34,6 +34,7 @@ class Item(_Model):
     name_en: str = ""
     online: bool = False
     keywords: list[str] = []
+    materials: list[str] = []  # what to bring (申请材料), shown when booking
 
 
 class Service(_Model):
@@ -87,6 +88,9 @@ class HallInfo(_Model):
     hours: list[str] = ["08:30-12:00", "14:00-17:30"]
     priority_age: int = Field(default=60, ge=0, le=150)
     public_url: str | None = None
+    address: str = ""
+    address_en: str = ""
+    map_url: str | None = None  # a map app's link to the hall, shown beside the address
 
     @field_validator("timezone")
     @classmethod

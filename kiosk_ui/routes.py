@@ -20,7 +20,7 @@ from hall_server.http.common import HALL
 from hall_server.http.lang import lang_of
 from hall_server.http.pages import not_found, public_base, render
 from hall_server.i18n import texts
-from kiosk_ui.search import catalog_of
+from kiosk_ui.search import catalog_of, popular_words
 
 routes = web.RouteTableDef()
 
@@ -33,19 +33,24 @@ async def kiosk_page(request: web.Request) -> web.Response:
     hall = request.app[HALL]
     kiosk = request.match_info["kiosk"]
     if kiosk not in hall.kiosks:
-        return not_found(request, f"kiosk {kiosk}")
+        return not_found(request, "kiosk", kiosk)
     try:
         idle = int(request.query.get("idle", IDLE_DEFAULT_S))
     except ValueError:
         idle = IDLE_DEFAULT_S
     lang = lang_of(request)
-    services = [{**s, "eta_min": minutes_range(s["eta_range_s"])} for s in hall.services_view()]
+    items = {s.code: len(s.items) for s in hall.config.service}
+    services = [
+        {**s, "eta_min": minutes_range(s["eta_range_s"]), "item_count": items.get(s["code"], 0)}
+        for s in hall.services_view()
+    ]
     return render(
         request,
         "kiosk.html",
         {
             "kiosk": kiosk,
             "services": services,
+            "popular": popular_words(hall.config),
             "setup": {
                 "kiosk": kiosk,
                 "idle_s": min(max(idle, 5), 600),
@@ -54,6 +59,7 @@ async def kiosk_page(request: web.Request) -> web.Response:
                 "services": hall.services_view(),
                 "texts": texts(lang, "kiosk.", "common."),
                 "lang": lang,
+                "tz": hall.config.hall.timezone,
             },
         },
     )

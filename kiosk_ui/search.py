@@ -1,4 +1,5 @@
-"""The catalogue the kiosk searches: every service item with the pinyin a visitor may type."""
+"""The catalogue the kiosk searches: every service (a category) and item with the pinyin a
+visitor may type and the everyday short names people use for them (社保, 医保, 户口本…)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,40 @@ from pypinyin import Style, lazy_pinyin
 
 from hall_server.config import HallConfig
 
+#: Everyday words and short names people say (and type) for what catalogs call by their
+#: official names: a short name is added as a keyword of every entry whose name contains one of
+#: its official forms. Halls add their own with an item's ``keywords``.
+SHORT_NAMES: dict[str, tuple[str, ...]] = {
+    "社保": ("社会保障", "社会保险", "养老保险", "失业保险", "工伤", "参保证明", "退休"),
+    "社保卡": ("社会保障卡",),
+    "养老金": ("养老保险", "养老金"),
+    "失业金": ("失业保险金",),
+    "医保": ("医疗保险", "医疗保障", "医疗费用", "就医", "慢特病", "生育医疗", "医疗救助"),
+    "报销": ("报销",),
+    "户口本": ("户口簿", "户口", "入户", "户籍"),
+    "户口": ("户口簿", "入户", "户籍"),
+    "身份证": ("居民身份证",),
+    "残疾证": ("残疾人证",),
+    "房产证": ("不动产权证书", "房屋所有权", "不动产登记", "不动产转移", "预告登记"),
+    "房本": ("不动产权证书", "房屋所有权"),
+    "过户": ("转移登记",),
+    "宅基地": ("宅基地",),
+    "个税": ("个人所得税",),
+    "交税": ("税费申报", "纳税", "所得税"),
+    "开发票": ("发票",),
+    "公积金": ("住房公积金",),
+    "营业执照": ("个体工商户", "公司设立", "营业执照", "企业开办"),
+    "开公司": ("公司设立", "企业开办", "新办纳税人"),
+    "低保": ("最低生活保障", "低保"),
+    "结婚": ("婚姻登记", "结婚"),
+    "生孩子": ("生育", "新生儿", "出生医学证明"),
+    "老人补贴": ("老年人", "高龄"),
+    "退伍": ("退役军人",),
+    "找工作": ("就业", "失业登记"),
+    "打官司": ("法律援助", "人民调解"),
+    "复印": ("复印", "打印"),
+}
+
 
 def initials(text: str) -> str:
     """Pinyin initials of the Chinese characters in ``text`` ("社会保障卡" -> "shbzk"); Latin
@@ -17,31 +52,58 @@ def initials(text: str) -> str:
     return re.sub(r"[^a-z0-9]", "", "".join(parts).lower())
 
 
+def syllables(text: str) -> str:
+    """Full pinyin, one syllable per space ("社会保障卡" -> "she hui bao zhang ka"): the kiosk
+    matches typing from the start of any syllable, so ``baozhang`` and ``shebao`` both find."""
+    parts = (re.sub(r"[^a-z0-9]", "", p.lower()) for p in lazy_pinyin(text))
+    return " ".join(p for p in parts if p)
+
+
 def full_pinyin(text: str) -> str:
-    return re.sub(r"[^a-z0-9]", "", "".join(lazy_pinyin(text)).lower())
+    return syllables(text).replace(" ", "")
+
+
+def short_names(name: str) -> list[str]:
+    return [short for short, longs in SHORT_NAMES.items() if any(w in name for w in longs)]
 
 
 def catalog(config: HallConfig) -> list[dict[str, Any]]:
-    """Every service item with what the kiosk search matches on, computed once per hall: the
-    browser then searches 100+ items as the visitor types, without a round trip."""
+    """Every service (a category) and its items with what the kiosk search matches on,
+    computed once per hall: the browser then searches 100+ items as the visitor types, without
+    a round trip. Categories come first; ``kind`` says which is which."""
     out = []
     for s in config.service:
-        for entry in [{"code": s.code, "name": s.name, "name_en": s.name_en, "keywords": []}] + [
-            i.model_dump() for i in s.items
-        ]:
-            words = [entry["name"], *entry.get("keywords", [])]
+        entries = [{"code": s.code, "name": s.name, "name_en": s.name_en, "keywords": []}]
+        entries += [{**i.model_dump(), "kind": "item"} for i in s.items]
+        for entry in entries:
+            keywords = list(
+                dict.fromkeys([*entry.get("keywords", []), *short_names(entry["name"])])
+            )
+            words = [entry["name"], *keywords]
             out.append(
                 {
                     "code": entry["code"],
+                    "kind": entry.get("kind", "service"),
                     "service": s.code,
                     "name": entry["name"],
                     "name_en": entry["name_en"],
-                    "keywords": entry.get("keywords", []),
+                    "keywords": keywords,
                     "initials": [initials(w) for w in words],
-                    "pinyin": [full_pinyin(w) for w in words],
+                    "pinyin": [syllables(w) for w in words],
                 }
             )
     return out
+
+
+#: The everyday words offered as one-tap keys beside the kiosk's keyboard, in this order.
+POPULAR = ("社保", "社保卡", "医保", "身份证", "户口本", "公积金", "房产证", "营业执照", "个税")
+POPULAR += ("残疾证", "低保", "退休")
+
+
+def popular_words(config: HallConfig) -> list[str]:
+    """The popular words that find something in this hall."""
+    entries = catalog_of(config)
+    return [w for w in POPULAR if any(w in e["name"] or w in e["keywords"] for e in entries)]
 
 
 _catalogs: dict[int, tuple[HallConfig, list[dict[str, Any]]]] = {}

@@ -21,7 +21,7 @@ from hall_server.http.lang import lang_of
 from hall_server.http.pages import page_login, render
 from hall_server.http.reports import report
 from hall_server.http.webhooks import attempt_view, views
-from hall_server.i18n import translator
+from hall_server.i18n import texts, translator
 from manager_pages.charts import hours_svg, waits_svg
 
 routes = web.RouteTableDef()
@@ -30,7 +30,12 @@ routes = web.RouteTableDef()
 @routes.get("/manager")
 async def dashboard(request: web.Request) -> web.Response:
     page_login(request, Role.MANAGER)
-    return render(request, "manager.html", {"page": "live"})
+    ctx = {
+        "page": "live",
+        "texts_device": texts(lang_of(request), "device."),
+        "tz": request.app[HALL].config.hall.timezone,
+    }
+    return render(request, "manager.html", ctx)
 
 
 @routes.get("/manager/reports")

@@ -28,6 +28,24 @@ WINDOWS = [
 ]
 
 
+# What to bring (申请材料) for the items people book most, as a town hall's guide lists them.
+ID = "本人居民身份证原件"
+MATERIALS = {
+    "A-011": [ID, "近期免冠彩色证件照（白底）"],
+    "A-012": [ID, "原社会保障卡（换领时）", "近期免冠彩色证件照（白底，可现场拍摄）"],
+    "A-008": [ID, "居民户口簿", "职工档案", "社会保障卡"],
+    "B-010": [ID, "社会保障卡", "医疗费用发票原件", "费用明细清单", "出院记录或门诊病历"],
+    "B-011": [ID, "结婚证", "出生医学证明", "医疗费用发票"],
+    "C-002": ["原居民身份证", "居民户口簿"],
+    "C-003": ["居民户口簿", "近期免冠彩色证件照（可现场拍摄）"],
+    "C-010": [ID, "原居民户口簿（换领时）", "户主或本人的申请"],
+    "E-001": [ID, "居民户口簿", "二级以上医院残疾评定材料", "近期免冠两寸照片 2 张"],
+    "F-009": [ID, "不动产权证书（换发时）", "遗失声明（补发时）"],
+    "H-007": [ID, "收入、专项附加扣除等相关凭证"],
+    "J-003": [ID, "购房合同或不动产权证书", "本人银行卡"],
+}
+
+
 def q(s: str) -> str:
     return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
@@ -44,6 +62,9 @@ def main() -> None:
         'timezone = "Asia/Shanghai"',
         'hours = ["00:00-24:00"]',
         "priority_age = 60",
+        'address = "示范镇人民路 88 号 便民服务中心一楼"',
+        'address_en = "1F, 88 Renmin Road, Demo Town"',
+        'map_url = "https://uri.amap.com/search?keyword=%E7%A4%BA%E8%8C%83%E9%95%87%E4%BE%BF%E6%B0%91%E6%9C%8D%E5%8A%A1%E4%B8%AD%E5%BF%83"',
         "",
         "[queue]",
         "max_priority_streak = 2",
@@ -72,7 +93,13 @@ def main() -> None:
             out.append(
                 f"  {{ code = {q(it['code'])}, name = {q(it['name'])}, "
                 f"name_en = {q(it['name_en'])}, online = {str(it['online']).lower()}, "
-                f"mean_service_min = {it['mean_service_min']} }},"
+                f"mean_service_min = {it['mean_service_min']}"
+                + (
+                    ", materials = [" + ", ".join(q(m) for m in MATERIALS[it["code"]]) + "]"
+                    if it["code"] in MATERIALS
+                    else ""
+                )
+                + " },"
             )
         out += ["]", ""]
     for wid, services in WINDOWS:

@@ -49,7 +49,7 @@ async def staff_page(request: web.Request) -> web.Response:
     hall = request.app[HALL]
     wanted = request.query.get("window") or who.window
     if wanted is not None and wanted not in hall.windows_cfg:
-        return not_found(request, f"window {wanted}")
+        return not_found(request, "window", wanted)
     window = hall.windows_cfg[wanted] if wanted else None
     lang = lang_of(request)
     return render(
@@ -65,6 +65,7 @@ async def staff_page(request: web.Request) -> web.Response:
                 "services": services_public(request),
                 "kiosks": {k.id: k.name or k.id for k in hall.config.kiosk},
                 "user": who.username,
+                "max_recalls": hall.config.queue.max_recalls,
                 "texts": texts(lang, "staff.", "common."),
             },
         },

@@ -19,6 +19,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
+from hall_server.cli import demo_staff_name
 from hall_server.config import HallConfig
 from hall_server.core.access import Role
 from hall_server.store.accounts import Accounts
@@ -111,7 +112,7 @@ def add_demo_accounts(db: Path, config: HallConfig) -> None:
         accounts.add("admin", "demo", Role.ADMIN)
         accounts.add("manager", "demo", Role.MANAGER)
         for i, w in enumerate(windows, start=1):
-            accounts.add(f"staff{i}", "demo", Role.STAFF, [w])
+            accounts.add(f"staff{i}", "demo", Role.STAFF, [w], demo_staff_name(i))
         store.close()
         _account_templates[windows] = template
     if db.exists():

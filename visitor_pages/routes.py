@@ -32,12 +32,38 @@ def _page_data(request: web.Request, **extra: Any) -> dict[str, Any]:
     }
 
 
-_PAGE_TEXTS = ("book.", "weekday.", "progress.", "rate.", "err.", "about_minutes", "minutes")
+_PAGE_TEXTS = (
+    "book.",
+    "weekday.",
+    "month.",
+    "progress.",
+    "rate.",
+    "err.",
+    "about_minutes",
+    "minutes",
+)
 
 
 @routes.get("/book")
 async def book_page(request: web.Request) -> web.Response:
-    return render(request, "book.html", {"data": _page_data(request)})
+    hall = request.app[HALL].config
+    en = lang_of(request) == "en"
+    items = {
+        s.code: [
+            {
+                "code": i.code,
+                "name": i.name_en if en and i.name_en else i.name,
+                "materials": i.materials,
+            }
+            for i in s.items
+        ]
+        for s in hall.service
+    }
+    where = {
+        "address": hall.hall.address_en if en and hall.hall.address_en else hall.hall.address,
+        "map_url": hall.hall.map_url,
+    }
+    return render(request, "book.html", {"data": _page_data(request, items=items, where=where)})
 
 
 @routes.get("/t/{token}")
@@ -54,6 +80,6 @@ async def rate_page(request: web.Request) -> web.Response:
     hall = request.app[HALL]
     window = request.match_info["window"]
     if window not in hall.windows_cfg:
-        return not_found(request, translator(lang_of(request))("window.name", window=window))
+        return not_found(request, "window", window)
     ctx = {"window": window, "data": _page_data(request, window=window)}
     return render(request, "rate.html", ctx)

@@ -76,6 +76,36 @@
   function callText(lang, number, windowId) {
     return lang === "en" ? `Number ${number}, please go to window ${windowId}` : `请 ${number} 号到 ${windowId} 号窗口办理`;
   }
+  /* The short form said under a backlog: "A012 号，3 号窗口". */
+  function shortClips(lang, number, windowId) {
+    if (lang === "en") return [...spell(number, "en"), "window", ...windowParts(windowId, "en")];
+    return [...spell(number, "zh"), "hao", ...windowParts(windowId, "zh"), "haochuangkou"];
+  }
+  function shortText(lang, number, windowId) {
+    return lang === "en" ? `${number}, window ${windowId}` : `${number} 号，${windowId} 号窗口`;
+  }
+
+  /* The two-tone "ding-dong" before a burst of announcements, made with oscillators (no file). */
+  const CHIME_S = 1.1;
+  async function chime() {
+    const c = audio();
+    if (c && c.state === "suspended") c.resume().catch(() => {});
+    if (c && c.state === "running") {
+      [[784, 0], [622, 0.45]].forEach(([hz, offset]) => {
+        const osc = c.createOscillator();
+        const gain = c.createGain();
+        const t0 = c.currentTime + 0.02 + offset;
+        osc.frequency.value = hz;
+        gain.gain.setValueAtTime(0.0001, t0);
+        gain.gain.exponentialRampToValueAtTime(0.4, t0 + 0.02);
+        gain.gain.exponentialRampToValueAtTime(0.0001, t0 + 0.6);
+        osc.connect(gain).connect(c.destination);
+        osc.start(t0);
+        osc.stop(t0 + 0.65);
+      });
+    }
+    await sleep(CHIME_S * 1000);
+  }
 
   const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
@@ -116,13 +146,21 @@
   }
 
   /* A queue of announcements. Each item is said `repeat` times with a pause between, then the
-     next starts. `announced` (items as they start) is what tests and the screen observe. */
+     next starts; one never cuts another off. With `maxLagMs` the queue keeps its voice close to
+     the screen it speaks for: while others wait an item is said once, in its `short` form when
+     it has one, and an item that has waited longer than `maxLagMs` is skipped (it is still on
+     the screen; `skipped` lists it). With `chime` a burst starts with one chime, not one per
+     call. `announced` (items as they start) is what tests and the screen observe. */
   class Announcer {
-    constructor({ gapMs = 700, onChange = () => {} } = {}) {
+    constructor({ gapMs = 700, onChange = () => {}, maxLagMs = 0, chime: withChime = false } = {}) {
       this.queue = [];
       this.announced = [];
+      this.skipped = [];
+      this.chimes = 0;
       this.current = null;
       this.gapMs = gapMs;
+      this.maxLagMs = maxLagMs;
+      this.withChime = withChime;
       this.onChange = onChange;
     }
     say(item) {
@@ -133,25 +171,41 @@
       return entry;
     }
     async pump() {
-      if (this.current) return;
+      if (this.pumping) return;
+      this.pumping = true;
+      if (this.withChime && this.queue.length) {
+        this.chimes += 1;
+        await chime();
+      }
       while (this.queue.length) {
-        const it = (this.current = this.queue.shift());
+        const it = this.queue.shift();
+        if (this.maxLagMs && Date.now() - it.queuedAt > this.maxLagMs) {
+          it.skippedAt = Date.now();
+          this.skipped.push(it);
+          this.onChange(this);
+          continue;
+        }
+        this.current = it;
         it.startedAt = Date.now();
+        it.backlog = this.maxLagMs > 0 && this.queue.length > 0;
         this.announced.push(it);
         this.onChange(this);
         it.said = 0;
+        const parts = it.backlog && it.short ? it.short : it.parts;
         for (let i = 0; i < (it.repeat || 1); i++) {
-          for (const [lang, clips, text] of it.parts) it.via = await speak(lang, clips, text);
+          for (const [lang, clips, text] of parts) it.via = await speak(lang, clips, text);
           it.said += 1;
           this.onChange(this);
           await sleep(this.gapMs);
+          if (this.maxLagMs && this.queue.length) break;  // others are waiting: once is enough
         }
         it.endedAt = Date.now();
         this.current = null;
         this.onChange(this);
       }
+      this.pumping = false;
     }
   }
 
-  window.hallqVoice = { Announcer, callClips, callText, spell, speak, unlock, manifest, audio };
+  window.hallqVoice = { Announcer, callClips, callText, shortClips, shortText, spell, speak, chime, unlock, manifest, audio };
 })();

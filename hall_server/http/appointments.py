@@ -26,6 +26,7 @@ class BookRequest(_Body):
     name: str = Field(min_length=1, max_length=40)
     id_number: str | None = Field(default=None, max_length=32)
     phone: str | None = Field(default=None, max_length=20)
+    item: str | None = Field(default=None, max_length=32)
 
 
 @routes.get("/api/v1/appointments/days")
@@ -47,7 +48,13 @@ async def appointment_slots(request: web.Request) -> web.Response:
 async def book(request: web.Request) -> web.Response:
     req = await body(request, BookRequest)
     out = await request.app[APPOINTMENTS].book(
-        req.service, req.date, req.slot, req.name, id_number=req.id_number, phone=req.phone
+        req.service,
+        req.date,
+        req.slot,
+        req.name,
+        id_number=req.id_number,
+        phone=req.phone,
+        item=req.item,
     )
     return web.json_response(out, status=201)
 

@@ -42,7 +42,20 @@ def setup(app: web.Application) -> None:
     )
     for name, path in STATIC_DIRS.items():
         app.router.add_static(f"/static/{name}/", path, name=f"static-{name}")
+    app.middlewares.append(_not_found_page)
     app.middlewares.append(_static_name_too_long)
+
+
+@web.middleware
+async def _not_found_page(request: web.Request, handler: Any) -> web.StreamResponse:
+    """A person who mistypes an address gets the hall's own page in their language, not a bare
+    "404: Not Found" (the API and websockets keep their JSON and status answers)."""
+    try:
+        return await handler(request)
+    except web.HTTPNotFound:
+        if request.path.startswith(("/api/", "/ws/")) or request.method != "GET":
+            raise
+        return not_found(request)
 
 
 @web.middleware
@@ -80,15 +93,28 @@ def render(
 
 
 def page_login(request: web.Request, role: Role) -> Principal:
-    """Pages redirect to the login form (and back) instead of answering 401."""
+    """Pages send visitors without a session to the login form (and back); someone signed in
+    whose role is not enough is told they have no permission, not asked to log in again."""
     who = principal(request)
-    if who is None or not who.at_least(role):
+    if who is None:
         raise web.HTTPFound(f"/login?next={request.path_qs}")
+    if not who.at_least(role):
+        raise web.HTTPForbidden(
+            body=render(
+                request, "forbidden.html", {"who": who, "needed": role.value}, status=403
+            ).body,
+            content_type="text/html",
+        )
     return who
 
 
-def not_found(request: web.Request, what: str) -> web.Response:
-    return render(request, "not_found.html", {"what": what}, status=404)
+def not_found(request: web.Request, kind: str | None = None, name: str = "") -> web.Response:
+    """The 404 page. ``kind`` says what was asked for (``kiosk``, ``window``, ``ticket``…, a
+    ``not_found.kind.*`` text) and ``name`` its id, so the sentence reads whole in either
+    language ("没有编号为 k9 的自助机"); without them, the address itself is unknown."""
+    t = translator(lang_of(request))
+    body = t(f"not_found.{kind}", name=name) if kind else t("not_found.page")
+    return render(request, "not_found.html", {"body": body}, status=404)
 
 
 def public_base(request: web.Request) -> str:

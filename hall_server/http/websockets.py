@@ -3,7 +3,8 @@ kiosks' device agents. Each starts with a snapshot and then passes the hub's mes
 filter accepts (``feed.py``); the agent link speaks the device protocol (``docs in
 device_hub.py``).
 
-``/ws/kiosk/{kiosk}`` starts with ``{"type": "snapshot", "kiosk": K, "services": [...]}``, then
+``/ws/kiosk/{kiosk}`` starts with ``{"type": "snapshot", "kiosk": K, "services": [...],
+"printer": STATE}`` (``printer`` null when none is fitted, absent without devices), then
 passes the hall's ``state`` and ``heartbeat`` messages and every message whose ``kiosk`` is K.
 The device layer publishes on the hub, for the kiosk page:
 
@@ -92,6 +93,10 @@ async def kiosk_ws(request: web.Request) -> web.WebSocketResponse:
     ws = web.WebSocketResponse(heartbeat=20, max_msg_size=4096)
     await ws.prepare(request)
     snapshot = {**state_message(hall), "type": "snapshot", "kiosk": kiosk}
+    devices = request.app.get(DEVICES)
+    kd = devices.kiosks.get(kiosk) if devices else None
+    if kd is not None:  # so the page can warn before issuing that its printer is off
+        snapshot["printer"] = kd.printer_view()
     await request.app[HUB].serve(ws, snapshot, kiosk_filter(kiosk))
     return ws
 

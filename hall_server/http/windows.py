@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from hall_server.core.access import Role
 from hall_server.hall import WINDOW_ACTIONS
-from hall_server.http.common import HALL, ApiError, body, require
+from hall_server.http.common import ACCOUNTS, HALL, ApiError, body, require
 
 routes = web.RouteTableDef()
 
@@ -29,6 +29,16 @@ class CallRequest(_Body):
 @routes.get("/api/v1/windows")
 async def windows(request: web.Request) -> web.Response:
     return web.json_response(request.app[HALL].windows_view())
+
+
+@routes.get("/api/v1/windows/{window}/clerk")
+async def window_clerk(request: web.Request) -> web.Response:
+    """Who works the window now, for its screen: staff name and number are shown publicly at
+    the counter, as in every Chinese hall (nothing about visitors)."""
+    window = request.match_info["window"]
+    if window not in request.app[HALL].windows_cfg:
+        raise ApiError(404, "unknown_window", f"no window {window[:40]!r}")
+    return web.json_response({"window": window, "clerk": request.app[ACCOUNTS].clerk_at(window)})
 
 
 @routes.post("/api/v1/windows/{window}/{action}")

@@ -124,6 +124,27 @@ class Accounts:
         with self.store.writing() as db:
             db.execute("DELETE FROM sessions WHERE token_hash = ?", [_token_hash(token)])
 
+    def clerk_at(self, window: str) -> dict[str, str] | None:
+        """Who works a window now (the latest live session opened at it), as the window screen
+        shows them: display name and staff number (the login name is the 工号)."""
+        rows = list(
+            self.db.query(
+                "SELECT u.username, u.display_name FROM sessions s "
+                "JOIN users u ON u.username = s.username "
+                "WHERE s.window = ? AND s.expires_at > ? AND u.role = ? "
+                "ORDER BY s.created_at DESC LIMIT 1",
+                [window, time.time(), Role.STAFF.value],
+            )
+        )
+        if not rows:
+            return None
+        r = rows[0]
+        return {
+            "username": r["username"],
+            "name": r["display_name"] or r["username"],
+            "staff_no": r["username"],
+        }
+
     def principal(self, token: str) -> Principal | None:
         rows = list(
             self.db.query(

@@ -251,10 +251,16 @@ def v5_webhooks(db: Database) -> None:
         db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, str(last)))
 
 
+def v6_appointment_item(db: Database) -> None:
+    """The service item (事项) an appointment is for: people book 社会保障卡补领, not 社会保障."""
+    db["appointments"].add_column("item", str)
+
+
 MIGRATIONS: list[Callable[[Database], None]] = [
     v1_core,
     v2_appointments_ratings,
     v3_reports_alarms,
     v4_devices,
     v5_webhooks,
+    v6_appointment_item,
 ]

@@ -32,7 +32,28 @@
     state.screen = id;
     document.body.dataset.screen = id;
     window.scrollTo(0, 0);
+    document.getElementById("main").scrollTop = 0;
+    $("services").scrollTop = 0;
+    moreCue();
   }
+
+  /* When the services do not all fit (English with large text, a hall with many services),
+     the list scrolls within the screen and a big cue says how many are below and scrolls to
+     them when tapped: nothing falls off the screen unseen. */
+  function moreCue() {
+    const box = $("services");
+    const bottom = box.getBoundingClientRect().bottom;
+    const hidden = [...box.children].filter((b) => b.getBoundingClientRect().bottom > bottom + 2).length;
+    $("more-cue").hidden = hidden === 0 || state.screen !== "start";
+    $("more-text").textContent = fmt(T["kiosk.more"], { n: hidden });
+    document.body.dataset.more = String(hidden);
+  }
+  $("services").addEventListener("scroll", moreCue, { passive: true });
+  addEventListener("resize", moreCue);
+  $("more-cue").addEventListener("click", () => {
+    const box = $("services");
+    box.scrollBy({ top: box.clientHeight * 0.8, behavior: "smooth" });
+  });
 
   function error(text) {
     const e = $("error");
@@ -60,6 +81,10 @@
     if (msg.type === "snapshot" || msg.type === "state") {
       state.services = msg.services;
       renderServices();
+      if (msg.type === "snapshot" && "printer" in msg) {
+        state.printer = msg.printer === null ? "no_printer" : msg.printer === "paper_low" ? "ok" : msg.printer;
+        renderPrinterDown();
+      }
     } else if (msg.type === "card") {
       state.identity = { name_masked: msg.name_masked, priority: !!msg.priority };
       const box = $("card-status");
@@ -73,6 +98,7 @@
       clearCard();
     } else if (msg.type === "printer") {
       state.printer = msg.state === "paper_low" ? "ok" : msg.state; // low paper still prints
+      renderPrinterDown();
       if (state.ticket && !state.print && (!msg.number || msg.number === state.ticket.number)) renderPrint();
     } else if (msg.type === "print") {
       state.jobs.set(msg.ticket, msg);
@@ -146,7 +172,25 @@
 
   // -- taking a ticket ------------------------------------------------------------------------
 
-  async function take(body) {
+  /* A printer that cannot print is said before a number is taken, not after. */
+  const printerDown = () => state.printer !== "ok" && state.printer !== "no_printer";
+  function renderPrinterDown() {
+    const down = printerDown();
+    $("printer-down").hidden = !down;
+    if (down) $("printer-down").textContent = fmt(T["kiosk.printer_down"], { reason: reasonText(state.printer) });
+    document.body.dataset.printer = state.printer;
+  }
+  let confirmed = null;
+  $("printer-go").addEventListener("click", () => { $("printer-confirm").close(); const b = confirmed; confirmed = null; if (b) take(b, true); });
+  $("printer-cancel").addEventListener("click", () => { confirmed = null; $("printer-confirm").close(); });
+
+  async function take(body, anyway = false) {
+    if (printerDown() && !anyway) {
+      confirmed = body;
+      $("printer-confirm-text").textContent = fmt(T["kiosk.printer_confirm"], { reason: reasonText(state.printer) });
+      $("printer-confirm").showModal();
+      return;
+    }
     show("busy");
     error("");
     const res = await hallq.api("POST", "/api/v1/tickets", { ...body, kiosk: setup.kiosk });
@@ -187,22 +231,48 @@
   }
   $("done-btn").addEventListener("click", reset);
 
-  // -- search ---------------------------------------------------------------------------------
+  // -- search and browsing ---------------------------------------------------------------------
 
-  /* Lower score = better: the name or a keyword containing what was typed, then pinyin
-     initials (prefix, substring, then in order with gaps: "sbk" finds 社会保障卡), then full
-     pinyin and the English name. */
+  /* Each word of an entry (its name, then its keywords and short names such as 社保, 医保):
+     lower-case text, pinyin initials, and full pinyin joined with where its syllables start. */
+  for (const item of setup.catalog) {
+    item.words = [item.name, ...item.keywords].map((w, i) => {
+      const spaced = item.pinyin[i] || "";
+      const starts = [0];
+      for (let j = 0, at = 0; j < spaced.length; j++) {
+        if (spaced[j] === " ") starts.push(at); else at++;
+      }
+      return { text: w.toLowerCase(), initials: item.initials[i] || "", pinyin: spaced.replace(/ /g, ""), starts, keyword: i > 0 };
+    });
+  }
+
+  /* Lower is better. Whole-word matches first (the name, or a short name like 社保 / shebao),
+     then a word's beginning (text, full pinyin, initials), then from any syllable inside it
+     ("baozhang"), then anywhere in the initials, the English name, and last initials in order
+     with gaps ("sbk" finds 社会保障卡). What the name itself matches comes before what only a
+     keyword or short name matches (户口 lists 户口迁出 before 夫妻投靠入户). */
   function score(item, q, latin) {
-    const name = item.name.toLowerCase();
-    if (name.includes(q)) return 0;
-    if (item.keywords.some((k) => k.toLowerCase().includes(q))) return 1;
-    if (!latin) return null;
-    if (item.initials.some((i) => i.startsWith(q))) return 2;
-    if (item.initials.some((i) => i.includes(q))) return 3;
-    if (item.pinyin.some((p) => p.startsWith(q))) return 4;
-    if ((item.name_en || "").toLowerCase().includes(q)) return 5;
-    if (item.initials.some((i) => subsequence(q, i))) return 6;
-    return null;
+    let best = null;
+    const take = (v, w) => { v += w.keyword ? 2.5 : 0; if (best === null || v < best) best = v; };
+    for (const w of item.words) {
+      if (!latin) {
+        if (w.text === q) take(0, w);
+        else if (w.text.startsWith(q)) take(1, w);
+        else if (w.text.includes(q)) take(2, w);
+        continue;
+      }
+      if (w.initials === q || w.pinyin === q) take(0, w);
+      else if (w.pinyin.startsWith(q) || w.initials.startsWith(q)) take(1, w);
+      else if (w.starts.some((at) => at > 0 && w.pinyin.startsWith(q, at))) take(2.5, w);
+      else if (w.initials.includes(q)) take(3, w);
+    }
+    if (latin && best === null) {
+      const en = (item.name_en || "").toLowerCase();
+      if (new RegExp("\\b" + q).test(en)) best = 3.5;
+      else if (en.includes(q)) best = 4;
+      else if (item.words.some((w) => subsequence(q, w.initials))) best = 6;
+    }
+    return best;
   }
   function subsequence(q, s) {
     let j = 0;
@@ -216,41 +286,76 @@
     const hits = [];
     for (const item of setup.catalog) {
       const s = score(item, q, latin);
-      if (s !== null) hits.push([s, item.name.length, item]);
+      if (s !== null) hits.push([s, item.kind === "service" ? 0 : 1, item.name.length, item]);
     }
-    hits.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
-    return hits.slice(0, 30).map((h) => h[2]);
+    hits.sort((a, b) => a[0] - b[0] || a[1] - b[1] || a[2] - b[2]);
+    return hits.slice(0, 30).map((h) => h[3]);
   }
+
+  function resultButton(item) {
+    const li = document.createElement("li");
+    const b = document.createElement("button");
+    b.type = "button";
+    b.className = "btn result" + (item.kind === "service" ? " category" : "");
+    b.dataset.item = item.code;
+    b.dataset.service = item.service;
+    b.dataset.kind = item.kind;
+    const n = document.createElement("span");
+    n.className = "r-name";
+    n.textContent = lang === "en" && item.name_en ? item.name_en : item.name;
+    const s = document.createElement("span");
+    s.className = "r-service";
+    s.textContent = item.kind === "service" ? T["kiosk.whole_category"] : svcName(svc(item.service));
+    b.append(n, s);
+    b.addEventListener("click", () => take({ service: item.service }));
+    li.append(b);
+    return li;
+  }
+
   function renderResults() {
-    const hits = search($("search-input").value);
-    const ul = $("results");
-    ul.replaceChildren();
-    for (const item of hits) {
-      const li = document.createElement("li");
-      const b = document.createElement("button");
-      b.type = "button";
-      b.className = "btn result";
-      b.dataset.item = item.code;
-      b.dataset.service = item.service;
-      const n = document.createElement("span");
-      n.className = "r-name";
-      n.textContent = lang === "en" && item.name_en ? item.name_en : item.name;
-      const s = document.createElement("span");
-      s.className = "r-service";
-      s.textContent = svcName(svc(item.service));
-      b.append(n, s);
-      b.addEventListener("click", () => take({ service: item.service }));
-      li.append(b);
-      ul.append(li);
-    }
-    $("search-none").hidden = hits.length > 0 || !$("search-input").value.trim();
+    const text = $("search-input").value;
+    const hits = search(text);
+    $("results").replaceChildren(...hits.map(resultButton));
+    $("search-none").hidden = hits.length > 0 || !text.trim();
+    $("browse").hidden = !!text.trim();
+    $("results").hidden = !text.trim();
+    document.body.dataset.results = String(hits.length);
   }
   $("search-input").addEventListener("input", renderResults);
-  $("search-btn").addEventListener("click", () => {
+  /* Browsing shows the categories alone, without the keyboard: for those who cannot type. */
+  function openSearch(browse) {
     $("search-input").value = "";
+    $("search").dataset.mode = browse ? "browse" : "search";
+    $("search-label").textContent = T[browse ? "kiosk.browse" : "kiosk.search"];
+    showCategory(null);
     renderResults();
     show("search");
-  });
+  }
+  $("search-btn").addEventListener("click", () => openSearch(false));
+  $("browse-btn").addEventListener("click", () => openSearch(true));
+
+  /* Browsing for those who cannot type: categories, then the items of one. */
+  function showCategory(code) {
+    $("categories").hidden = !!code;
+    $("category-items").hidden = !code;
+    $("category-back").hidden = !code;
+    if (!code) { $("browse-h").textContent = $("search").dataset.mode === "browse" ? "" : T["kiosk.browse"]; return; }
+    $("browse-h").textContent = svcName(svc(code));
+    const items = setup.catalog.filter((i) => i.service === code);
+    items.sort((a, b) => (a.kind === "service" ? -1 : 0) - (b.kind === "service" ? -1 : 0));
+    $("category-items").replaceChildren(...items.map(resultButton));
+    document.body.dataset.category = code;
+  }
+  for (const b of document.querySelectorAll("#categories [data-category]")) {
+    b.addEventListener("click", () => { showCategory(b.dataset.category); $("browse").scrollIntoView({ block: "start" }); });
+  }
+  for (const b of document.querySelectorAll("#search [data-back]")) {
+    b.addEventListener("click", () => { $("search").dataset.mode = "search"; });
+  }
+  $("category-back").addEventListener("click", () => showCategory(null));
+  for (const b of document.querySelectorAll("#word-chips [data-word]")) {
+    b.addEventListener("click", () => { $("search-input").value = b.dataset.word; renderResults(); });
+  }
 
   // -- appointment ----------------------------------------------------------------------------
 
@@ -319,6 +424,7 @@
   $("elder-btn").addEventListener("click", () => {
     const on = !document.body.classList.contains("elder");
     document.body.classList.toggle("elder", on);
+    requestAnimationFrame(moreCue);
     $("elder-btn").setAttribute("aria-pressed", String(on));
     $("elder-btn").textContent = on ? T["kiosk.elder_on"] : T["kiosk.elder"];
     hallqVoice.unlock();
@@ -334,6 +440,7 @@
       state.identity !== null || !$("error").hidden || lang !== "zh";
   }
   function reset() {
+    if ($("printer-confirm").open) $("printer-confirm").close();
     if (lang !== "zh") { location.replace(location.pathname + "?lang=zh"); return; }
     document.body.classList.remove("elder");
     $("elder-btn").setAttribute("aria-pressed", "false");
@@ -352,7 +459,10 @@
   }, 500);
 
   function clock() {
-    $("clock").textContent = new Date().toLocaleTimeString(lang === "en" ? "en-GB" : "zh-CN", { hour: "2-digit", minute: "2-digit" });
+    // the hall's time, whatever zone the kiosk PC was set up in
+    const time = new Date().toLocaleTimeString(lang === "en" ? "en-GB" : "zh-CN", { timeZone: setup.tz, hour: "2-digit", minute: "2-digit", hour12: false });
+    $("clock").textContent = time;
+    $("clock").dataset.time = time;
   }
   clock();
   setInterval(clock, 5000);

@@ -115,13 +115,20 @@
     $("devices-card").hidden = false;
     $("devices").replaceChildren(...r.data.map((d) => {
       const tr = document.createElement("tr");
-      const seen = d.last_seen ? new Date(d.last_seen).toLocaleTimeString() : "—";
-      const state = (s) => cell("span", s || "—", "pill");
-      const printer = state(d.printer), reader = state(d.reader);
-      printer.dataset.status = d.printer === "ok" ? "open" : "paused";
-      reader.dataset.status = d.reader === "ok" ? "open" : "paused";
+      const seen = d.last_seen ? new Date(d.last_seen).toLocaleTimeString(T.lang === "en" ? "en-GB" : "zh-CN", { timeZone: T.tz, hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false }) : "—";
+      /* states in words (缺纸, 离线), never the raw codes */
+      const state = (kind, s) => {
+        const pill = cell("span", T.device[`device.${kind}.${s || "none"}`] || T.device[`device.${kind}.error`], "pill");
+        pill.dataset.status = s === "ok" ? "open" : s ? "paused" : "";
+        pill.dataset.state = s || "none";
+        return pill;
+      };
+      const printer = state("printer", d.printer), reader = state("reader", d.reader);
       const td = document.createElement("td");
       td.append(`${T.printer} `, printer, ` ${T.reader} `, reader, ` ${T.last_seen} ${seen}`);
+      if (d.connected === false) td.append(" ", cell("span", T.device["device.disconnected"], "pill"));
+      if (d.jobs_failed) td.append(" ", cell("span", T.device["device.jobs_failed"].replace("{n}", d.jobs_failed), "pill"));
+      tr.dataset.kiosk = d.kiosk || d.id;
       tr.append(cell("th", [d.kiosk || d.id, d.name].filter(Boolean).join(" ")), td);
       return tr;
     }));

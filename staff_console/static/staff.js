@@ -22,7 +22,8 @@
   function message(text, kind) {
     const el = $("message");
     el.textContent = text;
-    el.className = "notice " + (kind === "error" ? "notice-error" : "notice-ok");
+    el.className = "notice " + (kind === "error" ? "notice-error" : kind === "warn" ? "notice-warn" : "notice-ok");
+    el.dataset.kind = kind;
     el.setAttribute("role", kind === "error" ? "alert" : "status");
     el.hidden = !text;
   }
@@ -45,6 +46,7 @@
     pause.dataset.action = w.status === "paused" ? "resume" : "pause";
     pause.firstChild.textContent = (w.status === "paused" ? T["staff.resume"] : T["staff.pause"]) + " ";
     tick();
+    renderButtons();
   }
 
   function tick() {
@@ -106,7 +108,60 @@
     if (state.ticket && (!state.win || state.win.current !== state.ticket.number)) state.ticket = null;
     renderCurrent();
     renderWaiting();
+    renderButtons();
     refreshTicket();
+  }
+
+  /* What each action can apply to now; a button that cannot apply is disabled, and its
+     shortcut says why instead of asking the server. */
+  function why(action) {
+    const w = state.win || {};
+    const t = state.ticket;
+    const number = t ? t.number : w.current;
+    const status = t ? t.status : w.current_status;
+    const paused = w.status === "paused" || w.status === "closed";
+    switch (action) {
+      case "call":
+        if (paused) return T["staff.why.paused"];
+        return waitingHere() ? "" : T["staff.nobody"];
+      case "call-number":
+        return paused ? T["staff.why.paused"] : "";
+      case "recall": case "start": case "no-show":
+        if (!number) return T["staff.why.no_ticket"];
+        return status === "called" ? "" : fmt(T["staff.why.serving"], { number });
+      case "finish": case "transfer":
+        return number ? "" : T["staff.why.no_ticket"];
+      default:
+        return "";
+    }
+  }
+  function waitingHere() {
+    return setup.window_services.some((code) => (state.counts[code] ?? (state.waiting[code] || []).length) > 0);
+  }
+  function renderButtons() {
+    for (const b of document.querySelectorAll(".actions [data-action]")) {
+      const reason = why(b.dataset.action);
+      b.disabled = !!reason;
+      b.title = reason;
+    }
+  }
+
+  /* The confirmation names what happened, in the words of the status tag beside it. */
+  function confirmation(action, t, body) {
+    const number = t ? t.number : "";
+    switch (action) {
+      case "call": return [fmt(T["staff.msg.call"], { number }), "ok"];
+      case "recall":
+        if (t.status === "no_show") return [fmt(T["staff.msg.recall_no_show"], { number, n: t.recalls }), "warn"];
+        return [fmt(T[t.recalls >= setup.max_recalls ? "staff.msg.recall_last" : "staff.msg.recall"], { number, n: t.recalls }), "ok"];
+      case "start": return [fmt(T["staff.msg.start"], { number }), "ok"];
+      case "finish": return [fmt(T["staff.msg.finish"], { number }), "ok"];
+      case "no-show": return [fmt(T["staff.msg.no_show"], { number }), "warn"];
+      case "transfer": return [fmt(T["staff.msg.transfer"], { number, service: svcName(body.service) }), "ok"];
+      case "pause": return [T["staff.msg.pause"], "warn"];
+      case "resume": return [T["staff.msg.resume"], "ok"];
+      default: return [T["staff.done"], "ok"];
+    }
   }
 
   async function act(action, body) {
@@ -125,18 +180,26 @@
       }
       state.ticket = t && res.data.window && res.data.window.current === t.number ? t : null;
       renderCurrent();
-      if (action === "call" || action === "recall") message(fmt(T["staff.called"], { number: t.number }), "ok");
-      else message(T["staff.done"] + (t ? " · " + t.number : ""), "ok");
+      const [text, kind] = confirmation(action, t, body || {});
+      message(text, kind);
+      document.body.dataset.lastAction = action;
     } finally {
       state.busy = false;
       delete document.body.dataset.busy;
+      renderButtons();
     }
+  }
+
+  /* Every service but the one the ticket is already in. */
+  function transferTargets() {
+    const own = state.ticket ? state.ticket.service : (state.win || {}).current_service;
+    return setup.services.filter((s) => s.code !== own);
   }
 
   function openTransfer() {
     const box = $("transfer-options");
     box.replaceChildren();
-    setup.services.forEach((s, i) => {
+    transferTargets().forEach((s, i) => {
       const b = document.createElement("button");
       b.className = "btn";
       b.dataset.service = s.code;
@@ -164,10 +227,11 @@
   }
   $("transfer-dialog").addEventListener("keydown", (ev) => {
     const i = Number(ev.key);
-    if (i >= 1 && i <= 9 && setup.services[i - 1]) {
+    const targets = transferTargets();
+    if (i >= 1 && i <= 9 && targets[i - 1]) {
       ev.preventDefault();
       $("transfer-dialog").close();
-      act("transfer", { service: setup.services[i - 1].code });
+      act("transfer", { service: targets[i - 1].code });
     }
   });
 
@@ -279,6 +343,8 @@
   $("jobs-btn").addEventListener("click", openJobs);
 
   function run(action) {
+    const reason = why(action);
+    if (reason) { message(reason, "error"); return; }
     if (action === "transfer") openTransfer();
     else if (action === "call-number") openNumber();
     else if (action === "print-jobs") openJobs();

@@ -51,7 +51,11 @@ def test_booking_on_a_phone_gives_a_code_and_qr_and_can_be_cancelled(
     phone.goto(live_server.url + "/book")
     expect(phone.locator("h1")).to_have_text("网上预约")
     phone.locator("#services button", has_text="不动产与规划建设").click()
-    phone.locator("#days button").first.click()
+    # an item, not a category (issue 11, item 13)
+    phone.locator("#items button", has_text="不动产权证书补发、换发登记").click()
+    day = phone.locator("#days button").first
+    expect(day).to_have_text(re.compile(r"^\d{1,2}月\d{1,2}日周[一二三四五六日]$"))
+    day.click()
     phone.locator("#slots button:not([disabled])").first.click()
     phone.fill("#name", "王小明")
     phone.fill("#id_number", "110105198001010010")  # wrong check digit
@@ -64,6 +68,16 @@ def test_booking_on_a_phone_gives_a_code_and_qr_and_can_be_cancelled(
     code = phone.locator("#result-code").get_attribute("data-code")
     assert code and re.fullmatch(r"[2-9A-HJ-NP-Z]{8}", code)
     expect(phone.locator("#result-name")).to_contain_text("王*明")
+    expect(phone.locator("#result-service")).to_have_text(
+        "不动产权证书补发、换发登记（不动产与规划建设）"
+    )
+    expect(phone.locator("#result-when")).to_contain_text(re.compile(r"\d{1,2}月\d{1,2}日 周"))
+    expect(phone.locator("#save-code")).to_contain_text("请截图保存本页，或记下预约码")
+    expect(phone.locator("#materials")).to_contain_text("不动产权证书（换发时）")
+    expect(phone.locator("#where-address")).to_have_text("示范镇人民路 88 号 便民服务中心一楼")
+    expect(phone.locator("#where-map")).to_have_attribute(
+        "href", re.compile(r"^https://uri\.amap\.com/")
+    )
     assert phone.evaluate("document.getElementById('result-qr').naturalWidth") > 0
     assert phone.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
     screenshot(phone, "journey-book-done-phone")
@@ -72,6 +86,7 @@ def test_booking_on_a_phone_gives_a_code_and_qr_and_can_be_cancelled(
         status == 200
         and looked_up["status"] == "booked"
         and looked_up["service"] == ("real-estate")
+        and looked_up["item"] == "F-009"
     )
     assert phone.url.endswith(f"code={code}")
 
@@ -130,7 +145,7 @@ def test_an_unknown_token_or_window_gets_a_clear_page(
     expect(phone.locator("main")).to_contain_text("没有找到这张号票")
     response = phone.goto(live_server.url + "/rate/99")
     assert response is not None and response.status == 404
-    expect(phone.locator("main")).to_contain_text("99 号窗口")
+    expect(phone.locator("main")).to_contain_text("没有“99”号窗口")
 
 
 def test_the_evaluator_pad_asks_about_the_ticket_just_finished(

@@ -25,7 +25,10 @@ def test_pinyin_initials_are_computed_server_side(demo_config) -> None:
     items = {i["name"]: i for i in catalog(demo_config)}
     assert items["社会保障卡申领"]["initials"][0] == "shbzksl"
     assert items["社会保障卡申领"]["service"] == "social-insurance"
-    assert "shehuibaozhangka" in items["社会保障卡申领"]["pinyin"][0]
+    assert items["社会保障卡申领"]["pinyin"][0] == "she hui bao zhang ka shen ling"
+    # the short names people use are keywords, with their own pinyin
+    assert {"社保", "社保卡"} <= set(items["社会保障卡申领"]["keywords"])
+    assert "she bao ka" in items["社会保障卡申领"]["pinyin"]
 
 
 def test_visitor_takes_a_ticket_by_touch_and_sees_it(

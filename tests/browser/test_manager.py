@@ -77,3 +77,19 @@ def test_reports_draw_their_charts_and_export(page: Page, live_server: ServerPro
     expect(page.locator(".notice-error")).to_contain_text("ends before it starts")
     page.goto(f"{s.url}/manager?lang=en")
     expect(page.locator("#services-h")).to_have_text("Queues")
+
+
+def test_dashboard_names_device_states_in_words(page: Page, live_server: ServerProcess) -> None:
+    s = live_server
+    token = s.login("manager")
+    login(page, s, "/manager")
+    row = page.locator('#devices tr[data-kiosk="k2"]')
+    expect(row).to_contain_text("打印机 正常")
+    assert (
+        s.request("POST", "/api/v1/devices/k2/simulate", {"action": "paper_out"}, token)[0] == 200
+    )
+    page.reload()  # the device list refreshes every 30 s; a reload shows it at once
+    expect(row).to_contain_text("打印机 缺纸")
+    assert not re.search(r"\b(ok|offline|paper_out)\b", row.inner_text())
+    screenshot_both(page, "manager-devices-paper-out")
+    assert s.request("POST", "/api/v1/devices/k2/simulate", {"action": "paper_ok"}, token)[0] == 200

@@ -6,7 +6,8 @@
   const T = D.T, en = D.lang === "en";
   const $ = (id) => document.getElementById(id);
   const fmt = (s, v) => s.replace(/\{(\w+)\}/g, (m, k) => (k in v ? v[k] : m));
-  const pick = { service: null, date: null, slot: null };
+  const pick = { service: null, item: null, date: null, slot: null };
+  const itemsOf = (code) => (D.items || {})[code] || [];
   let services = [];
 
   function el(tag, cls, text) {
@@ -51,9 +52,15 @@
     const s = services.find((x) => x.code === code);
     return s ? (en && s.name_en ? s.name_en : s.name) : code;
   };
+  /* 12月1日 周二 (Tue 1 Dec): how people read a date, not 12-1. */
+  const dateText = (iso) => {
+    const [y, m, d] = iso.split("-").map(Number);
+    const weekday = new Date(Date.UTC(y, m - 1, d)).getUTCDay() || 7;
+    return fmt(T["book.date_fmt"], { d, month: T["month." + m], weekday: T["weekday." + weekday] });
+  };
   const dayLabel = (iso, weekday) => {
-    const [, m, d] = iso.split("-");
-    return { label: `${Number(m)}-${Number(d)}`, sub: T["weekday." + weekday] };
+    const [, m, d] = iso.split("-").map(Number);
+    return { label: fmt(T["book.day_fmt"], { d, month: T["month." + m] }), sub: T["weekday." + weekday] };
   };
 
   async function loadServices() {
@@ -62,10 +69,30 @@
     services = r.data;
     choices($("services"), services.map((s) => ({ value: s.code, label: svcName(s.code) })), (code) => {
       pick.service = code;
+      pick.item = null;
+      pick.slot = null;
+      $("who-step").hidden = true;
+      $("day-step").hidden = true;
+      $("slot-step").hidden = true;
+      showItems(code);
+    });
+  }
+
+  /* People book what they need done (社会保障卡补领), not a category; "not sure" books the
+     category. */
+  function showItems(code) {
+    const items = itemsOf(code);
+    $("item-step").hidden = false;
+    choices($("items"), [
+      ...items.map((i) => ({ value: i.code, label: i.name })),
+      { value: "", label: T["book.item_other"], sub: T["book.item_other_sub"] },
+    ], (item) => {
+      pick.item = item || null;
       pick.slot = null;
       $("who-step").hidden = true;
       loadDays();
     });
+    $("item-step").scrollIntoView({ block: "start" });
   }
 
   async function loadDays() {
@@ -109,6 +136,7 @@
     showError(null);
     const idNumber = $("id_number").value.trim(), phone = $("phone").value.trim();
     const body = { service: pick.service, date: pick.date, slot: pick.slot, name: $("name").value.trim() };
+    if (pick.item) body.item = pick.item;
     if (idNumber) body.id_number = idNumber; else if (phone) body.phone = phone;
     $("submit").disabled = true;
     const r = await hallq.api("POST", "/api/v1/appointments", body);
@@ -128,8 +156,19 @@
     $("result-code").textContent = a.code.slice(0, 4) + " " + a.code.slice(4);
     $("result-code").dataset.code = a.code;
     $("result-qr").src = a.qr;
-    $("result-service").textContent = en && a.service_name_en ? a.service_name_en : a.service_name;
-    $("result-when").textContent = `${a.date} ${a.slot}–${a.slot_end}`;
+    const service = en && a.service_name_en ? a.service_name_en : a.service_name;
+    const item = a.item ? (en && a.item_name_en ? a.item_name_en : a.item_name) : "";
+    $("result-service").textContent = item ? `${item}（${service}）` : service;
+    $("result-when").textContent = `${dateText(a.date)} ${a.slot}–${a.slot_end}`;
+    const known = itemsOf(a.service).find((i) => i.code === a.item);
+    const materials = known && known.materials.length ? known.materials : [T["book.materials_default"]];
+    $("materials").replaceChildren(...materials.map((m) => el("li", "", m)));
+    const where = D.where || {};
+    $("where-box").hidden = !where.address;
+    $("where-address").textContent = where.address || "";
+    $("where-map").hidden = !where.map_url;
+    if (where.map_url) $("where-map").href = where.map_url;
+    $("save-code").hidden = a.status !== "booked";
     $("result-name").textContent = `${a.name_masked} (${a.contact_masked.slice(-4)})`;
     const booked = a.status === "booked";
     $("result-title").textContent = booked ? T["book.done"] : T["book.status." + a.status];
