@@ -372,9 +372,6 @@ class Hall:
             "at": self.iso(at),
         }
 
-    def queue_view(self) -> dict[str, Any]:
-        return {"type": "queue", "services": self.services_view()}
-
     def snapshot(self) -> dict[str, Any]:
         """Everything a board or console needs to draw itself from scratch."""
         calls = [

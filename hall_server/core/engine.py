@@ -81,7 +81,6 @@ TRANSITIONS: dict[tuple[Status, str], Status] = {
 TERMINAL = frozenset(
     {Status.DONE, Status.NO_SHOW, Status.TRANSFERRED, Status.CANCELLED, Status.EXPIRED}
 )
-IN_HAND = frozenset({Status.CALLED, Status.SERVING})
 HIGH_CLASSES = (Priority.PRIORITY, Priority.APPOINTMENT)
 
 

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import heapq
 import math
-import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -80,7 +79,7 @@ class Estimator:
     alpha = 0.15
     coverage = (0.08, 0.92)
 
-    def __init__(self, config: HallConfig, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, config: HallConfig, clock: Callable[[], float]) -> None:
         self.config = config
         self.clock = clock
         self.max_streak = config.queue.max_priority_streak
@@ -105,7 +104,7 @@ class Estimator:
         self.seen: set[tuple[str, str]] = set()
         self.day: str | None = None
         self.profile: dict[str, list[float | None]] = {w: [None] * 96 for w in self.windows}
-        self._key: tuple | None = None
+        self._key: tuple[object, ...] | None = None
         self._cached: dict[str, float] = {}
         self._played_at: float | None = None
         self._waiting_then: dict[str, int] = {}
@@ -256,9 +255,10 @@ class Estimator:
                     expected = self._busy(cur.service, wid)
                     t = now + max(expected - (now - (cur.called_at or now)), 0.35 * expected)
             else:
-                t = self._reopening(wid, now, base)
-                if t is None:
+                reopens = self._reopening(wid, now, base)
+                if reopens is None:
                     continue
+                t = reopens
             streak[wid] = w.streak
             heap.append((t, i, wid))
         heapq.heapify(heap)
@@ -267,10 +267,10 @@ class Estimator:
         left = 0
         for s in engine.queues:
             waiting = engine.waiting_tickets(s)
-            high = deque(t.id for t in waiting if t.high)
+            high: deque[str | None] = deque(t.id for t in waiting if t.high)
             normal: deque[str | None] = deque(t.id for t in waiting if not t.high)
             normal.append(f"+{s}")
-            lanes[s] = (high, normal)  # type: ignore[assignment]
+            lanes[s] = (high, normal)
             if s in served:  # a queue no window will take gets no play
                 left += len(waiting) + 1
         rates = self._rates(now, base)
@@ -292,16 +292,16 @@ class Estimator:
                         for s, rate in rates.items()
                         if (n := self._rate(s, placed - STEP_S / 2, base, rate) * STEP_S) > 0
                     ]
-                for s, high, normal in per_step[slot]:
+                for s, n_high, n_normal in per_step[slot]:
                     due = owed[s]
-                    due[0] += high
-                    due[1] += normal
+                    due[0] += n_high
+                    due[1] += n_normal
                     for lane in (0, 1):
                         if due[lane] >= 1:
                             k = int(due[lane])
                             due[lane] -= k
                             lanes[s][lane].extend([None] * k)
-            chosen = None
+            chosen: tuple[str, str | None] | None = None
             for s in engine.windows[wid].services:
                 high, normal = lanes[s]
                 if high and (not normal or streak[wid] < self.max_streak):
@@ -372,7 +372,7 @@ class Estimator:
         if long not in self._bounds:
             errs = sorted(self.errors[long])
             if len(errs) >= MIN_ERRORS:
-                self._bounds[long] = tuple(_at(errs, q) for q in self.coverage)
+                self._bounds[long] = (_at(errs, self.coverage[0]), _at(errs, self.coverage[1]))
             else:
                 self._bounds[long] = (0.6, 1.6) if long else (-120.0, 300.0)
         lo, hi = self._bounds[long]
