@@ -109,6 +109,21 @@ class Rules:
     max_recalls: int = 2
 
 
+# --- the calling rule: the engine calls by it and the estimator plays it forward ------------
+
+
+def takes_high(high_waiting: bool, normal_waiting: bool, streak: int, rules: Rules) -> bool:
+    """Does a window call its next high-class ticket (priority, appointment) rather than a
+    normal one? Yes, unless it already made ``max_priority_streak`` high calls in a row while
+    a normal visitor waited."""
+    return high_waiting and (not normal_waiting or streak < rules.max_priority_streak)
+
+
+def next_streak(took_high: bool, normal_waiting: bool, streak: int) -> int:
+    """A window's high calls in a row while a normal visitor waited, after one more call."""
+    return streak + 1 if took_high and normal_waiting else 0
+
+
 # --- events ----------------------------------------------------------------------------------
 
 
@@ -588,7 +603,7 @@ class Engine:
             q = self.queues[code]
             if not q:
                 continue
-            if q.high and (not q.normal or w.streak < self.rules.max_priority_streak):
+            if takes_high(bool(q.high), bool(q.normal), w.streak, self.rules):
                 return q.high[0][2]
             return q.normal[0][2]
         return None
@@ -666,7 +681,7 @@ class Engine:
         t, w = self.tickets[e.ticket_id], self.windows[e.window]
         q = self.queues[t.service]
         if not e.specific:
-            w.streak = w.streak + 1 if t.high and q.normal else 0
+            w.streak = next_streak(t.high, bool(q.normal), w.streak)
         q.remove(t)
         self._move(t, "call")
         t.called_at, t.window, t.called_by = e.at, w.id, e.by

@@ -27,7 +27,14 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from hall_server.config import HallConfig
-from hall_server.core.engine import Engine, Status, Ticket, WindowStatus
+from hall_server.core.engine import (
+    Engine,
+    Status,
+    Ticket,
+    WindowStatus,
+    next_streak,
+    takes_high,
+)
 from hall_server.core.measures import percentile
 
 SLOT_S = 900  # time-of-day resolution of the window-availability profile
@@ -82,7 +89,6 @@ class Estimator:
     def __init__(self, config: HallConfig, clock: Callable[[], float]) -> None:
         self.config = config
         self.clock = clock
-        self.max_streak = config.queue.max_priority_streak
         self.spans = [
             (a.hour * 3600 + a.minute * 60, b.hour * 3600 + b.minute * 60 + b.second)
             for a, b in config.opening_spans()
@@ -304,11 +310,11 @@ class Estimator:
             chosen: tuple[str, str | None] | None = None
             for s in engine.windows[wid].services:
                 high, normal = lanes[s]
-                if high and (not normal or streak[wid] < self.max_streak):
-                    streak[wid] = streak[wid] + 1 if normal else 0
+                if takes_high(bool(high), bool(normal), streak[wid], engine.rules):
+                    streak[wid] = next_streak(True, bool(normal), streak[wid])
                     chosen = (s, high.popleft())
                 elif normal:
-                    streak[wid] = 0
+                    streak[wid] = next_streak(False, True, streak[wid])
                     chosen = (s, normal.popleft())
                 if chosen:
                     break
