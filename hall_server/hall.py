@@ -80,9 +80,7 @@ class Hall:
         """Rebuild the engine from the log: the state exactly as it was before the restart."""
         for e in self.store.events_of_last_day():
             self.engine.apply(e)
-            t = self.engine.tickets.get(getattr(e, "ticket_id", ""))
-            if t is not None:  # the estimator relearns the day as it happened
-                self.estimator.observe(t)
+            self.estimator.learn([e], self.engine)  # it relearns the day as it happened
         self.engine.take_changed()
 
     async def start(self) -> None:
@@ -151,6 +149,7 @@ class Hall:
                 for _, _, fut in batch:
                     fut.set_exception(HallUnavailable(str(exc)))
                 continue
+            self.estimator.learn(events, self.engine)
             for listener in self.listeners:
                 try:
                     listener(events, self)

@@ -22,13 +22,14 @@ from __future__ import annotations
 import heapq
 import math
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
 from hall_server.config import HallConfig
 from hall_server.core.engine import (
     Engine,
+    Event,
     Status,
     Ticket,
     WindowStatus,
@@ -120,6 +121,15 @@ class Estimator:
 
     def _ewma(self, old: float | None, new: float) -> float:
         return new if old is None else (1 - self.alpha) * old + self.alpha * new
+
+    def learn(self, events: Iterable[Event], engine: Engine) -> None:
+        """The one way the estimator is taught: the events the engine just applied (issues,
+        calls, no-shows, finishes teach it; repeats and the rest are ignored). The live hall,
+        its restart and the replay all call this."""
+        for e in events:
+            t = engine.tickets.get(getattr(e, "ticket_id", ""))
+            if t is not None:
+                self.observe(t)
 
     def observe(self, ticket: Ticket) -> None:
         """Learn from a ticket that was issued, called, served or did not come (each once)."""
