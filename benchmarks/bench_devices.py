@@ -35,7 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import ServerProcess, kiosk_hall_toml, percentile, table
 
-from devices import idnumber, sam
+from devices import sam
 from devices.agent import DeviceLoop, run_agent
 from devices.escpos_ticket import TicketPrint, render_ticket
 from devices.printer import Printer
@@ -45,6 +45,7 @@ from devices.sim.cards import RESIDENT
 from devices.sim.links import PtyLink
 from devices.sim.printer_sim import PrinterSimulator
 from devices.sim.reader_sim import ReaderSimulator
+from hall_server.core import idnumber
 from hall_server.store.db import Store
 from hall_server.store.devices import add_token
 

@@ -102,7 +102,7 @@ def main() -> None:
     args = p.parse_args()
     config = bench_config()
     rng = random.Random(args.seed)
-    estimator = Estimator(config)
+    estimator = Estimator(config, clock=time.time)
     predictors = {"queue_length": queue_length(config), "last_to_enter": last_to_enter}
     rows: list[dict] = []
     t0 = time.perf_counter()

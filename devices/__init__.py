@@ -32,8 +32,8 @@ Printer::
     jobs.close(); printer.close()
 
 A job id is printed at most once unless reprinted; a failed job keeps its reason
-(paper_out, offline, error, io_error). Identity helpers live in `devices.idnumber`.
-Names below are imported lazily so that `devices.idnumber` stays cheap to import.
+(paper_out, offline, error, io_error). ID number rules live in `hall_server.core.idnumber`.
+Names below are imported lazily so that the card codec (`devices.sam`) stays cheap to import.
 """
 
 from __future__ import annotations

@@ -30,7 +30,7 @@ from datetime import date
 from enum import IntEnum, StrEnum
 from typing import Generic, TypeVar
 
-from devices import idnumber
+from hall_server.core import idnumber
 
 PREAMBLE = b"\xaa\xaa\xaa\x96\x69"
 HEADER_LEN = len(PREAMBLE) + 2

@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 from aiohttp import web
@@ -25,7 +25,6 @@ from hall_server import reports
 from hall_server.alarms import Alarms
 from hall_server.appointments import Appointments
 from hall_server.config import HallConfig
-from hall_server.core.engine import Event
 from hall_server.device_hub import DeviceHub
 from hall_server.hall import Hall
 from hall_server.http import (
@@ -135,12 +134,11 @@ def make_app(
         task.cancel()
 
     async def watch(app: web.Application) -> AsyncIterator[None]:
-        """Alarms, the estimator's lessons, warm report caches."""
+        """Alarms and warm report caches."""
         hall = app[HALL]
         alarms = Alarms(hall, app[HUB])
         app[ALARMS] = alarms
         hall.listeners.append(alarms.on_events)
-        hall.listeners.append(_teach_estimator)
         tasks = [
             asyncio.create_task(alarms.run()),
             asyncio.create_task(
@@ -183,14 +181,6 @@ def make_app(
 
     app.on_shutdown.append(close_websockets)
     return app
-
-
-def _teach_estimator(events: Sequence[Event], hall: Hall) -> None:
-    """Every issue, call, no-show and finish teaches the estimator (it ignores repeats)."""
-    for e in events:
-        t = hall.engine.tickets.get(getattr(e, "ticket_id", ""))
-        if t is not None:
-            hall.estimator.observe(t)
 
 
 async def _roll_days(hall: Hall, every: float = 30.0) -> None:

@@ -12,8 +12,8 @@ from typing import Any
 import qrcode
 import qrcode.image.svg
 
-from devices import idnumber
 from hall_server.config import HallConfig
+from hall_server.core import idnumber
 from hall_server.core.appointments import (
     DAY_S,
     PHONE,

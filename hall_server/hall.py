@@ -21,8 +21,8 @@ from datetime import date, datetime
 from typing import Any
 
 from hall_server.config import HallConfig
+from hall_server.core import admission
 from hall_server.core.engine import (
-    TERMINAL,
     Engine,
     EngineError,
     Event,
@@ -64,6 +64,12 @@ class Hall:
             **config.engine_args(), day_of=self.day_of, new_id=lambda: uuid.uuid4().hex
         )
         self.estimator = Estimator(config, clock)
+        self.admission = admission.Admission(
+            tuple(config.opening_spans()),
+            tuple(config.hall.hours),
+            config.queue.max_active_per_person,
+            config.hall.priority_age,
+        )
         self.listeners: list[Listener] = []
         self.pending_identity: dict[str, tuple[Identity, float]] = {}
         self.identity_key = store.secret("identity_key")
@@ -80,9 +86,7 @@ class Hall:
         """Rebuild the engine from the log: the state exactly as it was before the restart."""
         for e in self.store.events_of_last_day():
             self.engine.apply(e)
-            t = self.engine.tickets.get(getattr(e, "ticket_id", ""))
-            if t is not None:  # the estimator relearns the day as it happened
-                self.estimator.observe(t)
+            self.estimator.learn([e], self.engine)  # it relearns the day as it happened
         self.engine.take_changed()
 
     async def start(self) -> None:
@@ -115,8 +119,9 @@ class Hall:
         return None if at is None else self.local(at).isoformat(timespec="seconds")
 
     def is_open(self, at: float | None = None) -> bool:
-        now = self.local(self.clock() if at is None else at).time()
-        return any(a <= now < b for a, b in self.config.opening_spans())
+        return admission.is_open(
+            self.admission, self.local(self.clock() if at is None else at).time()
+        )
 
     # -- commands ----------------------------------------------------------------------------
 
@@ -151,6 +156,7 @@ class Hall:
                 for _, _, fut in batch:
                     fut.set_exception(HallUnavailable(str(exc)))
                 continue
+            self.estimator.learn(events, self.engine)
             for listener in self.listeners:
                 try:
                     listener(events, self)
@@ -174,24 +180,12 @@ class Hall:
             raise EngineError(
                 "not_found", "unknown_kiosk", f"no kiosk {kiosk!r}", params={"kiosk": kiosk}
             )
-        if not self.is_open(now):
-            hours = ", ".join(self.config.hall.hours)
-            raise EngineError(
-                "conflict",
-                "hall_closed",
-                f"the hall is closed; hours: {hours}",
-                params={"hours": hours},
-            )
+        admission.check_open(self.admission, self.local(now).time())
         if identity is None and kiosk is not None:
             identity = self.take_pending_identity(kiosk, now)
         if identity is not None:
-            self._limit_per_person(identity, service)
-            if (
-                priority is Priority.NORMAL
-                and identity.age is not None
-                and identity.age >= self.config.hall.priority_age
-            ):
-                priority = Priority.PRIORITY
+            tickets = self.engine.tickets.values()
+            priority = admission.admit(self.admission, identity, service, tickets, priority)
         events = await self._run(
             self.engine.issue,
             service,
@@ -209,20 +203,6 @@ class Hall:
     async def cancel(self, ticket: Ticket, by: str | None = None) -> None:
         """The visitor gives up their place; durable when this returns."""
         await self._run(self.engine.cancel, ticket.id, self.clock(), by)
-
-    def _limit_per_person(self, identity: Identity, service: str) -> None:
-        live = [
-            t
-            for t in self.engine.tickets.values()
-            if t.identity == identity.hash and t.service == service and t.status not in TERMINAL
-        ]
-        if len(live) >= self.config.queue.max_active_per_person:
-            raise EngineError(
-                "conflict",
-                "already_waiting",
-                f"this visitor already holds ticket {live[0].number} for this service",
-                params={"number": live[0].number},
-            )
 
     async def act(
         self, window: str, action: str, by: str | None = None, **kw: Any
@@ -371,9 +351,6 @@ class Hall:
             "recall": recall,
             "at": self.iso(at),
         }
-
-    def queue_view(self) -> dict[str, Any]:
-        return {"type": "queue", "services": self.services_view()}
 
     def snapshot(self) -> dict[str, Any]:
         """Everything a board or console needs to draw itself from scratch."""

@@ -3,17 +3,39 @@
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 from typing import Any
 
-from hall_server.core.measures import window_figures
+from hall_server import reports
+from hall_server.config import HallConfig
 from hall_server.hall import Hall
-from hall_server.store.tickets import called_of_day
+
+#: What the per-window figures of a day keep of the report's columns.
+WINDOW_FIGURES = (
+    "served",
+    "no_show",
+    "called",
+    "wait_mean_s",
+    "wait_p50_s",
+    "wait_p90_s",
+    "wait_max_s",
+    "service_mean_s",
+)
 
 
-def windows(db_path: str | Path, day: str) -> list[dict[str, Any]]:
-    """Per window for one day (run it in a thread: it opens its own connection)."""
-    return window_figures(called_of_day(db_path, day))
+def windows(
+    db_path: str | Path, config: HallConfig, day: date, today: date
+) -> list[dict[str, Any]]:
+    """Per window for one day: the report's figures by window for that day, so live metrics
+    and reports give one answer (the window that called a ticket counts the call, a
+    transferred visitor's wait counts once). Run it in a thread: it opens its own connection."""
+    rep = reports.report(db_path, config, day, day, today, "window")
+    return [
+        {"window": row["key"], **{k: row[k] for k in WINDOW_FIGURES}}
+        for row in rep["rows"]
+        if row["called"]
+    ]
 
 
 def live(hall: Hall) -> dict[str, Any]:

@@ -165,10 +165,7 @@ def run(
     busy: set[str] = set()
 
     def learn(evs: Iterable[Any]) -> None:
-        for e in evs:
-            t = engine.tickets.get(getattr(e, "ticket_id", ""))
-            if t is not None:
-                estimator.observe(t)
+        estimator.learn(evs, engine)
 
     engine.apply(DayOpened(at=base, day=day.isoformat()))
     for wid, action in first.items():

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything the tests need on a fresh Debian machine (system Chromium, CJK fonts,
-# the Python packages, axe-core from npm), then runs lint and the whole test suite.
+# the Python packages, axe-core from npm), then runs lint, the import rules, the core's types
+# and the whole test suite.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -22,4 +23,6 @@ fi
 
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
+.venv/bin/lint-imports            # the rooms' import rules (pyproject: [tool.importlinter])
+.venv/bin/mypy --strict hall_server/core
 exec .venv/bin/python -m pytest -q "$@"

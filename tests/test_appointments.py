@@ -12,9 +12,9 @@ from zoneinfo import ZoneInfo
 import pytest
 from aiohttp.test_utils import TestClient
 
-from devices import idnumber
 from hall_server.app import make_app
 from hall_server.config import AppointmentRules, parse_config
+from hall_server.core import idnumber
 from hall_server.core.appointments import ALPHABET, Calendar, suspended_until
 from hall_server.core.identity import identity_from_card
 from hall_server.http.common import APPOINTMENTS, HALL

@@ -114,3 +114,44 @@ def test_new_visitors_see_the_estimate_of_the_end_of_the_queue(config: HallConfi
     engine, est, _ = hall(config, *[("tax", Priority.NORMAL)] * 4)
     assert est.for_new(engine, "tax").eta_s == round(2 * TAX_S)
     assert est.for_new(engine, "help").eta_s == 0  # window 3 is free
+
+
+ONE_WINDOW = """
+[hall]
+id = "streak-test"
+name = "连续优先测试"
+hours = ["00:00-24:00"]
+
+[queue]
+max_priority_streak = {streak}
+
+[[service]]
+code = "tax"
+prefix = "H"
+name = "税务"
+mean_service_min = 10
+
+[[window]]
+id = "1"
+services = ["tax"]
+"""
+
+
+@pytest.mark.parametrize("streak", [1, 3])
+def test_changing_the_priority_streak_changes_the_calls_and_the_estimates_alike(
+    streak: int,
+) -> None:
+    """One calling rule: the order the estimator expects is the order the engine calls in,
+    whatever the setting; and the setting matters."""
+    config = parse_config(ONE_WINDOW.format(streak=streak))
+    waiting = [("tax", Priority.NORMAL)] * 4 + [("tax", Priority.PRIORITY)] * 4
+    engine, est, tickets = hall(config, *waiting)
+    expected = [t.number for t in sorted(tickets, key=lambda t: est.for_ticket(engine, t).eta_s)]
+    called = []
+    for _ in tickets:
+        engine.call_next("1", NOW)
+        called.append(engine.tickets[engine.windows["1"].current].number)
+        engine.finish("1", NOW)
+    assert called == expected
+    # the first normal visitor is called after `streak` priority ones
+    assert called.index(tickets[0].number) == streak

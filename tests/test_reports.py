@@ -187,3 +187,39 @@ def test_report_api_requires_a_manager_and_answers_json_errors(
     assert status == 200 and body["rows"][0]["key"] == "tax" and body["total"]["arrived"] == 1
     status, windows = s.request("GET", "/api/v1/metrics/windows", token=token)
     assert status == 200 and windows == []
+
+
+async def test_live_metrics_and_reports_agree_after_a_transfer(
+    aiohttp_client, tmp_path: Path, demo_config: HallConfig
+) -> None:
+    """One answer per window: the window that called counts the call, also of a transferred
+    visitor, and the visitor's wait counts once, where they were first called."""
+    from hall_server.app import make_app
+    from tests.support import add_demo_accounts
+
+    add_demo_accounts(tmp_path / "hall.db", demo_config)
+    client = await aiohttp_client(make_app(demo_config, tmp_path / "hall.db"))
+
+    async def login(user: str) -> dict[str, str]:
+        r = await client.post("/api/v1/auth/login", json={"username": user, "password": "demo"})
+        return {"Authorization": f"Bearer {(await r.json())['token']}"}
+
+    clerk8, clerk1, manager = await login("staff8"), await login("staff1"), await login("manager")
+    r = await client.post("/api/v1/tickets", json={"service": "tax"})
+    assert r.status == 201
+    await client.post("/api/v1/windows/8/call", headers=clerk8)
+    r = await client.post(
+        "/api/v1/windows/8/transfer", json={"service": "social-insurance"}, headers=clerk8
+    )
+    assert r.status == 200, await r.text()
+    await client.post("/api/v1/windows/1/call", headers=clerk1)
+    await client.post("/api/v1/windows/1/finish", headers=clerk1)
+    live = await (await client.get("/api/v1/metrics/windows", headers=manager)).json()
+    rep = await (await client.get("/api/v1/metrics/report?by=window", headers=manager)).json()
+    by_report = {row["key"]: row for row in rep["rows"]}
+    assert {w["window"]: w["called"] for w in live} == {"1": 1, "8": 1}
+    for w in live:
+        row = by_report[w["window"]]
+        for figure in ("called", "served", "no_show", "wait_mean_s", "wait_max_s"):
+            assert w[figure] == row[figure], (w["window"], figure)
+    assert by_report["1"]["served"] == 1 and by_report["1"]["wait_mean_s"] is None

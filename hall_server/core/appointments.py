@@ -75,7 +75,8 @@ def suspended_until(missed_at: list[float], rules: AppointmentRules, now: float)
 
     Misses are counted in a sliding window of ``suspend_window_days``; reaching
     ``suspend_after_missed`` starts a suspension, and counting starts afresh after it."""
-    window, until, recent = rules.suspend_window_days * DAY_S, None, []
+    window, until = rules.suspend_window_days * DAY_S, None
+    recent: list[float] = []
     for at in sorted(missed_at):
         if until is not None and at < until:
             continue

@@ -81,7 +81,6 @@ TRANSITIONS: dict[tuple[Status, str], Status] = {
 TERMINAL = frozenset(
     {Status.DONE, Status.NO_SHOW, Status.TRANSFERRED, Status.CANCELLED, Status.EXPIRED}
 )
-IN_HAND = frozenset({Status.CALLED, Status.SERVING})
 HIGH_CLASSES = (Priority.PRIORITY, Priority.APPOINTMENT)
 
 
@@ -108,6 +107,21 @@ class WindowDef:
 class Rules:
     max_priority_streak: int = 2
     max_recalls: int = 2
+
+
+# --- the calling rule: the engine calls by it and the estimator plays it forward ------------
+
+
+def takes_high(high_waiting: bool, normal_waiting: bool, streak: int, rules: Rules) -> bool:
+    """Does a window call its next high-class ticket (priority, appointment) rather than a
+    normal one? Yes, unless it already made ``max_priority_streak`` high calls in a row while
+    a normal visitor waited."""
+    return high_waiting and (not normal_waiting or streak < rules.max_priority_streak)
+
+
+def next_streak(took_high: bool, normal_waiting: bool, streak: int) -> int:
+    """A window's high calls in a row while a normal visitor waited, after one more call."""
+    return streak + 1 if took_high and normal_waiting else 0
 
 
 # --- events ----------------------------------------------------------------------------------
@@ -347,7 +361,9 @@ class Engine:
         self.seq: dict[str, int] = dict.fromkeys(self.services, 0)
         self.order = 0
         self.recent_calls: deque[Call] = deque(maxlen=20)
-        self.changed: set[str] = set()
+        #: Tickets touched since `take_changed`, kept here (not looked up in ``tickets``) so a
+        #: closed day can leave ``tickets`` while its last rows still reach the store.
+        self.changed: dict[str, Ticket] = {}
         self._unreported: list[Event] = []
 
     def _next_id(self) -> str:
@@ -410,8 +426,8 @@ class Engine:
 
     def take_changed(self) -> list[Ticket]:
         """Tickets touched since the last call, for the store's current-state table."""
-        out = [self.tickets[tid] for tid in self.changed if tid in self.tickets]
-        self.changed = set()
+        out = list(self.changed.values())
+        self.changed = {}
         return out
 
     # -- commands ------------------------------------------------------------------------------
@@ -589,7 +605,7 @@ class Engine:
             q = self.queues[code]
             if not q:
                 continue
-            if q.high and (not q.normal or w.streak < self.rules.max_priority_streak):
+            if takes_high(bool(q.high), bool(q.normal), w.streak, self.rules):
                 return q.high[0][2]
             return q.normal[0][2]
         return None
@@ -609,13 +625,18 @@ class Engine:
     def _move(self, t: Ticket, action: str) -> None:
         self._check(t, action)
         t.status = TRANSITIONS[(t.status, action)]
-        self.changed.add(t.id)
+        self.changed[t.id] = t
 
     def _release(self, t: Ticket) -> None:
         if t.window and self.windows.get(t.window) and self.windows[t.window].current == t.id:
             self.windows[t.window].current = None
 
     def _on_day_opened(self, e: DayOpened) -> None:
+        # Only the day's own tickets: what a restart, replaying from this event, rebuilds.
+        self.tickets = {tid: t for tid, t in self.tickets.items() if t.day == e.day}
+        self.by_token = {k: v for k, v in self.by_token.items() if v in self.tickets}
+        self.by_number = {k: v for k, v in self.by_number.items() if v in self.tickets}
+        self.order = len(self.tickets)
         self.day = e.day
         self.seq = dict.fromkeys(self.services, 0)
         self.recent_calls.clear()
@@ -623,17 +644,20 @@ class Engine:
             w.status, w.current, w.streak = WindowStatus.OPEN, None, 0
 
     def _on_day_closed(self, e: DayClosed) -> None:
+        expired = {}
         for t in self.tickets.values():
             if t.status not in TERMINAL:
                 self._move(t, "expire")
                 t.finished_at = e.at
+                expired[t.id] = t
         for q in self.queues.values():
             q.high.clear()
             q.normal.clear()
         for w in self.windows.values():
             w.current = None
-        # Ended tickets live on in the store; the engine only keeps today's.
-        self.tickets = {tid: self.tickets[tid] for tid in self.changed if tid in self.tickets}
+        # Ended tickets live on in the store; the engine keeps those this close ended, decided
+        # by the event alone, so the live hall and a replay of its log keep the same ones.
+        self.tickets = expired
         self.by_token.clear()
         self.by_number.clear()
 
@@ -661,13 +685,13 @@ class Engine:
         self.by_number[t.number] = t.id
         self.seq[e.service] = max(self.seq.get(e.service, 0), e.seq)
         self.queues[e.service].add(t)
-        self.changed.add(t.id)
+        self.changed[t.id] = t
 
     def _on_ticket_called(self, e: TicketCalled) -> None:
         t, w = self.tickets[e.ticket_id], self.windows[e.window]
         q = self.queues[t.service]
         if not e.specific:
-            w.streak = w.streak + 1 if t.high and q.normal else 0
+            w.streak = next_streak(t.high, bool(q.normal), w.streak)
         q.remove(t)
         self._move(t, "call")
         t.called_at, t.window, t.called_by = e.at, w.id, e.by
@@ -722,7 +746,7 @@ class Engine:
         self.by_token[s.token] = s.id
         self.by_number[s.number] = s.id
         self.queues[s.service].add(s)
-        self.changed.add(s.id)
+        self.changed[s.id] = s
 
     def _on_ticket_cancelled(self, e: TicketCancelled) -> None:
         t = self.tickets[e.ticket_id]

@@ -21,14 +21,21 @@ from __future__ import annotations
 
 import heapq
 import math
-import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
 from hall_server.config import HallConfig
-from hall_server.core.engine import Engine, Status, Ticket, WindowStatus
+from hall_server.core.engine import (
+    Engine,
+    Event,
+    Status,
+    Ticket,
+    WindowStatus,
+    next_streak,
+    takes_high,
+)
 from hall_server.core.measures import percentile
 
 SLOT_S = 900  # time-of-day resolution of the window-availability profile
@@ -80,10 +87,9 @@ class Estimator:
     alpha = 0.15
     coverage = (0.08, 0.92)
 
-    def __init__(self, config: HallConfig, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, config: HallConfig, clock: Callable[[], float]) -> None:
         self.config = config
         self.clock = clock
-        self.max_streak = config.queue.max_priority_streak
         self.spans = [
             (a.hour * 3600 + a.minute * 60, b.hour * 3600 + b.minute * 60 + b.second)
             for a, b in config.opening_spans()
@@ -105,7 +111,7 @@ class Estimator:
         self.seen: set[tuple[str, str]] = set()
         self.day: str | None = None
         self.profile: dict[str, list[float | None]] = {w: [None] * 96 for w in self.windows}
-        self._key: tuple | None = None
+        self._key: tuple[object, ...] | None = None
         self._cached: dict[str, float] = {}
         self._played_at: float | None = None
         self._waiting_then: dict[str, int] = {}
@@ -115,6 +121,15 @@ class Estimator:
 
     def _ewma(self, old: float | None, new: float) -> float:
         return new if old is None else (1 - self.alpha) * old + self.alpha * new
+
+    def learn(self, events: Iterable[Event], engine: Engine) -> None:
+        """The one way the estimator is taught: the events the engine just applied (issues,
+        calls, no-shows, finishes teach it; repeats and the rest are ignored). The live hall,
+        its restart and the replay all call this."""
+        for e in events:
+            t = engine.tickets.get(getattr(e, "ticket_id", ""))
+            if t is not None:
+                self.observe(t)
 
     def observe(self, ticket: Ticket) -> None:
         """Learn from a ticket that was issued, called, served or did not come (each once)."""
@@ -256,9 +271,10 @@ class Estimator:
                     expected = self._busy(cur.service, wid)
                     t = now + max(expected - (now - (cur.called_at or now)), 0.35 * expected)
             else:
-                t = self._reopening(wid, now, base)
-                if t is None:
+                reopens = self._reopening(wid, now, base)
+                if reopens is None:
                     continue
+                t = reopens
             streak[wid] = w.streak
             heap.append((t, i, wid))
         heapq.heapify(heap)
@@ -267,10 +283,10 @@ class Estimator:
         left = 0
         for s in engine.queues:
             waiting = engine.waiting_tickets(s)
-            high = deque(t.id for t in waiting if t.high)
+            high: deque[str | None] = deque(t.id for t in waiting if t.high)
             normal: deque[str | None] = deque(t.id for t in waiting if not t.high)
             normal.append(f"+{s}")
-            lanes[s] = (high, normal)  # type: ignore[assignment]
+            lanes[s] = (high, normal)
             if s in served:  # a queue no window will take gets no play
                 left += len(waiting) + 1
         rates = self._rates(now, base)
@@ -292,23 +308,23 @@ class Estimator:
                         for s, rate in rates.items()
                         if (n := self._rate(s, placed - STEP_S / 2, base, rate) * STEP_S) > 0
                     ]
-                for s, high, normal in per_step[slot]:
+                for s, n_high, n_normal in per_step[slot]:
                     due = owed[s]
-                    due[0] += high
-                    due[1] += normal
+                    due[0] += n_high
+                    due[1] += n_normal
                     for lane in (0, 1):
                         if due[lane] >= 1:
                             k = int(due[lane])
                             due[lane] -= k
                             lanes[s][lane].extend([None] * k)
-            chosen = None
+            chosen: tuple[str, str | None] | None = None
             for s in engine.windows[wid].services:
                 high, normal = lanes[s]
-                if high and (not normal or streak[wid] < self.max_streak):
-                    streak[wid] = streak[wid] + 1 if normal else 0
+                if takes_high(bool(high), bool(normal), streak[wid], engine.rules):
+                    streak[wid] = next_streak(True, bool(normal), streak[wid])
                     chosen = (s, high.popleft())
                 elif normal:
-                    streak[wid] = 0
+                    streak[wid] = next_streak(False, True, streak[wid])
                     chosen = (s, normal.popleft())
                 if chosen:
                     break
@@ -372,7 +388,7 @@ class Estimator:
         if long not in self._bounds:
             errs = sorted(self.errors[long])
             if len(errs) >= MIN_ERRORS:
-                self._bounds[long] = tuple(_at(errs, q) for q in self.coverage)
+                self._bounds[long] = (_at(errs, self.coverage[0]), _at(errs, self.coverage[1]))
             else:
                 self._bounds[long] = (0.6, 1.6) if long else (-120.0, 300.0)
         lo, hi = self._bounds[long]

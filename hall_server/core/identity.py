@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from devices import idnumber
+from hall_server.core import idnumber
 from hall_server.core.errors import DomainError
 
 

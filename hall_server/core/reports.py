@@ -52,6 +52,7 @@ REC = np.dtype(
         ("busy", "f4"),  # the window's time on it: called to ended
     ]
 )
+FIELDS: tuple[str, ...] = REC.names or ()
 WAIT_BINS_MIN = (0, 5, 10, 15, 20, 30, 45, 60, 90)
 MAX_SPAN_DAYS = 3660
 
@@ -67,16 +68,16 @@ Cols = dict[str, np.ndarray]
 
 
 def empty(n: int) -> Cols:
-    return {name: np.zeros(n, REC[name]) for name in REC.names}
+    return {name: np.zeros(n, REC[name]) for name in FIELDS}
 
 
 def pack(cols: Cols) -> bytes:
-    return b"".join(cols[name].astype(REC[name]).tobytes() for name in REC.names)
+    return b"".join(cols[name].astype(REC[name]).tobytes() for name in FIELDS)
 
 
 def unpack(blob: bytes, n: int) -> Cols:
     out, at = {}, 0
-    for name in REC.names:
+    for name in FIELDS:
         out[name] = np.frombuffer(blob, REC[name], n, at)
         at += n * REC[name].itemsize
     return out
@@ -179,7 +180,7 @@ def build_day(rows: list[tuple[Any, ...]], config: HallConfig, day: str) -> Day:
             span[0] = min(span[0], called_a[i])
             span[1] = max(span[1], finished_a[i] if finished_a[i] == finished_a[i] else called_a[i])
         keys[kind] = {k: round(_overlap(a, b, spans), 1) for k, (a, b) in first_last.items()}
-    return Day(keys, {name: np.asarray(rec[name], REC[name]) for name in REC.names}, len(rows))
+    return Day(keys, {name: np.asarray(rec[name], REC[name]) for name in FIELDS}, len(rows))
 
 
 # -- aggregation -------------------------------------------------------------------------------
@@ -216,11 +217,7 @@ def merge(days: list[Day]) -> Merged:
         for ws, s in d.keys["staff_s"].items():
             who = ws.split("\t")[0]
             staff_s[who] = staff_s.get(who, 0.0) + s
-    rec = (
-        {name: np.concatenate([p[name] for p in parts]) for name in REC.names}
-        if parts
-        else empty(0)
-    )
+    rec = {name: np.concatenate([p[name] for p in parts]) for name in FIELDS} if parts else empty(0)
     return Merged(rec, list(names["services"]), list(names["windows"]), list(names["staff"]),
                   open_s, staff_s)  # fmt: skip
 
@@ -318,10 +315,12 @@ def aggregate(m: Merged, config: HallConfig, dim: str) -> dict[str, Any]:
         open_s = np.zeros(g)
     total_open = sum(m.open_s.values())
 
-    def rows(ms: dict[str, np.ndarray], w: _Seconds, sv: _Seconds, opened: np.ndarray) -> list:
+    def rows(
+        ms: dict[str, np.ndarray], w: _Seconds, sv: _Seconds, opened: np.ndarray
+    ) -> list[dict[str, Any] | None]:
         wq = {q: w.quantile(q) for q in (0.5, 0.9, 0.95)}
         wmean, wmax, smean, sq = w.mean(), w.max(), sv.mean(), sv.quantile(0.9)
-        out = []
+        out: list[dict[str, Any] | None] = []
         for i in range(len(ms["arrived"])):
             if not (ms["arrived"][i] or ms["called"][i] or ms["served"][i]):
                 out.append(None)

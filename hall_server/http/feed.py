@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import Sequence
 from typing import Any
 
-from hall_server.core.engine import Event, TicketCalled, TicketFinished, TicketRecalled
+from hall_server.core.engine import Event, TicketCalled, TicketRecalled
 from hall_server.hall import Hall, Listener
 from hall_server.http.hub import Filter, Hub
 
@@ -43,8 +43,6 @@ def board_listener(hub: Hub, state_every: float = 0.25) -> Listener:
             if isinstance(e, TicketCalled | TicketRecalled):
                 recall = isinstance(e, TicketRecalled)
                 hub.publish(hall.call_view(t.number, e.window, t.service, recall, e.at))
-            elif isinstance(e, TicketFinished):
-                hall.estimator.observe(t)
         if not scheduled:
             scheduled = True
             asyncio.get_running_loop().call_later(state_every, flush, hall)

@@ -28,8 +28,9 @@ def _date(request: web.Request) -> date:
 async def metrics_windows(request: web.Request) -> web.Response:
     require(request, Role.MANAGER)
     hall = request.app[HALL]
-    day = _date(request).isoformat()
-    return web.json_response(await asyncio.to_thread(metrics.windows, hall.store.path, day))
+    day = _date(request)
+    rows = await asyncio.to_thread(metrics.windows, hall.store.path, hall.config, day, hall.today())
+    return web.json_response(rows)
 
 
 @routes.get("/api/v1/metrics/live")

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from devices import idnumber
+from hall_server.core import idnumber
 from tests.browser.helpers import axe_violations, screenshot
 from tests.support import ServerProcess
 

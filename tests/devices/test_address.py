@@ -42,9 +42,9 @@ def test_file_and_usb_addresses_are_not_serial_ports():
         parse_address("usb://04b8:0202").pyserial_url()
 
 
-def test_package_exports_the_factories_without_loading_escpos_for_idnumber():
+def test_package_exports_the_factories_without_loading_escpos_for_the_card_codec():
     code = (
-        "import sys, devices.idnumber; assert 'escpos' not in sys.modules; "
+        "import sys, devices.sam; assert 'escpos' not in sys.modules; "
         "import devices; assert callable(devices.open_printer) and callable(devices.open_reader)"
     )
     subprocess.run([sys.executable, "-c", code], check=True)

@@ -2,7 +2,7 @@ from datetime import date
 
 import pytest
 
-from devices import idnumber
+from hall_server.core import idnumber
 
 
 def test_known_valid_number_passes_mod_11_2():

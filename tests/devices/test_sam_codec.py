@@ -4,8 +4,7 @@ from datetime import date
 
 import pytest
 
-from devices import idnumber, sam
-from devices.idnumber import check_digit
+from devices import sam
 from devices.sam import (
     CardData,
     ChecksumError,
@@ -17,6 +16,8 @@ from devices.sam import (
     Status,
 )
 from devices.sim import cards
+from hall_server.core import idnumber
+from hall_server.core.idnumber import check_digit
 
 
 @pytest.mark.parametrize(
