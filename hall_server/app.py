@@ -142,7 +142,7 @@ def make_app(
         tasks = [
             asyncio.create_task(alarms.run()),
             asyncio.create_task(
-                asyncio.to_thread(reports.warm, hall.store.path, hall.config, hall.today(), 1)
+                asyncio.to_thread(reports.warm, hall.store, hall.config, hall.today(), 1)
             ),
         ]
         yield

@@ -4,12 +4,12 @@
 from __future__ import annotations
 
 from datetime import date
-from pathlib import Path
 from typing import Any
 
 from hall_server import reports
 from hall_server.config import HallConfig
 from hall_server.hall import Hall
+from hall_server.store.db import Store
 
 #: What the per-window figures of a day keep of the report's columns.
 WINDOW_FIGURES = (
@@ -24,13 +24,11 @@ WINDOW_FIGURES = (
 )
 
 
-def windows(
-    db_path: str | Path, config: HallConfig, day: date, today: date
-) -> list[dict[str, Any]]:
+def windows(store: Store, config: HallConfig, day: date, today: date) -> list[dict[str, Any]]:
     """Per window for one day: the report's figures by window for that day, so live metrics
     and reports give one answer (the window that called a ticket counts the call, a
     transferred visitor's wait counts once). Run it in a thread: it opens its own connection."""
-    rep = reports.report(db_path, config, day, day, today, "window")
+    rep = reports.report(store, config, day, day, today, "window")
     return [
         {"window": row["key"], **{k: row[k] for k in WINDOW_FIGURES}}
         for row in rep["rows"]

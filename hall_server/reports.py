@@ -3,7 +3,8 @@ CSV and Excel exports. The figures are computed in ``core/reports.py``; here the
 fetched: closed days from their caches in ``report_days`` (built on first use, kept in memory
 once read: a closed day never changes), today always fresh from ``tickets``.
 
-Run the functions here in a thread: they open their own SQLite connection.
+Run the functions here in a thread: they read through their own SQLite connection and write
+the caches through the store's writer.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ import csv
 import io
 import time
 from datetime import date, timedelta
-from pathlib import Path
 from typing import Any
 
 from hall_server.config import HallConfig
@@ -34,6 +34,7 @@ from hall_server.core.reports import (
 )
 from hall_server.i18n import translator
 from hall_server.store import report_days
+from hall_server.store.db import Store
 
 #: Closed days already read, per database file: a closed day never changes, and reading a
 #: year of blobs again costs more than aggregating them. Bounded to a few years.
@@ -41,23 +42,25 @@ _MEMORY: dict[tuple[str, str], Day] = {}
 MEMORY_DAYS = 1200
 
 
-def _remember(db_path: str | Path, day: str, d: Day) -> None:
+def _remember(store: Store, day: str, d: Day) -> None:
     if len(_MEMORY) >= MEMORY_DAYS:
         _MEMORY.pop(next(iter(_MEMORY)))
-    _MEMORY[(str(db_path), day)] = d
+    _MEMORY[(str(store.path), day)] = d
 
 
-def load(db_path: str | Path, config: HallConfig, start: date, end: date, today: date) -> list[Day]:
-    """The days of a range: closed days from their caches (built on first use), today fresh."""
+def load(store: Store, config: HallConfig, start: date, end: date, today: date) -> list[Day]:
+    """The days of a range: closed days from their caches (built on first use, and written
+    through the store's writer), today fresh."""
     days = [d for d in days_between(start, end) if d <= today.isoformat()]
-    known = {d: _MEMORY[(str(db_path), d)] for d in days if (str(db_path), d) in _MEMORY}
+    path = str(store.path)
+    known = {d: _MEMORY[(path, d)] for d in days if (path, d) in _MEMORY}
     if len(known) == len(days):
         return [known[d] for d in days]
-    with report_days.reading(db_path) as conn:
+    with report_days.reading(store.path) as conn:
         for d, n, k, b in report_days.cached(conn, start.isoformat(), end.isoformat(), VERSION):
             if d not in known:
                 known[d] = Day(k, unpack(b, n), n)
-                _remember(db_path, d, known[d])
+                _remember(store, d, known[d])
         out, fresh = [], []
         for day in days:
             if day in known:
@@ -67,20 +70,21 @@ def load(db_path: str | Path, config: HallConfig, start: date, end: date, today:
             out.append(built)
             if day < today.isoformat() and report_days.is_closed(conn, day):
                 fresh.append((day, VERSION, time.time(), built.n, built.keys, pack(built.rec)))
-                _remember(db_path, day, built)
-        if fresh:
-            report_days.save(conn, fresh)
-        return out
+                _remember(store, day, built)
+    if fresh:
+        with store.writing() as db:
+            report_days.save(db.conn, fresh)
+    return out
 
 
-def warm(db_path: str | Path, config: HallConfig, today: date, years: int = 3) -> int:
+def warm(store: Store, config: HallConfig, today: date, years: int = 3) -> int:
     """Build the caches of recent closed days ahead of the first report; returns their number."""
     start = today - timedelta(days=365 * years)
-    return len(load(db_path, config, start, today - timedelta(days=1), today))
+    return len(load(store, config, start, today - timedelta(days=1), today))
 
 
 def report(
-    db_path: str | Path,
+    store: Store,
     config: HallConfig,
     start: date,
     end: date,
@@ -91,7 +95,7 @@ def report(
     the data of the charts (arrivals and served per hour, distribution of waiting times)."""
     if by not in DIMENSIONS:
         raise ReportError("invalid_dimension", f"by must be one of {', '.join(DIMENSIONS)}")
-    agg = aggregate(merge(load(db_path, config, start, end, today)), config, by)
+    agg = aggregate(merge(load(store, config, start, end, today)), config, by)
     names = labels(config, by)
     for row in agg["rows"]:
         row["name"] = names.get(row["key"], row["key"])

@@ -6,7 +6,8 @@ from __future__ import annotations
 import csv
 import io
 import sqlite3
-from datetime import date, datetime
+import threading
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -65,7 +66,11 @@ def small_day(tmp_path: Path, demo_config: HallConfig) -> Path:
 
 
 def report(db: Path, config: HallConfig, by: str, today: date = DAY) -> dict:
-    return reports.report(db, config, DAY, DAY, today, by)
+    store = Store(db)
+    try:
+        return reports.report(store, config, DAY, DAY, today, by)
+    finally:
+        store.close()
 
 
 def test_report_by_window_matches_the_hand_computed_day(
@@ -223,3 +228,26 @@ async def test_live_metrics_and_reports_agree_after_a_transfer(
         for figure in ("called", "served", "no_show", "wait_mean_s", "wait_max_s"):
             assert w[figure] == row[figure], (w["window"], figure)
     assert by_report["1"]["served"] == 1 and by_report["1"]["wait_mean_s"] is None
+
+
+def test_a_closed_days_cache_is_written_through_the_stores_writer(
+    small_day: Path, demo_config: HallConfig
+) -> None:
+    """The report waits for the store's writer (the hall's own writes go through it too)
+    instead of writing past it on a connection of its own."""
+    store = Store(small_day)
+    later = DAY + timedelta(days=1)
+    done = threading.Event()
+    worker = threading.Thread(
+        target=lambda: (reports.report(store, demo_config, DAY, DAY, later, "window"), done.set())
+    )
+    try:
+        with store.writing():
+            worker.start()
+            assert not done.wait(0.5)  # built, and waiting to write its cache
+        worker.join(10)
+        assert done.is_set()
+        (n,) = store.db.execute("SELECT count(*) FROM report_days").fetchone()
+        assert n == 1
+    finally:
+        store.close()

@@ -29,7 +29,7 @@ async def metrics_windows(request: web.Request) -> web.Response:
     require(request, Role.MANAGER)
     hall = request.app[HALL]
     day = _date(request)
-    rows = await asyncio.to_thread(metrics.windows, hall.store.path, hall.config, day, hall.today())
+    rows = await asyncio.to_thread(metrics.windows, hall.store, hall.config, day, hall.today())
     return web.json_response(rows)
 
 

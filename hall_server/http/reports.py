@@ -31,7 +31,7 @@ async def report(request: web.Request) -> dict[str, Any]:
     start, end, by = report_args(request)
     hall = request.app[HALL]
     return await asyncio.to_thread(
-        reports.report, hall.store.path, hall.config, start, end, hall.today(), by
+        reports.report, hall.store, hall.config, start, end, hall.today(), by
     )
 
 

@@ -1,6 +1,6 @@
 """The day caches of the reports (``report_days``): one packed blob per closed day, and the
-ticket rows a day is built from. Each function takes a connection the caller opened in its
-own thread (reports run off the event loop)."""
+ticket rows a day is built from. Reads take a connection the caller opened with `reading` in
+its own thread (reports run off the event loop); `save` runs on the store's writer."""
 
 from __future__ import annotations
 
@@ -54,10 +54,16 @@ def cached(
 def save(
     conn: sqlite3.Connection, days: list[tuple[str, int, float, int, dict[str, Any], bytes]]
 ) -> None:
-    """(day, version, built_at, n, keys, blob) rows, in one transaction."""
-    with conn:
+    """(day, version, built_at, n, keys, blob) rows, in one transaction, on the store's
+    writer connection (``Store.writing``)."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
         conn.executemany(
             "INSERT OR REPLACE INTO report_days (day, version, built_at, n, keys, data) "
             "VALUES (?, ?, ?, ?, ?, ?)",
             [(d, v, t, n, json.dumps(k), b) for d, v, t, n, k, b in days],
         )
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
