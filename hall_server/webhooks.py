@@ -43,6 +43,9 @@ from hall_server.store.outbox import Outbox
 log = logging.getLogger(__name__)
 
 POLL_S = 0.5
+#: at most this often a pump (one more durable commit): under load it copies in batches
+#: instead of once per group commit of the ticket path
+PUMP_GAP_S = 0.05
 SYNC_S = 2.0
 FLUSH_S = 0.25
 PRUNE_S = 3600.0
@@ -123,6 +126,7 @@ class Webhooks:
                         self.outbox.pump, self.convert, self.body
                     ):
                         self.wake()
+                        await asyncio.sleep(PUMP_GAP_S)
                     if now >= next_prune:
                         keep = time.time() - self.rules.keep_days * 86400
                         await asyncio.to_thread(self.outbox.prune, keep)
