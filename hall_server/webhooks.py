@@ -122,9 +122,10 @@ class Webhooks:
                         self._sync_now = False
                         await self._sync()
                         next_sync = now + SYNC_S
-                    if self._loops and await asyncio.to_thread(
-                        self.outbox.pump, self.convert, self.body
-                    ):
+                    added = 0
+                    if self._loops:
+                        added = await asyncio.to_thread(self.outbox.pump, self.convert, self.body)
+                    if added:
                         self.wake()
                         await asyncio.sleep(PUMP_GAP_S)
                     if now >= next_prune:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
@@ -306,7 +306,7 @@ OPERATIONS: list[Op] = [
         f"{V1}/tickets",
         "Today's tickets",
         STAFF,
-        query={"service": TEXT, "status": {"type": "string", "enum": ["", *Status.__args__]}},
+        query={"service": TEXT, "status": {"type": "string", "enum": ["", *get_args(Status)]}},
         answers={200: list[Ticket]},
         tag="tickets",
     ),
