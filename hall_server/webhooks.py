@@ -35,8 +35,8 @@ from hall_server.config import HallConfig
 from hall_server.core import integration
 from hall_server.core.engine import Event
 from hall_server.core.integration import Message
-from hall_server.core.ratings import REASONS
 from hall_server.hall import Hall
+from hall_server.i18n import translator
 from hall_server.store.db import Store
 from hall_server.store.outbox import Outbox
 
@@ -61,8 +61,8 @@ class Webhooks:
         self._pump_wake = asyncio.Event()
         self._loops: dict[int, _Receiver] = {}
         self._session: aiohttp.ClientSession | None = None
-        #: reasons named in records as the pad shows them
-        self._reasons = {code: names[0] for code, names in REASONS.items()}
+        #: levels and reasons are named in 好差评 records as the pad shows them, in Chinese
+        self._text = translator("zh")
         self._sync_now = False
 
     # -- what the rest of the hall calls ----------------------------------------------------------
@@ -96,7 +96,7 @@ class Webhooks:
             m = integration.from_event(row, ticket, self.iso)
             return [m] if m else []
         if table == "ratings":
-            return integration.from_rating(row, ticket, self.config, self.iso, self._reasons)
+            return integration.from_rating(row, ticket, self.config, self.iso, self._text)
         return [integration.from_alarm(row, self.iso)]
 
     def body(self, msg_id: str, message: Message) -> str:

@@ -115,6 +115,19 @@ class Window(_Answer):
     current: str | None
 
 
+class Clerk(_Answer):
+    username: str
+    name: str
+    staff_no: str = Field(description="工号, shown at the counter")
+
+
+class WindowClerk(_Answer):
+    """Who works a window now, as its screen shows them (staff, never visitors)."""
+
+    window: str
+    clerk: Clerk | None
+
+
 class WindowAnswer(_Answer):
     ticket: Ticket | None
     window: Window
@@ -332,6 +345,14 @@ OPERATIONS: list[Op] = [
         f"{V1}/windows",
         "Windows and what they serve now",
         answers={200: list[Window]},
+        tag="windows",
+    ),
+    Op(
+        "get",
+        f"{V1}/windows/{{window}}/clerk",
+        "Who works a window now (its screen)",
+        answers={200: WindowClerk},
+        errors=(404,),
         tag="windows",
     ),
     Op(
