@@ -35,14 +35,17 @@ from hall_server.config import HallConfig
 from hall_server.core import integration
 from hall_server.core.engine import Event
 from hall_server.core.integration import Message
-from hall_server.core.ratings import REASONS
 from hall_server.hall import Hall
+from hall_server.i18n import translator
 from hall_server.store.db import Store
 from hall_server.store.outbox import Outbox
 
 log = logging.getLogger(__name__)
 
 POLL_S = 0.5
+#: at most this often a pump (one more durable commit): under load it copies in batches
+#: instead of once per group commit of the ticket path
+PUMP_GAP_S = 0.05
 SYNC_S = 2.0
 FLUSH_S = 0.25
 PRUNE_S = 3600.0
@@ -58,8 +61,8 @@ class Webhooks:
         self._pump_wake = asyncio.Event()
         self._loops: dict[int, _Receiver] = {}
         self._session: aiohttp.ClientSession | None = None
-        #: reasons named in records as the pad shows them
-        self._reasons = {code: names[0] for code, names in REASONS.items()}
+        #: levels and reasons are named in 好差评 records as the pad shows them, in Chinese
+        self._text = translator("zh")
         self._sync_now = False
 
     # -- what the rest of the hall calls ----------------------------------------------------------
@@ -93,7 +96,7 @@ class Webhooks:
             m = integration.from_event(row, ticket, self.iso)
             return [m] if m else []
         if table == "ratings":
-            return integration.from_rating(row, ticket, self.config, self.iso, self._reasons)
+            return integration.from_rating(row, ticket, self.config, self.iso, self._text)
         return [integration.from_alarm(row, self.iso)]
 
     def body(self, msg_id: str, message: Message) -> str:
@@ -119,10 +122,12 @@ class Webhooks:
                         self._sync_now = False
                         await self._sync()
                         next_sync = now + SYNC_S
-                    if self._loops and await asyncio.to_thread(
-                        self.outbox.pump, self.convert, self.body
-                    ):
+                    added = 0
+                    if self._loops:
+                        added = await asyncio.to_thread(self.outbox.pump, self.convert, self.body)
+                    if added:
                         self.wake()
+                        await asyncio.sleep(PUMP_GAP_S)
                     if now >= next_prune:
                         keep = time.time() - self.rules.keep_days * 86400
                         await asyncio.to_thread(self.outbox.prune, keep)

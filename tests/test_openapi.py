@@ -136,3 +136,9 @@ def test_fuzzing_finds_no_server_error_and_no_answer_outside_the_document(
             continue  # would end the session the other cases of this role use
         headers = {"Authorization": f"Bearer {tokens[role]}"} if role != "anonymous" else {}
         case.call_and_validate(base_url=demo_hall.url, headers=headers, excluded_checks=LENIENT)
+
+
+async def test_a_wrong_method_on_a_window_resource_is_405_with_allow(client: TestClient) -> None:
+    r = await client.post("/api/v1/windows/1/clerk")
+    assert r.status == 405 and r.headers["Allow"] == "GET"
+    assert (await r.json())["error"]["code"] == "method_not_allowed"

@@ -524,7 +524,9 @@ async def test_a_hall_killed_mid_delivery_loses_nothing(tmp_path: Path, receiver
             assert status == 201
         for _ in range(2):
             got = len(receiver.got)
-            await eventually(lambda g=got: len(receiver.got) > g + 20, what="delivery under way")
+            await eventually(
+                lambda g=got: len(receiver.got) > g + 20, timeout=60, what="delivery under way"
+            )
             await asyncio.to_thread(server.kill)
             await asyncio.to_thread(server.start)
         token = await asyncio.to_thread(server.login, "staff1")
@@ -535,6 +537,7 @@ async def test_a_hall_killed_mid_delivery_loses_nothing(tmp_path: Path, receiver
             assert status == 200
         sent = await eventually(
             lambda: len(o := outbox(tmp_path / "hall.db")) == 320 and o,
+            timeout=60,
             what="the outbox complete",
         )
         await eventually(lambda: len(receiver.unique()) == 320, timeout=60, what="everything")

@@ -57,17 +57,16 @@ RECORD_FIELDS: dict[str, str] = {
 #: gives the platform's own code.
 CHANNELS: dict[str, str] = {"pad": "窗口评价器", "progress": "二维码"}
 
-LEVEL_NAMES = {5: "非常满意", 4: "满意", 3: "基本满意", 2: "不满意", 1: "非常不满意"}
-
 
 def record(
     rating: dict[str, Any],
     ticket: dict[str, Any] | None,
     config: HallConfig,
     iso: Callable[[float | None], str | None],
-    reason_names: dict[str, str],
+    text: Callable[[str], str],
 ) -> dict[str, Any]:
-    """The platform's record of one rating (a row of ``ratings``), keys renamed as configured."""
+    """The platform's record of one rating (a row of ``ratings``), keys renamed as configured;
+    ``text`` gives the Chinese names of levels and reasons (the message catalog's)."""
     h = config.haocha
     ticket = ticket or {}
     service = config.services_by_code().get(rating["service"])
@@ -102,9 +101,9 @@ def record(
         "handle_s": round(end - start) if start is not None and end is not None else None,
         "rated_at": iso(rating["at"]),
         "level": rating["level"],
-        "level_name": LEVEL_NAMES[rating["level"]],
+        "level_name": text(f"rating.level.{rating['level']}"),
         "reasons": [h.reasons.get(o, o) for o in options],
-        "reason_names": [reason_names.get(o, o) for o in options],
+        "reason_names": [text(f"rating.reason.{o}") for o in options],
     }
     if h.include_comment:
         out["comment"] = rating["comment"]

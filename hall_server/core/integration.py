@@ -130,7 +130,7 @@ def from_rating(
     ticket: dict[str, Any] | None,
     config: HallConfig,
     iso: Iso,
-    reason_names: dict[str, str],
+    text: Callable[[str], str],
 ) -> list[Message]:
     """``rating.created`` and the 好差评 platform's record of it."""
     options = json.loads(rating["options"] or "[]")
@@ -147,7 +147,7 @@ def from_rating(
         "followup_due_at": iso(rating["due_at"]),
         "rated_at": iso(rating["at"]),
     }
-    record = haocha.record(rating, ticket, config, iso, reason_names)
+    record = haocha.record(rating, ticket, config, iso, text)
     return [
         Message("rating.created", rating["at"], data),
         Message("haocha.rating", rating["at"], record),

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
@@ -113,6 +113,19 @@ class Window(_Answer):
     services: list[str]
     status: Literal["open", "paused", "closed"]
     current: str | None
+
+
+class Clerk(_Answer):
+    username: str
+    name: str
+    staff_no: str = Field(description="工号, shown at the counter")
+
+
+class WindowClerk(_Answer):
+    """Who works a window now, as its screen shows them (staff, never visitors)."""
+
+    window: str
+    clerk: Clerk | None
 
 
 class WindowAnswer(_Answer):
@@ -306,7 +319,7 @@ OPERATIONS: list[Op] = [
         f"{V1}/tickets",
         "Today's tickets",
         STAFF,
-        query={"service": TEXT, "status": {"type": "string", "enum": ["", *Status.__args__]}},
+        query={"service": TEXT, "status": {"type": "string", "enum": ["", *get_args(Status)]}},
         answers={200: list[Ticket]},
         tag="tickets",
     ),
@@ -332,6 +345,14 @@ OPERATIONS: list[Op] = [
         f"{V1}/windows",
         "Windows and what they serve now",
         answers={200: list[Window]},
+        tag="windows",
+    ),
+    Op(
+        "get",
+        f"{V1}/windows/{{window}}/clerk",
+        "Who works a window now (its screen)",
+        answers={200: WindowClerk},
+        errors=(404,),
         tag="windows",
     ),
     Op(

@@ -179,7 +179,7 @@ async def deliveries(request: web.Request) -> web.Response:
     require(request, Role.MANAGER)
     hooks, r = await _receiver(request)
     q = request.query
-    limit = _int(q.get("limit"), 100, 1, 500, "limit")
+    limit = _int(q.get("limit"), 100, 1, 500, "limit") or 100
     before = _int(q.get("before"), None, 1, 2**63 - 1, "before")
     failed = q.get("failed", "") in ("1", "true", "yes")
     rows = await asyncio.to_thread(hooks.outbox.attempts, r["id"], failed, limit, before)
@@ -224,5 +224,6 @@ async def enable(request: web.Request) -> web.Response:
     hooks, r = await _receiver(request)
     await asyncio.to_thread(hooks.outbox.enable, r["id"])
     hooks.wake(r["id"])
-    r = await asyncio.to_thread(hooks.outbox.receiver, r["id"]) or r
+    fresh = await asyncio.to_thread(hooks.outbox.receiver, r["id"])
+    r = fresh or r
     return web.json_response({"webhook": receiver_view(hooks, r)})

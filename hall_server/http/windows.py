@@ -43,9 +43,11 @@ async def window_clerk(request: web.Request) -> web.Response:
 
 @routes.post("/api/v1/windows/{window}/{action}")
 async def window_action(request: web.Request) -> web.Response:
+    window, action = request.match_info["window"], request.match_info["action"]
+    if action == "clerk":  # read-only: a POST is the wrong method, not an unknown action
+        raise web.HTTPMethodNotAllowed(request.method, ["GET"])
     who = require(request, Role.STAFF)
     hall = request.app[HALL]
-    window, action = request.match_info["window"], request.match_info["action"]
     if action not in WINDOW_ACTIONS:
         raise ApiError(404, "unknown_action", f"no window action {action!r}")
     if window not in hall.windows_cfg:
