@@ -161,6 +161,7 @@ class _Play:
     high: dict[str, list[float]] = field(default_factory=dict)  # service -> high calls in order
     newcomer: dict[str, float] = field(default_factory=dict)  # service -> a normal one now
     per_call: dict[str, float] = field(default_factory=dict)  # service -> window time / call
+    free: dict[str, float] = field(default_factory=dict)  # service -> a window first free
 
 
 class Estimator:
@@ -478,7 +479,10 @@ class Estimator:
             streak[wid] = w.streak
             heap.append((t, i, wid))
         heapq.heapify(heap)
-        served = {s for _, _, wid in heap for s in engine.windows[wid].services}
+        for t, _, wid in heap:
+            for s in engine.windows[wid].services:
+                play.free[s] = min(t, play.free.get(s, t))
+        served = set(play.free)
         high_n = {s: len(q.high) for s, q in engine.queues.items()}
         normal_n = {s: len(q.normal) + 1 for s, q in engine.queues.items()}  # + the newcomer
         # Calls per lane in order; a normal lane's call number len(normal) is the newcomer.
@@ -495,6 +499,9 @@ class Estimator:
             t, i, wid = heapq.heappop(heap)
             at = self._at_work_from(wid, t, now, base)
             if at > horizon:
+                continue
+            if at > t:  # away until then: others may call before it
+                heapq.heappush(heap, (at, i, wid))
                 continue
             while placed + STEP_S <= at:  # visitors arriving meanwhile, a step at a time
                 placed += STEP_S
@@ -553,7 +560,7 @@ class Estimator:
             for lane, calls in ((q.high, high_calls[s]), (q.normal, normal_calls[s])):
                 for (_, _, tid), at in zip(lane, calls, strict=False):
                     play.calls[tid] = at
-            play.high[s] = high_calls[s]
+            play.high[s] = high_calls[s][: len(q.high)]  # real ones only
             rate = sum(
                 1 / self._busy(s, wid) for _, _, wid in heap if s in engine.windows[wid].services
             )
@@ -587,12 +594,16 @@ class Estimator:
         newcomer plus those in between), within the bound."""
         play, now = self._played(engine)
         call_at = play.calls.get(ticket.id) if ticket is not None else None
-        if call_at is None and ticket is not None and ticket.high:
+        if call_at is None and ticket is not None and ticket.high and service in play.free:
+            # Issued since the play: behind the high ones it played, ahead of everybody else.
             high = play.high.get(service, [])
-            lane = engine.queues[service].high
-            index = bisect.bisect_left(lane, (*ticket.key, ticket.id))
-            if index < len(high):
-                call_at = high[index]
+            index = bisect.bisect_left(engine.queues[service].high, (*ticket.key, ticket.id))
+            call_at = (
+                high[index]
+                if index < len(high)
+                else max([play.free[service], *high[-1:]])
+                + (index - len(high) + 1) * play.per_call[service]
+            )
         if call_at is None and service in play.newcomer:
             arrived = self.arrived.get(service, [])
             until = ticket.issued_at if ticket is not None else now
