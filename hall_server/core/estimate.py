@@ -69,6 +69,7 @@ RATE_CAP = 2.0  # the forecast never exceeds this many times today's recent rate
 #: A window closed when it is usually open (an absence nobody announced) is expected back no
 #: sooner than it has been away, and not before this.
 ABSENT_S = 1800.0
+AWAY_SHARE = 0.5
 #: A window's pace (its clerk against the service's mean): prior weight in services, how much
 #: each service keeps of the ones before, and the weight left to yesterday's pace at a new day.
 PACE = (8.0, 0.95, 2.0)
@@ -78,7 +79,7 @@ RESIDUAL = 0.35
 SHIFT_S = 120.0  # ratios of (wait + SHIFT) / (estimate + SHIFT): short waits stay meaningful
 HORIZONS = (120, 600, 1500, 3000)  # the range is kept apart for estimates up to these, and more
 MIN_ERRORS = 30
-COVERAGE = (0.10, 0.90)
+COVERAGE = (0.12, 0.88)
 
 
 @dataclass(frozen=True)
@@ -372,7 +373,7 @@ class Estimator:
         usual = self._usually(wid, slot)
         since = self.away_since.setdefault(wid, now)
         if usual is not None and usual >= 0.5:  # away when it is usually at work
-            return now + max(ABSENT_S, now - since)
+            return now + max(ABSENT_S, AWAY_SHARE * (now - since))
         for later in range(slot + 1, SLOTS):
             p = self._usually(wid, later)
             if p is not None and p >= 0.5:
