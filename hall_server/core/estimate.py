@@ -610,12 +610,13 @@ class Estimator:
             until = ticket.issued_at if ticket is not None else now
             between = bisect.bisect_left(arrived, until) - bisect.bisect_right(arrived, play.at)
             call_at = play.newcomer[service] + max(0, between) * play.per_call[service]
-        if call_at is None:  # no window will take this queue today: a plain guess
-            raw = (ahead + 1) * self._busy(service, None)
-        else:
-            raw = max(0.0, call_at - now)
         bound = self._bound(engine, service, ahead, now)
-        return raw if bound is None else min(raw, bound)
+        if call_at is not None:
+            raw = max(0.0, call_at - now)
+            return raw if bound is None else min(raw, bound)
+        if bound is not None and service in play.free:
+            return bound  # windows take it, but not within the play's horizon
+        return (ahead + 1) * self._busy(service, None)  # no window will: a plain guess
 
     def _estimate(self, eta: float) -> Estimate:
         lo, hi = self.record.cut(eta)
