@@ -643,3 +643,10 @@ class Estimator:
     def for_new(self, engine: Engine, service: str) -> Estimate:
         """For a visitor who takes a normal ticket of this service now."""
         return self._estimate(self._raw(engine, None, service, engine.waiting(service)))
+
+
+def minutes_range(range_s: list[int]) -> tuple[int, int]:
+    """An estimate as whole minutes a visitor can read: never "0–0", never a one-point range
+    (the kiosk script formats live updates the same way)."""
+    low = max(1, round(range_s[0] / 60))
+    return low, max(low + 1, round(range_s[1] / 60))
