@@ -56,9 +56,11 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+sys.path[:0] = [str(ROOT), str(ROOT / "benchmarks")]
 
-from hall_server.config import DEMO_CONFIG, HallConfig, load_config  # noqa: E402
+from common import city_toml  # noqa: E402
+
+from hall_server.config import DEMO_CONFIG, HallConfig, load_config, parse_config  # noqa: E402
 from hall_server.core.engine import Engine, Priority, Status, Ticket  # noqa: E402
 from hall_server.core.estimate import Estimator  # noqa: E402
 from hall_server.replay import Arrival, WindowAction, run  # noqa: E402
@@ -94,25 +96,8 @@ def town() -> HallConfig:
 
 @cache
 def city() -> HallConfig:
-    """The demo catalog in a 100-window center: windows in proportion to each service's work,
-    every third also taking the next service."""
-    base = town()
-    services = base.service
-    work = [float((s.model_extra or {}).get("share", 0.1)) * s.mean_service_min for s in services]
-    counts = [max(2, round(100 * w / sum(work))) for w in work]
-    while sum(counts) != 100:
-        i = counts.index(max(counts))
-        counts[i] += 1 if sum(counts) < 100 else -1
-    windows = []
-    for i, (s, n) in enumerate(zip(services, counts, strict=True)):
-        other = services[(i + 1) % len(services)].code
-        for k in range(n):
-            wid = str(len(windows) + 1)
-            codes = [s.code, other] if k % 3 == 2 else [s.code]
-            windows.append(
-                base.window[0].model_copy(update={"id": wid, "name": "", "services": codes})
-            )
-    return base.model_copy(update={"window": windows})
+    """The demo catalog in a 100-window center (``common.city_toml``), 08:30-17:30."""
+    return parse_config(city_toml(100, "08:30-17:30"))
 
 
 @dataclass
