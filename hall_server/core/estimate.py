@@ -110,6 +110,31 @@ class _Mean:
         return self.sum / self.n
 
 
+def _blend(old: float | None, new: float | None) -> float | None:
+    """A day folded into the days before (``None``: not seen)."""
+    if old is None or new is None:
+        return new if old is None else old
+    return 0.7 * old + 0.3 * new
+
+
+@dataclass(frozen=True)
+class _Forecast:
+    """Visitors of one service expected per second at a later instant: the usual day's rate
+    for that time of day scaled by ``level``, at most ``cap``; without past days, ``cap``."""
+
+    base: float
+    usual: list[float] | None
+    level: float
+    cap: float
+
+    def at(self, t: float) -> float:
+        if self.usual is None:
+            return self.cap
+        return min(
+            self.cap, self.usual[int((t - self.base) // SLOT_S) % SLOTS] / SLOT_S * self.level
+        )
+
+
 def _at(sorted_values: list[float], q: float) -> float:
     value = percentile(sorted_values, q)
     assert value is not None  # callers only ask with enough samples
@@ -195,7 +220,7 @@ class Estimator:
         self.usual: dict[str, list[float]] = {}
         # Windows at work per slot: today's seconds serving / seconds seen, and past days.
         self.at_work_today: dict[str, list[list[float]]] = {}
-        self.at_work: dict[str, list[float]] = {}
+        self.at_work: dict[str, list[float | None]] = {}
         self.away_since: dict[str, float] = {}
         self.serving: frozenset[str] | None = None
         self.record = _Calibration()
@@ -300,8 +325,7 @@ class Estimator:
             old_w = self.at_work.get(wid)
             new = [w / n if n > 0 else None for w, n in slots]
             self.at_work[wid] = [
-                (o if v is None else v if o is None else 0.7 * o + 0.3 * v)  # type: ignore[misc]
-                for o, v in zip(old_w or [None] * SLOTS, new, strict=True)
+                _blend(o, v) for o, v in zip(old_w or [None] * SLOTS, new, strict=True)
             ]
         self.at_work_today = {}
         self.today = {s: [0] * SLOTS for s in self.today}
@@ -400,11 +424,11 @@ class Estimator:
             return t
         return t
 
-    def _rates(self, now: float, base: float) -> dict[str, Callable[[float], float]]:
-        """Per service, visitors expected per second at a later instant: the usual day's rate
-        for that time scaled by how today compares with it over the last hour, never above
-        twice what today has shown; without past days, today's recent rate."""
-        out: dict[str, Callable[[float], float]] = {}
+    def _rates(self, now: float, base: float) -> dict[str, _Forecast]:
+        """Per service, the visitors still to come: the usual day's rate for the time scaled
+        by how today compares with it over the last hour, never above twice what today has
+        shown; without past days, today's recent rate."""
+        out: dict[str, _Forecast] = {}
         start = now - RECENT_S
         for s, arrived in self.arrived.items():
             seen = len(arrived) - bisect.bisect_left(arrived, start)
@@ -414,7 +438,7 @@ class Estimator:
             usual = self.usual.get(s)
             if usual is None:
                 if seen:
-                    out[s] = lambda t, r=recent: r
+                    out[s] = _Forecast(base, None, 1.0, recent)
                 continue
             expected = 0.0
             t = max(start, first if arrived else now, now - span)
@@ -425,12 +449,7 @@ class Estimator:
                 t = end
             level = (seen + LEVEL_PRIOR) / (expected + LEVEL_PRIOR)
             level = min(LEVEL_RANGE[1], max(LEVEL_RANGE[0], level))
-            cap = RATE_CAP * max(recent, 1 / 3600)
-
-            def rate(t: float, usual: list[float] = usual, level: float = level, cap=cap) -> float:
-                return min(cap, usual[int((t - base) // SLOT_S) % SLOTS] / SLOT_S * level)
-
-            out[s] = rate
+            out[s] = _Forecast(base, usual, level, RATE_CAP * max(recent, 1 / 3600))
         return out
 
     # -- the forward play ------------------------------------------------------------------------
@@ -509,8 +528,8 @@ class Estimator:
                 mid = placed - STEP_S / 2
                 if not self._open((mid - base) % 86400):
                     continue
-                for s, rate in rates.items():
-                    n = rate(mid) * STEP_S
+                for s, forecast in rates.items():
+                    n = forecast.at(mid) * STEP_S
                     if n <= 0:
                         continue
                     h = self.high_share[s].value
@@ -562,10 +581,10 @@ class Estimator:
                 for (_, _, tid), at in zip(lane, calls, strict=False):
                     play.calls[tid] = at
             play.high[s] = high_calls[s][: len(q.high)]  # real ones only
-            rate = sum(
+            speed = sum(
                 1 / self._busy(s, wid) for _, _, wid in heap if s in engine.windows[wid].services
             )
-            play.per_call[s] = 1 / rate if rate else self._busy(s, None)
+            play.per_call[s] = 1 / speed if speed else self._busy(s, None)
         return play
 
     def _bound(self, engine: Engine, service: str, ahead: int, now: float) -> float | None:
