@@ -10,6 +10,7 @@ import os
 import resource
 import sys
 import time
+import tomllib
 from collections.abc import Sequence
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -21,9 +22,12 @@ sys.path.insert(0, str(ROOT))
 
 from tests.support import ServerProcess, kiosk_hall_toml  # noqa: E402
 
+DEMO_TOML = ROOT / "hall_server" / "data" / "demo-hall.toml"
+
 __all__ = [
     "BoardSwarm",
     "ServerProcess",
+    "city_toml",
     "cpu_cell",
     "cpu_s",
     "kiosk_hall_toml",
@@ -77,6 +81,29 @@ def raise_open_files(wanted: int) -> int:
     if soft < target:
         resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
     return max(soft, target)
+
+
+def city_toml(windows: int = 100, hours: str = "00:00-24:00") -> str:
+    """A city center: the demo hall's catalog and kiosks with ``windows`` windows, as many for
+    a service as its share of the work (share x mean service time), every third also taking
+    the next service."""
+    text = DEMO_TOML.read_text(encoding="utf-8")
+    services = tomllib.loads(text)["service"]
+    work = [s.get("share", 0.1) * s["mean_service_min"] for s in services]
+    counts = [max(2, round(windows * w / sum(work))) for w in work]
+    while sum(counts) != windows:
+        i = counts.index(max(counts))
+        counts[i] += 1 if sum(counts) < windows else -1
+    head, _, rest = text.partition("[[window]]")
+    kiosks = rest[rest.index("[[kiosk]]") :]
+    head = head.replace('hours = ["00:00-24:00"]', f'hours = ["{hours}"]')
+    blocks = []
+    for i, (s, n) in enumerate(zip(services, counts, strict=True)):
+        other = services[(i + 1) % len(services)]["code"]
+        for k in range(n):
+            codes = [s["code"], other] if k % 3 == 2 else [s["code"]]
+            blocks.append(f'[[window]]\nid = "{len(blocks) + 1}"\nservices = {codes!r}\n')
+    return head + "\n".join(blocks).replace("'", '"') + "\n" + kiosks
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:

@@ -111,10 +111,13 @@ def make_app(
         hall = Hall(config, store, clock=clock)
         hall.listeners.append(board_listener(hub))
         app[HALL] = hall
+        if simulate:  # the demo's clerks are at every window
+            hall.simulated_staff = frozenset(w.id for w in config.window)
+        hall.set_staffed(app[ACCOUNTS].staffed_windows())
         await hall.start()
         tasks = [
             asyncio.create_task(hub.heartbeats(heartbeat_s)),
-            asyncio.create_task(_roll_days(hall)),
+            asyncio.create_task(_roll_days(hall, app[ACCOUNTS])),
         ]
         if simulate:
             tasks.append(asyncio.create_task(run_simulation(hall)))
@@ -183,11 +186,13 @@ def make_app(
     return app
 
 
-async def _roll_days(hall: Hall, every: float = 30.0) -> None:
-    """Close the business day at midnight even when nobody is issuing tickets."""
+async def _roll_days(hall: Hall, accounts: Accounts, every: float = 30.0) -> None:
+    """Close the business day at midnight even when nobody is issuing tickets; forget the
+    windows whose clerk's session ran out."""
     while True:
         await asyncio.sleep(every)
         with contextlib.suppress(Exception):
+            hall.set_staffed(accounts.staffed_windows())
             await hall.roll_day()
 
 

@@ -15,7 +15,7 @@ import logging
 import secrets
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date, datetime
 from typing import Any
@@ -70,6 +70,9 @@ class Hall:
             config.queue.max_active_per_person,
             config.hall.priority_age,
         )
+        self.simulated_staff: frozenset[str] = frozenset()
+        self.staffed: frozenset[str] = frozenset()
+        self.estimator.set_serving(self.staffed)
         self.listeners: list[Listener] = []
         self.pending_identity: dict[str, tuple[Identity, float]] = {}
         self.identity_key = store.secret("identity_key")
@@ -122,6 +125,16 @@ class Hall:
         return admission.is_open(
             self.admission, self.local(self.clock() if at is None else at).time()
         )
+
+    def set_staffed(self, windows: Iterable[str]) -> None:
+        """The windows a clerk is logged in at (and the demo's simulated clerks): only those,
+        when open and not paused, count as capacity in estimates and on the manager's page."""
+        self.staffed = frozenset(windows) | self.simulated_staff
+        self.estimator.set_serving(self.staffed)
+
+    def serving(self, window: str) -> bool:
+        """Open, not paused, and somebody logged in at it."""
+        return self.engine.windows[window].status is WindowStatus.OPEN and window in self.staffed
 
     # -- commands ----------------------------------------------------------------------------
 
@@ -333,6 +346,7 @@ class Hall:
                     "name_en": w.name_en or f"Window {w.id}",
                     "services": list(w.services),
                     "status": state.status.value,
+                    "staffed": w.id in self.staffed,
                     "current": cur.number if cur else None,
                     "current_status": cur.status.value if cur else None,
                     "current_service": cur.service if cur else None,

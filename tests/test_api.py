@@ -348,3 +348,36 @@ async def test_a_visitor_gives_up_their_place_once(client: TestClient) -> None:
         409,
         "invalid_state",
     )
+
+
+async def test_only_windows_a_clerk_is_logged_in_at_and_not_paused_count_as_capacity(
+    client: TestClient,
+) -> None:
+    """Tax is taken at windows 8 and 9. Open but unstaffed, they serve nobody: the estimate
+    and the manager's count of open windows follow the clerks who log in, and pauses."""
+    tickets = [await take(client, "tax") for _ in range(3)]
+    manager = await login(client, "manager")
+
+    async def third() -> tuple[int, int, bool]:
+        eta = await (await client.get(f"/api/v1/tickets/{tickets[2]['token']}")).json()
+        live = await (await client.get("/api/v1/metrics/live", headers=manager)).json()
+        tax = next(s for s in live["services"] if s["service"] == "tax")
+        nine = next(w for w in live["windows"] if w["id"] == "9")
+        return eta["eta_s"], tax["open_windows"], nine["staffed"]
+
+    _, open_none, staffed = await third()
+    assert (open_none, staffed) == (0, False)
+    nine = await login(client, "staff9", "9")
+    alone, open_one, staffed = await third()
+    assert (open_one, staffed) == (1, True)
+    await login(client, "staff8", "8")
+    both, open_two, _ = await third()
+    assert open_two == 2
+    assert 0 < both < alone  # two windows ahead of the third ticket, then one
+    r = await client.post("/api/v1/windows/9/pause", headers=nine)
+    assert r.status == 200, await r.text()
+    paused, open_again, _ = await third()
+    assert (paused, open_again) == (alone, 1)
+    r = await client.post("/api/v1/auth/logout", headers=nine)
+    assert r.status == 200
+    assert (await third())[1:] == (1, False)

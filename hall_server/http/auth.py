@@ -47,6 +47,7 @@ async def login(request: web.Request) -> web.Response:
         if user["role"] == Role.STAFF and windows and window not in windows:
             raise ApiError(403, "forbidden", f"{req.username} may not work at window {window}")
     token = accounts.open_session(user["username"], window)
+    hall.set_staffed(accounts.staffed_windows())
     resp = web.json_response(
         {
             "token": token,
@@ -64,7 +65,9 @@ async def login(request: web.Request) -> web.Response:
 async def logout(request: web.Request) -> web.Response:
     token = token_of(request)
     if token:
-        request.app[ACCOUNTS].close_session(token)
+        accounts = request.app[ACCOUNTS]
+        accounts.close_session(token)
+        request.app[HALL].set_staffed(accounts.staffed_windows())
     resp = web.json_response({"ok": True})
     resp.del_cookie(COOKIE)
     return resp

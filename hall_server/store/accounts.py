@@ -120,6 +120,14 @@ class Accounts:
             )
         return token
 
+    def staffed_windows(self) -> set[str]:
+        """Windows with a clerk logged in at them (a session that has not run out)."""
+        rows = self.db.query(
+            "SELECT DISTINCT window FROM sessions WHERE window IS NOT NULL AND expires_at > ?",
+            [time.time()],
+        )
+        return {r["window"] for r in rows}
+
     def close_session(self, token: str) -> None:
         with self.store.writing() as db:
             db.execute("DELETE FROM sessions WHERE token_hash = ?", [_token_hash(token)])
