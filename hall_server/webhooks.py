@@ -37,6 +37,7 @@ from hall_server.core.engine import Event
 from hall_server.core.integration import Message
 from hall_server.core.ratings import REASONS
 from hall_server.hall import Hall
+from hall_server.i18n import translator
 from hall_server.store.db import Store
 from hall_server.store.outbox import Outbox
 
@@ -59,7 +60,8 @@ class Webhooks:
         self._loops: dict[int, _Receiver] = {}
         self._session: aiohttp.ClientSession | None = None
         #: reasons named in records as the pad shows them
-        self._reasons = {code: names[0] for code, names in REASONS.items()}
+        zh = translator("zh")
+        self._reasons = {code: zh(f"rating.reason.{code}") for code in REASONS}
         self._sync_now = False
 
     # -- what the rest of the hall calls ----------------------------------------------------------

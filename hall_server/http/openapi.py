@@ -115,6 +115,17 @@ class Window(_Answer):
     current: str | None
 
 
+class Clerk(_Answer):
+    username: str
+    name: str
+    staff_no: str
+
+
+class WindowClerk(_Answer):
+    window: str
+    clerk: Clerk | None
+
+
 class WindowAnswer(_Answer):
     ticket: Ticket | None
     window: Window
@@ -332,6 +343,14 @@ OPERATIONS: list[Op] = [
         f"{V1}/windows",
         "Windows and what they serve now",
         answers={200: list[Window]},
+        tag="windows",
+    ),
+    Op(
+        "get",
+        f"{V1}/windows/{{window}}/clerk",
+        "Who works the window now (its screen shows the name and staff number)",
+        answers={200: WindowClerk},
+        errors=(404,),
         tag="windows",
     ),
     Op(

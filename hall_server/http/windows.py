@@ -12,6 +12,7 @@ from hall_server.hall import WINDOW_ACTIONS
 from hall_server.http.common import ACCOUNTS, HALL, ApiError, body, require
 
 routes = web.RouteTableDef()
+WINDOW_READS = ("clerk",)  # GET /api/v1/windows/{window}/NAME beside the POSTed actions
 
 
 class _Body(BaseModel):
@@ -37,12 +38,16 @@ async def window_clerk(request: web.Request) -> web.Response:
     the counter, as in every Chinese hall (nothing about visitors)."""
     window = request.match_info["window"]
     if window not in request.app[HALL].windows_cfg:
-        raise ApiError(404, "unknown_window", f"no window {window[:40]!r}")
+        raise ApiError(
+            404, "unknown_window", f"no window {window[:40]!r}", params={"window": window[:40]}
+        )
     return web.json_response({"window": window, "clerk": request.app[ACCOUNTS].clerk_at(window)})
 
 
 @routes.post("/api/v1/windows/{window}/{action}")
 async def window_action(request: web.Request) -> web.Response:
+    if request.match_info["action"] in WINDOW_READS:  # a window's resource only read
+        raise web.HTTPMethodNotAllowed(request.method, ["GET"])
     who = require(request, Role.STAFF)
     hall = request.app[HALL]
     window, action = request.match_info["window"], request.match_info["action"]
