@@ -37,7 +37,9 @@ async def window_clerk(request: web.Request) -> web.Response:
     the counter, as in every Chinese hall (nothing about visitors)."""
     window = request.match_info["window"]
     if window not in request.app[HALL].windows_cfg:
-        raise ApiError(404, "unknown_window", f"no window {window[:40]!r}")
+        raise ApiError(
+            404, "unknown_window", f"no window {window[:40]!r}", params={"window": window[:40]}
+        )
     return web.json_response({"window": window, "clerk": request.app[ACCOUNTS].clerk_at(window)})
 
 
