@@ -206,7 +206,7 @@ class Pusher:
         rows = await asyncio.to_thread(store.events_after, self.cursor, limit)
         ratings = await asyncio.to_thread(store.ratings_after, self.ratings_cursor, limit)
         now = self.clock()
-        send_state = now >= self._state_due
+        send_state = now >= self._state_due or bool(rows)  # the dashboard sees changes at once
         if not rows and not ratings and not send_state:
             return False
         body: dict[str, Any] = {"hall": self.hall.config.hall.id, "events": []}
@@ -318,7 +318,10 @@ class Pusher:
                     "name": s.name,
                     "name_en": s.name_en,
                     "target_wait_min": s.target_wait_min,
-                    "items": [i.code for i in self.hall.services[s.code].items],
+                    "items": [
+                        {"code": i.code, "name": i.name, "name_en": i.name_en, "online": i.online}
+                        for i in self.hall.services[s.code].items
+                    ],
                 }
                 for s in c.service
             ],

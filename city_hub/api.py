@@ -1,0 +1,326 @@
+"""The hub's HTTP API (``shared/spec/hub-v1.md``), the halls' ingest and the city websocket.
+
+Errors are the halls' (``hall_server.web``): ``{"error": {"code", "message"}}``.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field
+
+from hall_server.network import OUTBOX_FIELDS, RATING_FIELDS, CatalogRejected, check_catalog
+from hall_server.reports import ReportError, parse_range
+from hall_server.web import ApiError, body
+
+from . import __version__, figures
+from .auth import COOKIE, SESSION_TTL_S, login, principal, require, token_hash, token_of
+from .fold import Logged
+from .live import Network
+from .store import HubStore
+
+routes = web.RouteTableDef()
+STORE = web.AppKey("store", HubStore)
+NETWORK = web.AppKey("network", Network)
+MAX_EVENTS = 20_000
+MAX_CATALOG_ITEMS = 10_000
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
+
+
+class LoginRequest(_Body):
+    username: str = Field(min_length=1, max_length=64)
+    password: str = Field(min_length=1, max_length=256)
+
+
+class EventIn(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    seq: int = Field(ge=1, le=2**62)
+    day: str = Field(pattern=r"^\d{4}-\d\d-\d\d$")
+    type: str = Field(max_length=64)
+    at: float | None = None
+
+
+class IngestRequest(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    hall: str = Field(min_length=1, max_length=64)
+    events: list[EventIn] = Field(default=[], max_length=MAX_EVENTS)
+    ratings: list[dict[str, Any]] = Field(default=[], max_length=MAX_EVENTS)
+    state: dict[str, Any] | None = None
+    profile: dict[str, Any] | None = None
+
+
+def _store(request: web.Request) -> HubStore:
+    return request.app[STORE]
+
+
+def _day(raw: str | None) -> str:
+    try:
+        return (date.fromisoformat(raw) if raw else _today()).isoformat()
+    except ValueError:
+        raise ApiError(422, "invalid_date", "date must be YYYY-MM-DD") from None
+
+
+def _today() -> date:
+    return datetime.now(ZoneInfo(figures.DEFAULT_TZ)).date()
+
+
+# -- anyone ------------------------------------------------------------------------------------
+
+
+@routes.get("/api/v1/health")
+async def health(request: web.Request) -> web.Response:
+    net = request.app[NETWORK]
+    return web.json_response(
+        {
+            "status": "ok",
+            "version": __version__,
+            "engine": _store(request).engine,
+            "halls": len(net.rows),
+        }
+    )
+
+
+@routes.get("/api/v1/halls")
+async def halls(request: web.Request) -> web.Response:
+    net = request.app[NETWORK]
+    net._changed(list(net.rows))  # statuses as of now
+    keys = (
+        "id",
+        "name",
+        "level",
+        "parent",
+        "lat",
+        "lon",
+        "status",
+        "last_seen",
+        "waiting",
+        "open_windows",
+        "longest_wait_s",
+        "catalog_version",
+        "open_now",
+    )
+    return web.json_response(
+        {"halls": [{k: v[k] for k in keys} for _, v in sorted(net.views.items())]}
+    )
+
+
+@routes.get("/api/v1/near")
+async def near(request: web.Request) -> web.Response:
+    q = request.query
+    item = q.get("item", "").strip()
+    if not item or len(item) > 64:
+        raise ApiError(422, "invalid_item", "item must be an item code")
+    lat = lon = None
+    if "lat" in q or "lon" in q:
+        try:
+            lat, lon = float(q["lat"]), float(q["lon"])
+        except (KeyError, ValueError):
+            raise ApiError(422, "invalid_location", "lat and lon must both be degrees") from None
+        if not (-90 <= lat <= 90 and -180 <= lon <= 180):
+            raise ApiError(422, "invalid_location", "lat and lon are out of range")
+    net = request.app[NETWORK]
+    cat = await _store(request).catalog()
+    answer = figures.near(
+        list(net.rows.values()), item, cat[1] if cat else None, lat, lon, time.time()
+    )
+    if answer is None:
+        raise ApiError(404, "unknown_item", f"no item {item!r} in the catalog or any hall")
+    return web.json_response(answer)
+
+
+@routes.get("/api/v1/catalog")
+async def get_catalog(request: web.Request) -> web.Response:
+    cat = await _store(request).catalog()
+    if cat is None:
+        raise ApiError(404, "no_catalog", "no catalog has been published yet")
+    return web.json_response({"version": cat[0], **cat[1]})
+
+
+# -- accounts ----------------------------------------------------------------------------------
+
+
+@routes.post("/api/v1/auth/login")
+async def auth_login(request: web.Request) -> web.Response:
+    req = await body(request, LoginRequest)
+    token, user = await login(_store(request), req.username, req.password)
+    resp = web.json_response(
+        {
+            "token": token,
+            "role": user["role"],
+            "username": user["username"],
+            "scope": user["scope"],
+        }
+    )
+    resp.set_cookie(COOKIE, token, httponly=True, samesite="Strict", max_age=SESSION_TTL_S)
+    return resp
+
+
+@routes.post("/api/v1/auth/logout")
+async def auth_logout(request: web.Request) -> web.Response:
+    token = token_of(request)
+    if token:
+        await _store(request).drop_session(token_hash(token))
+    resp = web.json_response({"ok": True})
+    resp.del_cookie(COOKIE)
+    return resp
+
+
+@routes.get("/api/v1/auth/me")
+async def auth_me(request: web.Request) -> web.Response:
+    who = await require(request, _store(request))
+    return web.json_response({"username": who.username, "role": who.role, "scope": who.scope})
+
+
+# -- city and managers -------------------------------------------------------------------------
+
+
+@routes.get("/api/v1/halls/{id}/metrics/windows")
+async def hall_windows(request: web.Request) -> web.Response:
+    store = _store(request)
+    who = await require(request, store)
+    net = request.app[NETWORK]
+    hall_id = request.match_info["id"]
+    if hall_id not in net.rows:
+        await net.refresh()
+    if hall_id not in net.rows:
+        raise ApiError(404, "unknown_hall", f"no hall {hall_id!r}")
+    if not who.sees(hall_id, net.parents()):
+        raise ApiError(403, "forbidden", f"hall {hall_id} is outside your scope")
+    day = _day(request.query.get("date"))
+    return web.json_response(await figures.windows(store, hall_id, day))
+
+
+@routes.get("/api/v1/report")
+async def report(request: web.Request) -> web.Response:
+    store = _store(request)
+    who = await require(request, store)
+    by = request.query.get("by", "hall")
+    if by != "hall":
+        raise ApiError(422, "invalid_dimension", "by must be hall")
+    try:
+        start, end = parse_range(request.query.get("from"), request.query.get("to"), _today())
+    except ReportError as e:
+        raise ApiError(422, e.code, str(e)) from None
+    rows = who.visible(await store.halls())
+    data = await figures.report_by_hall(store, rows, start, end)
+    return web.json_response(
+        {"from": start.isoformat(), "to": end.isoformat(), "by": "hall", "rows": data}
+    )
+
+
+@routes.post("/api/v1/catalog")
+async def post_catalog(request: web.Request) -> web.Response:
+    store = _store(request)
+    who = await require(request, store, "city")
+    data = await body(request, _Body)  # a JSON object, else 400/422
+    raw = data.model_extra or {}
+    catalog = {"services": raw.get("services"), "items": raw.get("items")}
+    if isinstance(catalog["items"], list) and len(catalog["items"]) > MAX_CATALOG_ITEMS:
+        raise ApiError(422, "invalid_catalog", f"at most {MAX_CATALOG_ITEMS} items")
+    try:
+        check_catalog(catalog)
+    except CatalogRejected as e:
+        entry = str(e).split(":", 1)[0]
+        raise ApiError(422, "invalid_catalog", str(e), entry=entry) from None
+    version = await store.publish_catalog(catalog, who.username, time.time())
+    net = request.app[NETWORK]
+    net.catalog_version = version
+    net.broadcast({"type": "catalog", "version": version})
+    return web.json_response({"version": version}, status=201)
+
+
+@routes.get("/api/v1/catalog/deployed")
+async def catalog_deployed(request: web.Request) -> web.Response:
+    """Published against deployed, per hall (the dashboard's 服务事项统一 check)."""
+    store = _store(request)
+    who = await require(request, store)
+    net = request.app[NETWORK]
+    return web.json_response(
+        {
+            "published": net.catalog_version,
+            "halls": [
+                {"hall": h["id"], "deployed": h["catalog_version"]}
+                for h in who.visible(net.rows.values())
+            ],
+        }
+    )
+
+
+@routes.get("/ws/city")
+async def city_ws(request: web.Request) -> web.WebSocketResponse:
+    store = _store(request)
+    who = await principal(request, store)
+    if who is None and request.query.get("token"):
+        user = await store.session_user(token_hash(request.query["token"]), time.time())
+        if user:
+            from .auth import Principal
+
+            who = Principal(user["username"], user["role"], user["scope"])
+    if who is None:
+        raise ApiError(401, "unauthorized", "log in first")
+    return await request.app[NETWORK].serve(request, who)
+
+
+# -- halls -------------------------------------------------------------------------------------
+
+
+@routes.post("/api/v1/ingest")
+async def ingest(request: web.Request) -> web.Response:
+    """A hall's batch: events (idempotent by hall and sequence number), ratings, its live
+    state and profile. Answers ``{"acked": N, "catalog_version": V}``: every event up to ``N``
+    is stored and counted."""
+    store = _store(request)
+    token = token_of(request)
+    hall_id = await store.hall_of_token(token_hash(token)) if token else None
+    if hall_id is None:
+        raise ApiError(401, "unauthorized", "a hall's push token is needed")
+    req = await body(request, IngestRequest)
+    if req.hall != hall_id:
+        raise ApiError(403, "forbidden", f"this token belongs to hall {hall_id}, not {req.hall}")
+    now = time.time()
+    events = [_logged(e) for e in req.events]
+    acked = await store.ingest(hall_id, events, now)
+    ratings = [_rating(r) for r in req.ratings]
+    if ratings:
+        await store.save_ratings(hall_id, ratings)
+    await store.save_state(hall_id, req.state, req.profile, now)
+    net = request.app[NETWORK]
+    if hall_id not in net.rows:
+        await net.refresh()
+    net.pushed(hall_id, req.state, req.profile)
+    return web.json_response({"acked": acked, "catalog_version": net.catalog_version})
+
+
+def _logged(e: EventIn) -> Logged:
+    """Only the fields a hall may share are kept, whatever a hall sends (``OUTBOX_FIELDS``)."""
+    extra = e.model_extra or {}
+    allowed = OUTBOX_FIELDS.get(e.type)
+    if allowed is None:
+        return Logged(e.seq, e.day, "private", e.at or 0.0, {"type": "private"})
+    data: dict[str, Any] = {"type": e.type, "at": e.at}
+    if e.at is None:
+        raise ApiError(422, "invalid_event", f"event {e.seq}: at is missing")
+    for k in allowed:
+        if k == "at":
+            continue
+        v = e.day if k == "day" else extra.get(k)
+        if not isinstance(v, str) or not v or len(v) > 64:
+            raise ApiError(422, "invalid_event", f"event {e.seq}: {k} must be a short text")
+        data[k] = v
+    return Logged(e.seq, e.day, e.type, float(e.at), data)
+
+
+def _rating(r: dict[str, Any]) -> dict[str, Any]:
+    out = {k: r.get(k) for k in RATING_FIELDS}
+    if not isinstance(out["id"], int) or not isinstance(out["level"], int):
+        raise ApiError(422, "invalid_rating", "a rating needs an integer id and level")
+    if not isinstance(out["day"], str) or not isinstance(out["at"], int | float):
+        raise ApiError(422, "invalid_rating", f"rating {out['id']}: day and at are needed")
+    return out
