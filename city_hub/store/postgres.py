@@ -60,19 +60,26 @@ class PostgresStore(HubStore):
     @classmethod
     async def open(cls, url: str) -> PostgresStore:
         pool = await asyncpg.create_pool(url, min_size=1, max_size=8)
+        try:
+            await cls._migrate(pool)
+        except BaseException:
+            await pool.close()
+            raise
+        return cls(pool)
+
+    @staticmethod
+    async def _migrate(pool: asyncpg.Pool) -> None:
         async with pool.acquire() as c, c.transaction():
             await c.execute("SELECT pg_advisory_xact_lock($1)", _LOCK_KEY)
             await c.execute("CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL)")
             version = await c.fetchval("SELECT coalesce(max(version), 0) FROM schema_version")
             steps = migrations("postgresql")
             if version > len(steps):
-                await pool.close()
                 raise SchemaTooNew(f"hub schema v{version} is newer than this hub (v{len(steps)})")
             for i in range(version, len(steps)):
                 for statement in steps[i]:
                     await c.execute(statement)
                 await c.execute("INSERT INTO schema_version (version) VALUES ($1)", i + 1)
-        return cls(pool)
 
     async def close(self) -> None:
         await self.pool.close()
