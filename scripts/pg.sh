@@ -3,7 +3,7 @@
 #   bash scripts/pg.sh install      installs postgresql (apt, with sudo when not root) if missing
 #   bash scripts/pg.sh start DIR    initdb in DIR/data, start on a free port with its unix
 #                                   socket in DIR; prints postgresql://... on stdout
-#   bash scripts/pg.sh stop DIR     stops it (fast shutdown)
+#   bash scripts/pg.sh stop DIR     stops it (immediate: the data is thrown away)
 # initdb refuses to run as root: as root the cluster belongs to the `postgres` user.
 set -euo pipefail
 
@@ -41,7 +41,7 @@ case "${1:-}" in
     ;;
   stop)
     dir=${2:?pg.sh stop DIR}
-    [ -d "$dir/data" ] && as_owner "$(pg_bin)/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null 2>&1 || true
+    [ -d "$dir/data" ] && as_owner "$(pg_bin)/pg_ctl" -D "$dir/data" -m immediate -w stop >/dev/null 2>&1 || true
     ;;
   *)
     echo "usage: pg.sh install | start DIR | stop DIR" >&2; exit 2 ;;
