@@ -287,13 +287,16 @@ class _PgTx(Tx):
     async def tickets(self, hall_id: str, ids: set[str], open_ones: bool) -> list[dict]:
         cols = ", ".join(TICKET_COLUMNS)
         rows = await self.c.fetch(
-            f"SELECT {cols} FROM tickets WHERE hall_id = $1 AND (id = ANY($2::text[]) "
-            "OR ($3 AND status = ANY($4::text[])))",
+            f"SELECT {cols} FROM tickets WHERE hall_id = $1 AND id = ANY($2::text[])",
             hall_id,
             list(ids),
-            open_ones,
-            list(OPEN),
         )
+        if open_ones:
+            rows += await self.c.fetch(
+                f"SELECT {cols} FROM tickets WHERE hall_id = $1 AND status = ANY($2::text[])",
+                hall_id,
+                list(OPEN),
+            )
         return [dict(r) for r in rows]
 
     async def upsert_tickets(self, hall_id: str, rows: Sequence[dict[str, Any]]) -> None:
