@@ -8,7 +8,9 @@ in batches with the hall's push token, and moves the cursor only when the hub an
 acknowledgement: ``{"acked": N}`` means the hub holds every event of this hall up to ``N``. A
 hub that is down, slow or killed mid-batch costs nothing but a retry, with a growing pause
 (``BACKOFF_S``); the hub ingests idempotently (hall id + sequence number), so a batch sent twice
-counts once. Nothing here is awaited by issuing or calling: the task only reads the log.
+counts once. An acknowledgement below the cursor means the hub lost events (restored from an
+older backup): the cursor goes back and the hall sends them again. Nothing here is awaited by
+issuing or calling: the task only reads the log.
 
 Every few seconds the same task sends the live state (waiting per service, open windows,
 longest wait, estimates, open now, catalog version) and the hall's *profile* (services with
@@ -221,7 +223,7 @@ class Pusher:
             body["profile"] = self.profile()
         answer = await self._post("/api/v1/ingest", body)
         acked = int(answer["acked"])
-        if acked > self.cursor:
+        if acked != self.cursor:  # below the cursor: the hub lost events (a restored backup)
             self.cursor = acked
             await asyncio.to_thread(store.set_meta, CURSOR_KEY, str(acked))
         if ratings:
