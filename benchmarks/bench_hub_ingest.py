@@ -158,7 +158,7 @@ async def raw_insert(db: str, halls: dict[str, list]) -> float:
             return time.perf_counter() - started
         finally:
             await conn.close()
-    from hall_server.store import connect
+    from hall_server.store.db import connect
 
     conn = connect(db)
     conn.execute(ddl)

@@ -14,9 +14,10 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
+from hall_server.core.reports import ReportError, parse_range
+from hall_server.http.common import body
+from hall_server.http.errors import ApiError
 from hall_server.network import OUTBOX_FIELDS, RATING_FIELDS, CatalogRejected, check_catalog
-from hall_server.reports import ReportError, parse_range
-from hall_server.web import ApiError, body
 
 from . import __version__, figures
 from .auth import COOKIE, SESSION_TTL_S, login, principal, require, token_hash, token_of

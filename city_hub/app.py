@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from hall_server.web import errors_middleware
+from hall_server.http.errors import errors_middleware
 
 from . import api
 from .live import Network

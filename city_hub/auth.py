@@ -16,8 +16,8 @@ from typing import Any
 
 from aiohttp import web
 
-from hall_server.auth import hash_password, verify_password
-from hall_server.web import ApiError
+from hall_server.http.errors import ApiError
+from hall_server.store.accounts import hash_password, verify_password
 
 from .store import HubStore
 

@@ -1,7 +1,7 @@
 """The city's figures, computed with the halls' own measures.
 
-A hall's figures on the hub come out of ``hall_server.metrics.window_figures`` and
-``hall_server.reports`` fed with the rows the hub derived from the hall's events (the same
+A hall's figures on the hub come out of ``hall_server.core.measures.window_figures`` and
+``hall_server.core.reports`` fed with the rows the hub derived from the hall's events (the same
 columns, in the same order), and the hall's own configuration as far as figures need it (its
 services with their waiting targets, its hours and time zone: the *profile* it pushes). No
 measure is written twice.
@@ -16,9 +16,9 @@ from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from hall_server import metrics, reports
 from hall_server.config import HallConfig
-from hall_server.ratings import BAD
+from hall_server.core import measures, reports
+from hall_server.core.ratings import BAD
 
 from .store import HubStore
 
@@ -87,7 +87,7 @@ def hall_config(profile: dict[str, Any]) -> HallConfig:
 
 async def windows(store: HubStore, hall_id: str, day: str) -> list[dict[str, Any]]:
     """Exactly the hall's own ``GET /api/v1/metrics/windows?date=``."""
-    return metrics.window_figures(await store.window_rows(hall_id, day))
+    return measures.window_figures(await store.window_rows(hall_id, day))
 
 
 async def report_by_hall(
@@ -102,7 +102,7 @@ async def report_by_hall(
         if h.get("profile"):
             config = hall_config(h["profile"])
             rows = await store.day_rows(h["id"], a, b)
-            days = [reports.day_of_rows(r, config, d) for d, r in sorted(rows.items())]
+            days = [reports.build_day(r, config, d) for d, r in sorted(rows.items())]
             total = reports.aggregate(reports.merge(days), config, "service")["total"] or {}
         n, bad = ratings.get(h["id"], (0, 0))
         out.append(

@@ -17,9 +17,9 @@ import pytest
 
 from devices.idnumber import check_digit
 from hall_server.config import load_config
-from hall_server.device_hub import add_token
 from hall_server.network import OUTBOX_FIELDS, outbox_event
-from hall_server.store import Store
+from hall_server.store.db import Store
+from hall_server.store.devices import add_token
 from tests.hub_support import HubProcess, Link, http, hub_cli
 from tests.support import ServerProcess, add_demo_accounts, hall_toml, wait_until
 

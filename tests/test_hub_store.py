@@ -8,7 +8,7 @@ import pytest
 
 from city_hub.fold import Logged
 from city_hub.store import Hall, SchemaTooNew, open_store
-from hall_server.metrics import window_figures
+from hall_server.core.measures import window_figures
 
 DAY = "2026-11-30"
 
