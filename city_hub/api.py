@@ -106,6 +106,9 @@ async def halls(request: web.Request) -> web.Response:
         "longest_wait_s",
         "catalog_version",
         "open_now",
+        "day",
+        "followups",
+        "alarms_open",
     )
     return web.json_response(
         {"halls": [{k: v[k] for k in keys} for _, v in sorted(net.views.items())]}

@@ -61,6 +61,8 @@ def hall_view(row: dict[str, Any], now: float) -> dict[str, Any]:
         "open_now": state.get("open_now", False),
         "day": state.get("day"),
         "services": state.get("services", []),
+        "followups": state.get("followups", {"open": 0, "overdue": 0}),
+        "alarms_open": state.get("alarms_open", 0),
         "state_at": iso(row.get("state_at"), tz),
     }
 

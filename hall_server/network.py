@@ -42,6 +42,9 @@ from typing import TYPE_CHECKING, Any
 import aiohttp
 
 from .config import Item, NetworkConfig
+from .core.ratings import BAD
+from .store import alarms as alarm_rows
+from .store import ratings as rating_rows
 
 if TYPE_CHECKING:
     from .hall import Hall
@@ -273,7 +276,8 @@ class Pusher:
     # -- what the hub is told --------------------------------------------------------------------
 
     def state(self) -> dict[str, Any]:
-        """The hall now, without a single ticket in it."""
+        """The hall now, without a single ticket in it: queues, windows, bad ratings still to
+        answer (差评 follow-ups, overdue ones), alarms not yet cleared."""
         hall, now = self.hall, self.clock()
         services, longest_all = [], 0.0
         for s in hall.services_view():
@@ -291,6 +295,11 @@ class Pusher:
                 }
             )
         open_windows = sum(1 for w in hall.engine.windows.values() if w.status.value == "open")
+        pending = [
+            r
+            for state in ("open", "contacted")
+            for r in rating_rows.listing(hall.store, None, None, BAD, state, None)
+        ]
         return {
             "at": now,
             "day": hall.engine.day,
@@ -300,6 +309,11 @@ class Pusher:
             "longest_wait_s": round(longest_all, 1),
             "catalog_version": self.catalog_version,
             "services": services,
+            "followups": {
+                "open": len(pending),
+                "overdue": sum(1 for r in pending if r["due_at"] and r["due_at"] < now),
+            },
+            "alarms_open": len(alarm_rows.still_open(hall.store)),
         }
 
     def profile(self) -> dict[str, Any]:

@@ -296,6 +296,20 @@ def test_hub_figures_equal_the_halls_own_through_crashes_and_cuts(
             wait_until(lambda h=h, n=n: _ratings(hub, city, h.id, day)[0] == n, 10, "ratings")
             assert _ratings(hub, city, h.id, day) == (n, bad or 0)
 
+        # The dashboard's 差评 follow-ups are the halls' own.
+        def followups() -> dict[str, int]:
+            listing = http(hub.url, "GET", "/api/v1/halls")[1]["halls"]
+            return {h["id"]: h["followups"]["open"] for h in listing if h["id"] != "d"}
+
+        own = {}
+        for h in halls:
+            conn = sqlite3.connect(h.server.db)
+            sql = "SELECT count(*) FROM ratings WHERE followup = 'open'"
+            (own[h.id],) = conn.execute(sql).fetchone()
+            conn.close()
+        assert sum(own.values()) > 0
+        wait_until(lambda: followups() == own, 10, "the follow-ups")
+
         # A town manager sees their town and its village, not the city center.
         _, tl = http(
             hub.url, "POST", "/api/v1/auth/login", {"username": "town", "password": "town-pass"}
