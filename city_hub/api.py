@@ -288,16 +288,18 @@ async def ingest(request: web.Request) -> web.Response:
     if req.hall != hall_id:
         raise ApiError(403, "forbidden", f"this token belongs to hall {hall_id}, not {req.hall}")
     now = time.time()
+    state = _state(req.state) if req.state is not None else None
+    profile = _profile(req.profile) if req.profile is not None else None
     events = [_logged(e) for e in req.events]
     acked = await store.ingest(hall_id, events, now)
     ratings = [_rating(r) for r in req.ratings]
     if ratings:
         await store.save_ratings(hall_id, ratings)
-    await store.save_state(hall_id, req.state, req.profile, now)
+    await store.save_state(hall_id, state, profile, now)
     net = request.app[NETWORK]
     if hall_id not in net.rows:
         await net.refresh()
-    net.pushed(hall_id, req.state, req.profile)
+    net.pushed(hall_id, state, profile)
     return web.json_response({"acked": acked, "catalog_version": net.catalog_version})
 
 
@@ -338,3 +340,57 @@ def _rating(r: dict[str, Any]) -> dict[str, Any]:
     if not isinstance(out["day"], str) or not isinstance(out["at"], int | float):
         raise ApiError(422, "invalid_rating", f"rating {out['id']}: day and at are needed")
     return out
+
+
+_STATE = {"at": float, "day": str, "open_now": bool, "waiting": int, "open_windows": int,
+          "longest_wait_s": float, "catalog_version": int, "alarms_open": int}  # fmt: skip
+_SERVICE_STATE = {"service": str, "waiting": int, "longest_wait_s": float, "open_windows": int,
+                  "eta_s": float, "open": bool}  # fmt: skip
+
+
+def _pick(raw: Any, shape: dict[str, type], where: str) -> dict[str, Any]:
+    """The keys of ``shape`` with values of its types (None allowed); nothing else is kept."""
+    if not isinstance(raw, dict):
+        raise ApiError(422, "invalid_state", f"{where} must be an object")
+    out: dict[str, Any] = {}
+    for key, kind in shape.items():
+        v = raw.get(key)
+        ok = v is None or (
+            isinstance(v, int | float) and not isinstance(v, bool)
+            if kind in (int, float)
+            else isinstance(v, kind) and (kind is not str or len(v) <= 64)
+        )
+        if not ok:
+            raise ApiError(422, "invalid_state", f"{where}.{key} must be a {kind.__name__}")
+        out[key] = v
+    return out
+
+
+def _state(raw: Any) -> dict[str, Any]:
+    """A hall's live state, whitelisted like its events."""
+    state = _pick(raw, _STATE, "state")
+    services = raw.get("services") or []
+    if not isinstance(services, list) or len(services) > 200:
+        raise ApiError(422, "invalid_state", "state.services must be a list")
+    state["services"] = [_pick(x, _SERVICE_STATE, "state.services[]") for x in services]
+    state["followups"] = _pick(raw.get("followups") or {}, {"open": int, "overdue": int},
+                               "state.followups")  # fmt: skip
+    return state
+
+
+def _profile(raw: Any) -> dict[str, Any]:
+    """A hall's profile, refused unless it makes a hall configuration the figures can use."""
+    try:
+        figures.hall_config(raw)
+        return {
+            "hall": {k: raw["hall"][k] for k in ("id", "name", "level", "timezone", "hours")},
+            "service": [
+                {**{k: s[k] for k in ("code", "prefix", "name", "name_en", "target_wait_min")},
+                 "items": [{k: i[k] for k in ("code", "name", "name_en", "online")}
+                           for i in s.get("items", [])]}
+                for s in raw["service"]
+            ],
+            "window": [{"id": w["id"], "services": list(w["services"])} for w in raw["window"]],
+        }  # fmt: skip
+    except (KeyError, TypeError, ValueError) as e:
+        raise ApiError(422, "invalid_profile", f"profile: {e}") from None

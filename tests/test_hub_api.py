@@ -185,6 +185,14 @@ async def test_ingest_needs_the_halls_token_and_keeps_only_shareable_fields(
         assert status == 422 and body["error"]["code"] == "invalid_event", broken
     r = await hub.post("/api/v1/ingest", data=b"{not json", headers=bearer("tok-v1"))
     assert r.status == 400
+    status, body = await push(hub, "v1", state={**state(1, 1), "waiting": "many"})
+    assert status == 422 and body["error"]["code"] == "invalid_state"
+    status, body = await push(hub, "v1", profile={"hall": {"id": "v1"}})
+    assert status == 422 and body["error"]["code"] == "invalid_profile"
+    status, _ = await push(hub, "v1", state={**state(1, 1), "secret": "x"})
+    assert status == 200
+    halls = await (await hub.get("/api/v1/halls")).json()
+    assert "secret" not in str(halls)
 
 
 async def test_city_socket_sends_a_snapshot_then_hall_changes(hub: TestClient) -> None:
