@@ -189,6 +189,37 @@ async def auth_me(request: web.Request) -> web.Response:
 async def hall_windows(request: web.Request) -> web.Response:
     store = _store(request)
     who = await require(request, store)
+    hall_id = await _visible_hall(request, who)
+    day = _day(request.query.get("date"))
+    return web.json_response(await figures.windows(store, hall_id, day))
+
+
+@routes.get("/api/v1/halls/{id}/report")
+async def hall_report(request: web.Request) -> web.Response:
+    """A hall's report for a range, by window, service or hour: the shape and figures of the
+    hall's own ``GET /api/v1/metrics/report`` (charts included), for the city's drill-down.
+    Not by staff: who served whom stays in the hall."""
+    store = _store(request)
+    who = await require(request, store)
+    hall_id = await _visible_hall(request, who)
+    by = request.query.get("by", "service")
+    if by not in ("window", "service", "hour"):
+        raise ApiError(422, "invalid_dimension", "by must be window, service or hour")
+    start, end = _range(request)
+    row = request.app[NETWORK].rows[hall_id]
+    if not row.get("profile"):
+        raise ApiError(409, "no_profile", f"hall {hall_id} has not reported its services yet")
+    return web.json_response(await figures.hall_report(store, row, start, end, by))
+
+
+def _range(request: web.Request) -> tuple[date, date]:
+    try:
+        return parse_range(request.query.get("from"), request.query.get("to"), _today())
+    except ReportError as e:
+        raise ApiError(422, e.code, str(e)) from None
+
+
+async def _visible_hall(request: web.Request, who: Any) -> str:
     net = request.app[NETWORK]
     hall_id = request.match_info["id"]
     if hall_id not in net.rows:
@@ -197,8 +228,7 @@ async def hall_windows(request: web.Request) -> web.Response:
         raise ApiError(404, "unknown_hall", f"no hall {hall_id!r}")
     if not who.sees(hall_id, net.parents()):
         raise ApiError(403, "forbidden", f"hall {hall_id} is outside your scope")
-    day = _day(request.query.get("date"))
-    return web.json_response(await figures.windows(store, hall_id, day))
+    return hall_id
 
 
 @routes.get("/api/v1/report")
@@ -208,10 +238,7 @@ async def report(request: web.Request) -> web.Response:
     by = request.query.get("by", "hall")
     if by != "hall":
         raise ApiError(422, "invalid_dimension", "by must be hall")
-    try:
-        start, end = parse_range(request.query.get("from"), request.query.get("to"), _today())
-    except ReportError as e:
-        raise ApiError(422, e.code, str(e)) from None
+    start, end = _range(request)
     rows = who.visible(await store.halls())
     data = await figures.report_by_hall(store, rows, start, end)
     return web.json_response(
@@ -390,7 +417,8 @@ def _profile(raw: Any) -> dict[str, Any]:
                            for i in s.get("items", [])]}
                 for s in raw["service"]
             ],
-            "window": [{"id": w["id"], "services": list(w["services"])} for w in raw["window"]],
+            "window": [{"id": w["id"], "name": str(w.get("name") or "")[:64],
+                        "services": list(w["services"])} for w in raw["window"]],
         }  # fmt: skip
     except (KeyError, TypeError, ValueError) as e:
         raise ApiError(422, "invalid_profile", f"profile: {e}") from None

@@ -77,7 +77,10 @@ def _config(profile_json: str) -> HallConfig:
                 {k: s[k] for k in ("code", "prefix", "name", "name_en", "target_wait_min")}
                 for s in p["service"]
             ],
-            "window": p["window"],
+            "window": [
+                {"id": w["id"], "name": w.get("name", ""), "services": w["services"]}
+                for w in p["window"]
+            ],
         }
     )
 
@@ -120,9 +123,28 @@ async def report_by_hall(
                 "service_level": total.get("service_level"),
                 "ratings": n,
                 "bad_ratings": bad,
+                # beyond the contract, for the ranking of halls (监督考核)
+                "wait_mean_s": total.get("wait_mean_s"),
+                "no_show_rate": total.get("no_show_rate"),
+                "satisfaction": round((n - bad) / n, 4) if n else None,
             }
         )
     return out
+
+
+async def hall_report(
+    store: HubStore, hall: dict[str, Any], start: date, end: date, by: str
+) -> dict[str, Any]:
+    """The hall's own report (``hall_server.reports.report``) from the hub's rows."""
+    config = hall_config(hall["profile"])
+    rows = await store.day_rows(hall["id"], start.isoformat(), end.isoformat())
+    days = [reports.build_day(r, config, d) for d, r in sorted(rows.items())]
+    agg = reports.aggregate(reports.merge(days), config, by)
+    names = reports.labels(config, by)
+    for row in agg["rows"]:
+        row["name"] = names.get(row["key"], row["key"])
+    agg["rows"].sort(key=reports.order(config, by))
+    return {"from": start.isoformat(), "to": end.isoformat(), "by": by, **agg}
 
 
 def distance_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:

@@ -341,5 +341,7 @@ class Pusher:
                 }
                 for s in c.service
             ],
-            "window": [{"id": w.id, "services": list(w.services)} for w in c.window],
+            "window": [
+                {"id": w.id, "name": w.name, "services": list(w.services)} for w in c.window
+            ],
         }

@@ -296,6 +296,14 @@ def test_hub_figures_equal_the_halls_own_through_crashes_and_cuts(
             wait_until(lambda h=h, n=n: _ratings(hub, city, h.id, day)[0] == n, 10, "ratings")
             assert _ratings(hub, city, h.id, day) == (n, bad or 0)
 
+        # A hall's drill-down on the hub is the hall's own report, charts included.
+        for h in halls:
+            for by in ("window", "service", "hour"):
+                q = f"from={day}&to={day}&by={by}"
+                own_rep = h.server.request("GET", f"/api/v1/metrics/report?{q}", token=h.token)[1]
+                hub_rep = http(hub.url, "GET", f"/api/v1/halls/{h.id}/report?{q}", token=city)[1]
+                assert hub_rep == own_rep, (h.id, by)
+
         # The dashboard's 差评 follow-ups are the halls' own.
         def followups() -> dict[str, int]:
             listing = http(hub.url, "GET", "/api/v1/halls")[1]["halls"]
