@@ -318,11 +318,8 @@ async def ingest(request: web.Request) -> web.Response:
     state = _state(req.state) if req.state is not None else None
     profile = _profile(req.profile) if req.profile is not None else None
     events = [_logged(e) for e in req.events]
-    acked = await store.ingest(hall_id, events, now)
     ratings = [_rating(r) for r in req.ratings]
-    if ratings:
-        await store.save_ratings(hall_id, ratings)
-    await store.save_state(hall_id, state, profile, now)
+    acked = await store.ingest(hall_id, events, now, state, profile, ratings)
     net = request.app[NETWORK]
     if hall_id not in net.rows:
         await net.refresh()

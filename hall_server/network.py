@@ -8,7 +8,9 @@ in batches with the hall's push token, and moves the cursor only when the hub an
 acknowledgement: ``{"acked": N}`` means the hub holds every event of this hall up to ``N``. A
 hub that is down, slow or killed mid-batch costs nothing but a retry, with a growing pause
 (``BACKOFF_S``); the hub ingests idempotently (hall id + sequence number), so a batch sent twice
-counts once. An acknowledgement below the cursor means the hub lost events (restored from an
+counts once. The task wakes when the hall's listeners hear new events (and at least every
+``push_every_s``), so the city sees a ticket within a round trip. An acknowledgement below
+the cursor means the hub lost events (restored from an
 older backup): the cursor goes back and the hall sends them again. Nothing here is awaited by
 issuing or calling: the task only reads the log.
 
@@ -69,6 +71,8 @@ OUTBOX_FIELDS: Mapping[str, tuple[str, ...]] = {
 RATING_FIELDS = ("id", "day", "service", "window", "level", "at")
 CURSOR_KEY, RATINGS_CURSOR_KEY, CATALOG_KEY = "hub_cursor", "hub_ratings_cursor", "hub_catalog"
 BACKOFF_S = (0.5, 1, 2, 5, 10, 30)
+#: After the hall's first new event, wait this long for more before sending.
+COALESCE_S = 0.05
 
 
 def outbox_event(data: Mapping[str, Any]) -> dict[str, Any] | None:
@@ -165,6 +169,7 @@ class Pusher:
         self._task: asyncio.Task[None] | None = None
         self._session: aiohttp.ClientSession | None = None
         self._state_due = 0.0
+        self._wake = asyncio.Event()
         saved = hall.store.meta(CATALOG_KEY)
         if saved:
             with contextlib.suppress(CatalogRejected, ValueError):
@@ -173,7 +178,12 @@ class Pusher:
     # -- life cycle ------------------------------------------------------------------------------
 
     def start(self) -> None:
+        self.hall.listeners.append(self._on_events)
         self._task = asyncio.create_task(self._run(), name="hub-pusher")
+
+    def _on_events(self, events: object, hall: object) -> None:
+        """A hall listener: new events are on disk, push soon rather than at the next tick."""
+        self._wake.set()
 
     async def stop(self) -> None:
         if self._task:
@@ -194,7 +204,11 @@ class Pusher:
                 more = await self.push_once()
                 failures = 0
                 if not more:
-                    await asyncio.sleep(self.config.push_every_s)
+                    with contextlib.suppress(TimeoutError):
+                        async with asyncio.timeout(self.config.push_every_s):
+                            await self._wake.wait()
+                    self._wake.clear()
+                    await asyncio.sleep(COALESCE_S)  # a burst of tickets goes as one batch
             except asyncio.CancelledError:
                 raise
             except Exception as e:  # the hub is down, slow, or answered nonsense: later

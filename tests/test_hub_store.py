@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import random
 
 import pytest
@@ -134,5 +135,29 @@ async def test_catalog_versions_count_up(hub_db: str) -> None:
         assert await store.publish_catalog({"services": [], "items": []}, "city", 1.0) == 1
         assert await store.publish_catalog({"services": [], "items": [1]}, "city", 2.0) == 2
         assert await store.catalog() == (2, {"services": [], "items": [1]})
+    finally:
+        await store.close()
+
+
+async def test_many_halls_pushing_at_once_each_count_once_and_a_failing_push_alone_is_undone(
+    hub_db: str,
+) -> None:
+    store = await open_store(hub_db)
+    try:
+        halls = [f"h{i}" for i in range(12)]
+        for h in [*halls, "hx"]:
+            await store.add_hall(Hall(h, h, "village"), f"hash-{h}", 0.0)
+        day = a_day()
+        broken = [ev(1, "ticket_issued", 1.0, ticket_id="x")]  # no service: the fold fails
+        pushes = [
+            store.ingest(h, day[i : i + 2], 1.0) for i in range(0, len(day), 2) for h in halls
+        ]
+        results = await asyncio.gather(*pushes, store.ingest("hx", broken, 1.0),
+                                       return_exceptions=True)  # fmt: skip
+        assert isinstance(results[-1], KeyError)
+        assert not any(isinstance(r, BaseException) for r in results[:-1])
+        for h in halls:
+            assert window_figures(await store.window_rows(h, DAY)) == EXPECTED
+        assert {h["id"]: h["applied_seq"] for h in await store.halls()}["hx"] == 0
     finally:
         await store.close()

@@ -73,6 +73,20 @@ class Tx(ABC):
     @abstractmethod
     async def set_progress(self, hall_id: str, applied: int, received: int, now: float) -> None: ...
 
+    @abstractmethod
+    async def save_state(
+        self,
+        hall_id: str,
+        state: dict[str, Any] | None,
+        profile: dict[str, Any] | None,
+        now: float,
+    ) -> None:
+        """The hall's live state and profile (each when sent); ``last_seen`` moves either way."""
+
+    @abstractmethod
+    async def save_ratings(self, hall_id: str, rows: Sequence[dict[str, Any]]) -> None:
+        """Ratings, ignoring those already stored."""
+
 
 class HubStore(ABC):
     engine: str
@@ -99,8 +113,17 @@ class HubStore(ABC):
 
     # -- what halls send --
 
-    async def ingest(self, hall_id: str, events: Iterable[Logged], now: float) -> int:
-        """Store and count a batch; returns the hall's ``applied_seq`` (see the module doc)."""
+    async def ingest(
+        self,
+        hall_id: str,
+        events: Iterable[Logged],
+        now: float,
+        state: dict[str, Any] | None = None,
+        profile: dict[str, Any] | None = None,
+        ratings: Sequence[dict[str, Any]] = (),
+    ) -> int:
+        """Store and count a push (events, and the state, profile and ratings that came with
+        them) in one transaction; returns the hall's ``applied_seq`` (see the module doc)."""
         async with self.transaction() as tx:
             applied, received = await tx.lock_progress(hall_id)
             fresh = sorted({e.seq: e for e in events if e.seq > applied}.values(),
@@ -118,9 +141,12 @@ class HubStore(ABC):
                     if len(run) < RUN_LIMIT:
                         break
             await tx.set_progress(hall_id, applied, top, now)
+            if state is not None or profile is not None:
+                await tx.save_state(hall_id, state, profile, now)
+            if ratings:
+                await tx.save_ratings(hall_id, ratings)
             return applied
 
-    @abstractmethod
     async def save_state(
         self,
         hall_id: str,
@@ -128,10 +154,9 @@ class HubStore(ABC):
         profile: dict[str, Any] | None,
         now: float,
     ) -> None:
-        """The hall's live state and profile (when sent); ``last_seen`` moves either way."""
-
-    @abstractmethod
-    async def save_ratings(self, hall_id: str, rows: Sequence[dict[str, Any]]) -> None: ...
+        """The hall's live state and profile outside a push (``ingest`` saves its own)."""
+        async with self.transaction() as tx:
+            await tx.save_state(hall_id, state, profile, now)
 
     # -- figures --
 

@@ -128,39 +128,6 @@ class PostgresStore(HubStore):
 
     # -- what halls send --
 
-    async def save_state(
-        self,
-        hall_id: str,
-        state: dict[str, Any] | None,
-        profile: dict[str, Any] | None,
-        now: float,
-    ) -> None:
-        await self.pool.execute(
-            "UPDATE hall_progress SET last_seen = $2, "
-            "state = coalesce($3, state), state_at = CASE WHEN $3::text IS NULL THEN state_at "
-            "ELSE $2 END, catalog_version = CASE WHEN $3::text IS NULL THEN catalog_version "
-            "ELSE $4 END, profile = coalesce($5, profile) WHERE hall_id = $1",
-            hall_id,
-            now,
-            None if state is None else json.dumps(state),
-            None if state is None else state.get("catalog_version"),
-            None if profile is None else json.dumps(profile, ensure_ascii=False),
-        )
-
-    async def save_ratings(self, hall_id: str, rows: Sequence[dict[str, Any]]) -> None:
-        await self.pool.execute(
-            "INSERT INTO ratings (hall_id, id, day, service, window_id, level, at) "
-            "SELECT $1, * FROM unnest($2::int8[], $3::text[], $4::text[], $5::text[], "
-            "$6::int8[], $7::float8[]) ON CONFLICT DO NOTHING",
-            hall_id,
-            [r["id"] for r in rows],
-            [r["day"] for r in rows],
-            [r.get("service") for r in rows],
-            [r.get("window") for r in rows],
-            [r["level"] for r in rows],
-            [r["at"] for r in rows],
-        )
-
     # -- figures --
 
     async def window_rows(self, hall_id: str, day: str) -> list[tuple[Any, ...]]:
@@ -312,4 +279,37 @@ class _PgTx(Tx):
             applied,
             received,
             now,
+        )
+
+    async def save_state(
+        self,
+        hall_id: str,
+        state: dict[str, Any] | None,
+        profile: dict[str, Any] | None,
+        now: float,
+    ) -> None:
+        await self.c.execute(
+            "UPDATE hall_progress SET last_seen = $2, "
+            "state = coalesce($3, state), state_at = CASE WHEN $3::text IS NULL THEN state_at "
+            "ELSE $2 END, catalog_version = CASE WHEN $3::text IS NULL THEN catalog_version "
+            "ELSE $4 END, profile = coalesce($5, profile) WHERE hall_id = $1",
+            hall_id,
+            now,
+            None if state is None else json.dumps(state),
+            None if state is None else state.get("catalog_version"),
+            None if profile is None else json.dumps(profile, ensure_ascii=False),
+        )
+
+    async def save_ratings(self, hall_id: str, rows: Sequence[dict[str, Any]]) -> None:
+        await self.c.execute(
+            "INSERT INTO ratings (hall_id, id, day, service, window_id, level, at) "
+            "SELECT $1, * FROM unnest($2::int8[], $3::text[], $4::text[], $5::text[], "
+            "$6::int8[], $7::float8[]) ON CONFLICT DO NOTHING",
+            hall_id,
+            [r["id"] for r in rows],
+            [r["day"] for r in rows],
+            [r.get("service") for r in rows],
+            [r.get("window") for r in rows],
+            [r["level"] for r in rows],
+            [r["at"] for r in rows],
         )
