@@ -71,17 +71,16 @@ class Tx(ABC):
     async def upsert_tickets(self, hall_id: str, rows: Sequence[dict[str, Any]]) -> None: ...
 
     @abstractmethod
-    async def set_progress(self, hall_id: str, applied: int, received: int, now: float) -> None: ...
-
-    @abstractmethod
-    async def save_state(
+    async def update_hall(
         self,
         hall_id: str,
-        state: dict[str, Any] | None,
-        profile: dict[str, Any] | None,
         now: float,
+        progress: tuple[int, int] | None = None,
+        state: dict[str, Any] | None = None,
+        profile: dict[str, Any] | None = None,
     ) -> None:
-        """The hall's live state and profile (each when sent); ``last_seen`` moves either way."""
+        """One UPDATE of the hall's row: ``last_seen``, and ``(applied_seq, received_seq)``,
+        the live state and the profile when given."""
 
     @abstractmethod
     async def save_ratings(self, hall_id: str, rows: Sequence[dict[str, Any]]) -> None:
@@ -140,9 +139,8 @@ class HubStore(ABC):
                     applied = await _apply(tx, hall_id, run, applied)
                     if len(run) < RUN_LIMIT:
                         break
-            await tx.set_progress(hall_id, applied, top, now)
-            if state is not None or profile is not None:
-                await tx.save_state(hall_id, state, profile, now)
+            progress = (applied, top) if fresh else None
+            await tx.update_hall(hall_id, now, progress, state, profile)
             if ratings:
                 await tx.save_ratings(hall_id, ratings)
             return applied
@@ -156,7 +154,7 @@ class HubStore(ABC):
     ) -> None:
         """The hall's live state and profile outside a push (``ingest`` saves its own)."""
         async with self.transaction() as tx:
-            await tx.save_state(hall_id, state, profile, now)
+            await tx.update_hall(hall_id, now, None, state, profile)
 
     # -- figures --
 
@@ -220,6 +218,26 @@ def _contiguous(events: list[Logged], applied: int) -> list[Logged]:
             break
         run.append(e)
     return run
+
+
+def hall_update(
+    now: float,
+    progress: tuple[int, int] | None,
+    state: dict[str, Any] | None,
+    profile: dict[str, Any] | None,
+) -> tuple[list[str], list[Any]]:
+    """Columns and values of one ``hall_progress`` update."""
+    sets, args = ["last_seen"], [now]
+    if progress is not None:
+        sets += ["applied_seq", "received_seq"]
+        args += list(progress)
+    if state is not None:
+        sets += ["state", "state_at", "catalog_version"]
+        args += [json.dumps(state), now, state.get("catalog_version")]
+    if profile is not None:
+        sets.append("profile")
+        args.append(json.dumps(profile, ensure_ascii=False))
+    return sets, args
 
 
 def logged(row: Sequence[Any]) -> Logged:

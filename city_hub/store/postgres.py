@@ -18,7 +18,7 @@ import asyncpg
 from hall_server.core.reports import ROW_COLUMNS as DAY_COLUMNS
 
 from ..fold import OPEN, TICKET_COLUMNS, Logged
-from . import WINDOW_COLUMNS, Hall, HubStore, SchemaTooNew, Tx, logged
+from . import WINDOW_COLUMNS, Hall, HubStore, SchemaTooNew, Tx, hall_update, logged
 from .schema import migrations
 
 _AS_HUB = {"window": "window_id", "called_by": "NULL::text"}
@@ -59,7 +59,7 @@ class PostgresStore(HubStore):
 
     @classmethod
     async def open(cls, url: str) -> PostgresStore:
-        pool = await asyncpg.create_pool(url, min_size=1, max_size=8)
+        pool = await asyncpg.create_pool(url, min_size=1, max_size=16)
         try:
             await cls._migrate(pool)
         except BaseException:
@@ -271,33 +271,18 @@ class _PgTx(Tx):
             _TICKET_UPSERT, hall_id, *([r[c] for r in rows] for c in TICKET_COLUMNS)
         )
 
-    async def set_progress(self, hall_id: str, applied: int, received: int, now: float) -> None:
-        await self.c.execute(
-            "UPDATE hall_progress SET applied_seq = $2, received_seq = $3, last_seen = $4 "
-            "WHERE hall_id = $1",
-            hall_id,
-            applied,
-            received,
-            now,
-        )
-
-    async def save_state(
+    async def update_hall(
         self,
         hall_id: str,
-        state: dict[str, Any] | None,
-        profile: dict[str, Any] | None,
         now: float,
+        progress: tuple[int, int] | None = None,
+        state: dict[str, Any] | None = None,
+        profile: dict[str, Any] | None = None,
     ) -> None:
+        sets, args = hall_update(now, progress, state, profile)
+        assignments = ", ".join(f"{c} = ${i + 2}" for i, c in enumerate(sets))
         await self.c.execute(
-            "UPDATE hall_progress SET last_seen = $2, "
-            "state = coalesce($3, state), state_at = CASE WHEN $3::text IS NULL THEN state_at "
-            "ELSE $2 END, catalog_version = CASE WHEN $3::text IS NULL THEN catalog_version "
-            "ELSE $4 END, profile = coalesce($5, profile) WHERE hall_id = $1",
-            hall_id,
-            now,
-            None if state is None else json.dumps(state),
-            None if state is None else state.get("catalog_version"),
-            None if profile is None else json.dumps(profile, ensure_ascii=False),
+            f"UPDATE hall_progress SET {assignments} WHERE hall_id = $1", hall_id, *args
         )
 
     async def save_ratings(self, hall_id: str, rows: Sequence[dict[str, Any]]) -> None:

@@ -24,7 +24,7 @@ from typing import Any, TypeVar
 from hall_server.core.reports import ROW_COLUMNS as DAY_COLUMNS
 
 from ..fold import OPEN, TICKET_COLUMNS, Logged
-from . import WINDOW_COLUMNS, Hall, HubStore, SchemaTooNew, Tx, logged
+from . import WINDOW_COLUMNS, Hall, HubStore, SchemaTooNew, Tx, hall_update, logged
 from .schema import migrations
 
 T = TypeVar("T")
@@ -359,46 +359,20 @@ class _SqliteTx(Tx):
         values = [(hall_id, *(r[c] for c in TICKET_COLUMNS)) for r in rows]
         await self.s._run(self.s.conn.executemany, _TICKET_UPSERT, values)
 
-    async def set_progress(self, hall_id: str, applied: int, received: int, now: float) -> None:
-        await self.s._run(
-            self.s.conn.execute,
-            "UPDATE hall_progress SET applied_seq = ?, received_seq = ?, last_seen = ? "
-            "WHERE hall_id = ?",
-            (applied, received, now, hall_id),
-        )
-
-    async def save_state(
+    async def update_hall(
         self,
         hall_id: str,
-        state: dict[str, Any] | None,
-        profile: dict[str, Any] | None,
         now: float,
+        progress: tuple[int, int] | None = None,
+        state: dict[str, Any] | None = None,
+        profile: dict[str, Any] | None = None,
     ) -> None:
-        c = self.s.conn
-        statements: list[tuple[str, Sequence[Any]]] = [
-            ("UPDATE hall_progress SET last_seen = ? WHERE hall_id = ?", (now, hall_id))
-        ]
-        if state is not None:
-            statements.append(
-                (
-                    "UPDATE hall_progress SET state = ?, state_at = ?, catalog_version = ? "
-                    "WHERE hall_id = ?",
-                    (json.dumps(state), now, state.get("catalog_version"), hall_id),
-                )
-            )
-        if profile is not None:
-            statements.append(
-                (
-                    "UPDATE hall_progress SET profile = ? WHERE hall_id = ?",
-                    (json.dumps(profile, ensure_ascii=False), hall_id),
-                )
-            )
-
-        def run() -> None:
-            for sql, args in statements:
-                c.execute(sql, args)
-
-        await self.s._run(run)
+        sets, args = hall_update(now, progress, state, profile)
+        await self.s._run(
+            self.s.conn.execute,
+            f"UPDATE hall_progress SET {', '.join(f'{c} = ?' for c in sets)} WHERE hall_id = ?",
+            (*args, hall_id),
+        )
 
     async def save_ratings(self, hall_id: str, rows: Sequence[dict[str, Any]]) -> None:
         values = [
