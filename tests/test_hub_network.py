@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+import shutil
 import sqlite3
 import threading
 import time
@@ -358,3 +359,40 @@ def _ratings(hub: HubProcess, token: str, hall: str, day: str) -> tuple[int, int
 def _no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY"):
         monkeypatch.delenv(name, raising=False)
+
+
+def test_a_hub_restored_from_an_older_backup_gets_the_lost_events_again(tmp_path: Path) -> None:
+    """The halls keep the truth: a hub that comes back with less than it acknowledged says so,
+    and the hall's cursor goes back. (A file copy is the backup here, hence SQLite.)"""
+    db = str(tmp_path / "hub.db")
+    token = hub_cli("hall", "add", "t1", "--name", "镇", "--level", "town", "--db", db).strip()
+    hub_cli("user", "add", "city", "--role", "city", "--db", db, stdin="city-pass\n")
+    hub = HubProcess(db, tmp_path / "hub.log").start()
+    hall = None
+    try:
+        hall = Hall(tmp_path, ("t1", "镇", "town", None, 23.3, 113.8), hub.url, token)
+        _, login = http(hub.url, "POST", "/api/v1/auth/login",
+                        {"username": "city", "password": "city-pass"})  # fmt: skip
+        city = login["token"]
+        hall.traffic(6)
+        day = hall.server.request("GET", "/api/v1/health")[1]["day"]
+        wait_until(lambda: _matches(hub, city, [hall], day), 30, "the first sync")
+        hub.stop()
+        backup = tmp_path / "backup"
+        backup.mkdir()
+        for f in tmp_path.glob("hub.db*"):
+            shutil.copy(f, backup / f.name)
+        hub.start()
+        hall.traffic(8)
+        wait_until(lambda: _matches(hub, city, [hall], day), 30, "the second sync")
+        hub.kill()
+        for f in tmp_path.glob("hub.db*"):
+            f.unlink()
+        for f in backup.iterdir():
+            shutil.copy(f, tmp_path / f.name)
+        hub.start()
+        wait_until(lambda: _matches(hub, city, [hall], day), 30, "the lost events sent again")
+    finally:
+        if hall:
+            hall.server.stop()
+        hub.stop()
