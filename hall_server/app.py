@@ -58,6 +58,7 @@ from hall_server.http.common import (
 from hall_server.http.errors import errors_middleware
 from hall_server.http.feed import board_listener
 from hall_server.http.hub import Hub
+from hall_server.network import Pusher
 from hall_server.ratings import Ratings
 from hall_server.simulate import simulate as run_simulation
 from hall_server.store.accounts import Accounts
@@ -121,7 +122,12 @@ def make_app(
         ]
         if simulate:
             tasks.append(asyncio.create_task(run_simulation(hall)))
+        pusher = Pusher(hall, config.network) if config.network else None
+        if pusher:
+            pusher.start()
         yield
+        if pusher:
+            await pusher.stop()
         for t in tasks:
             t.cancel()
         await hall.stop()

@@ -205,6 +205,33 @@ class Haocha(_Model):
         return v
 
 
+class NetworkConfig(_Model):
+    """``[network]``: the city hub this hall feeds (see ``hall_server/network.py``)."""
+
+    hub: str = Field(pattern=r"^https?://[^\s/]+(/.*)?$")
+    token: str | None = Field(default=None, min_length=16)
+    token_file: str | None = None
+    push_every_s: float = Field(default=1.0, gt=0, le=60)
+    state_every_s: float = Field(default=5.0, gt=0, le=300)
+    batch: int = Field(default=2000, ge=1, le=20000)
+
+    @model_validator(mode="after")
+    def _one_token(self) -> NetworkConfig:
+        if (self.token is None) == (self.token_file is None):
+            raise ValueError("give exactly one of token and token_file")
+        return self
+
+    def read_token(self) -> str:
+        if self.token is not None:
+            return self.token
+        assert self.token_file is not None
+        try:
+            return Path(self.token_file).read_text(encoding="utf-8").strip()
+        except OSError as e:
+            where = f"network.token_file: cannot read {self.token_file}"
+            raise ConfigError(f"{where}: {e.strerror}") from None
+
+
 class HallConfig(_Model):
     hall: HallInfo
     queue: QueueRules = QueueRules()
@@ -216,6 +243,7 @@ class HallConfig(_Model):
     service: list[Service] = Field(min_length=1)
     window: list[Window] = Field(min_length=1)
     kiosk: list[Kiosk] = []
+    network: NetworkConfig | None = None
 
     @model_validator(mode="after")
     def _references(self) -> HallConfig:

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs everything the tests need on a fresh Debian machine (system Chromium, CJK fonts,
-# the Python packages, axe-core from npm), then runs lint, the import rules, the core's types
-# and the whole test suite.
+# PostgreSQL, the Python packages, axe-core from npm), starts a throwaway PostgreSQL for the
+# hub's tests (stopped on exit), then runs lint, the import rules, the core's types and the
+# whole test suite.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -21,8 +22,15 @@ if [ ! -f tests/node_modules/axe-core/axe.min.js ]; then
   npm install --silent --no-audit --no-fund --prefix tests axe-core@4 >/dev/null
 fi
 
+bash scripts/pg.sh install
+PG_DIR=$(mktemp -d /tmp/hallq-test-pg.XXXXXX)
+chmod 755 "$PG_DIR"
+trap 'bash scripts/pg.sh stop "$PG_DIR"; rm -rf "$PG_DIR"' EXIT
+HALLQ_TEST_POSTGRES=$(bash scripts/pg.sh start "$PG_DIR")
+export HALLQ_TEST_POSTGRES
+
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
 .venv/bin/lint-imports            # the rooms' import rules (pyproject: [tool.importlinter])
 .venv/bin/mypy --strict hall_server/core
-exec .venv/bin/python -m pytest -q "$@"
+.venv/bin/python -m pytest -q "$@"   # not exec: the trap stops PostgreSQL afterwards

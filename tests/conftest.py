@@ -26,3 +26,21 @@ def server_process(tmp_path: Path) -> Iterator[ServerProcess]:
     server.start()
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[str]:
+    """A PostgreSQL server for the session (see ``tests/hub_support.py``)."""
+    from tests.hub_support import throwaway_postgres
+
+    with throwaway_postgres() as url:
+        yield url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def hub_db(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh hub database on each engine: the same tests run on both."""
+    from tests.hub_support import new_database
+
+    server = request.getfixturevalue("postgres_server") if request.param == "postgresql" else None
+    return new_database(request.param, server, tmp_path)

@@ -153,6 +153,34 @@ class Store:
         ):
             yield event_from_dict(json.loads(data))
 
+    # -- the outbox of the city hub (``network.py``) ---------------------------------------------
+
+    def events_after(self, seq: int, limit: int) -> list[tuple[int, str, str]]:
+        """``(seq, day, data)`` of logged events after ``seq``, oldest first. Its own short
+        connection: the pusher reads from a thread while the loop reads through ``db``."""
+        conn = connect(self.path)
+        try:
+            return conn.execute(
+                "SELECT seq, day, data FROM events WHERE seq > ? ORDER BY seq LIMIT ?",
+                (seq, limit),
+            ).fetchall()
+        finally:
+            conn.close()
+
+    def ratings_after(self, rating_id: int, limit: int) -> list[dict[str, Any]]:
+        """Ratings with an id above ``rating_id``: only the columns a hub may see."""
+        conn = connect(self.path)
+        conn.row_factory = sqlite3.Row
+        try:
+            rows = conn.execute(
+                "SELECT id, day, service, window, level, at FROM ratings WHERE id > ? "
+                "ORDER BY id LIMIT ?",
+                (rating_id, limit),
+            ).fetchall()
+            return [dict(r) for r in rows]
+        finally:
+            conn.close()
+
     # -- small things kept in meta ------------------------------------------------------------
 
     def meta(self, key: str, default: str | None = None) -> str | None:
