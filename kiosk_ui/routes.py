@@ -16,6 +16,7 @@ import qrcode.image.svg
 from aiohttp import web
 
 from hall_server.core.estimate import minutes_range
+from hall_server.guard.pairing import paired_or_page
 from hall_server.http.common import HALL
 from hall_server.http.lang import lang_of
 from hall_server.http.pages import not_found, public_base, render
@@ -34,6 +35,9 @@ async def kiosk_page(request: web.Request) -> web.Response:
     kiosk = request.match_info["kiosk"]
     if kiosk not in hall.kiosks:
         return not_found(request, "kiosk", kiosk)
+    unpaired = paired_or_page(request, kiosk, hall.kiosks[kiosk].name or f"自助机 {kiosk}")
+    if unpaired is not None:
+        return unpaired
     try:
         idle = int(request.query.get("idle", IDLE_DEFAULT_S))
     except ValueError:

@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from devices.idnumber import check_digit
+
 from hall_server.config import load_config
 from hall_server.network import OUTBOX_FIELDS, outbox_event
 from hall_server.store.db import Store

@@ -131,13 +131,27 @@
     });
   }
 
+  let lastContact = null;
+  if ($("send-code")) {
+    $("send-code").addEventListener("click", async () => {
+      showError(null);
+      const r = await hallq.api("POST", "/api/v1/appointments/phone-code", { phone: $("phone").value.trim() });
+      if (!r.ok) return showError(r.error);
+      $("send-code").textContent = T["book.code_sent"];
+      $("phone_code").focus();
+    });
+  }
+
   $("booking").addEventListener("submit", async (ev) => {
     ev.preventDefault();
     showError(null);
     const idNumber = $("id_number").value.trim(), phone = $("phone").value.trim();
     const body = { service: pick.service, date: pick.date, slot: pick.slot, name: $("name").value.trim() };
     if (pick.item) body.item = pick.item;
-    if (idNumber) body.id_number = idNumber; else if (phone) body.phone = phone;
+    if (idNumber) body.id_number = idNumber;
+    if (phone && (!idNumber || $("phone_code"))) body.phone = phone;
+    if ($("phone_code")) body.phone_code = $("phone_code").value.trim();
+    lastContact = idNumber || phone;
     $("submit").disabled = true;
     const r = await hallq.api("POST", "/api/v1/appointments", body);
     $("submit").disabled = false;
@@ -196,9 +210,14 @@
     if (code) find(code);
   });
 
+  /* A code alone does not cancel: the holder gives the ID or phone number they booked with
+     (remembered when the booking was made on this page). */
   $("cancel").addEventListener("click", async () => {
     if (!confirm(T["book.cancel_confirm"])) return;
-    const r = await hallq.api("DELETE", "/api/v1/appointments/" + $("result-code").dataset.code);
+    const contact = lastContact || prompt(T["book.cancel_contact"]);
+    if (!contact) return;
+    const r = await hallq.api("DELETE", "/api/v1/appointments/" + $("result-code").dataset.code,
+                              { contact: contact.trim() });
     if (!r.ok) return showError(r.error);
     show(r.data);
     $("result-status").textContent = T["book.cancelled"];
