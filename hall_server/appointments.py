@@ -6,12 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import hmac
-import io
 from datetime import date, datetime, time, timedelta
 from typing import Any
-
-import qrcode
-import qrcode.image.svg
 
 from hall_server.config import HallConfig
 from hall_server.core import idnumber
@@ -386,11 +382,3 @@ class Appointments:
             if code:
                 self._claimed.discard(code)
         return ticket, arrival.view(translator("zh"), translator("en"))
-
-    def qr_svg(self, code: str) -> str:
-        """The code as a QR (a kiosk's scanner reads it like typed input)."""
-        r = self._row(code)
-        img = qrcode.make(r["code"], image_factory=qrcode.image.svg.SvgPathImage, border=2)
-        buf = io.BytesIO()
-        img.save(buf)
-        return buf.getvalue().decode()

@@ -6,6 +6,7 @@ import argparse
 import getpass
 import logging
 import socket
+import ssl
 import sys
 import time
 from pathlib import Path
@@ -34,6 +35,12 @@ def _serve_args(p: argparse.ArgumentParser, db_default: str) -> None:
         "0.0.0.0 to serve kiosks and boards on the hall's network)",
     )
     p.add_argument("--port", type=int, default=8080, help="TCP port (default 8080)")
+    p.add_argument(
+        "--tls-cert",
+        help="serve HTTPS with this certificate chain (PEM); kiosk agents then verify it. "
+        "Without it, put the hall behind a TLS reverse proxy (README, Security)",
+    )
+    p.add_argument("--tls-key", help="the certificate's private key (PEM)")
     p.add_argument(
         "--log-level",
         default="info",
@@ -243,7 +250,9 @@ def _run(
         level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     _open_store(args.db).close()  # refuse a too-new schema before binding the port
-    app = make_app(config, args.db, simulate=simulate, base_url=_base_url(args.host, args.port))
+    tls = _tls_context(args)
+    base = _base_url(args.host, args.port, "https" if tls else "http")
+    app = make_app(config, args.db, simulate=simulate, base_url=base)
     if banner:
         print(banner, flush=True)
     web.run_app(
@@ -252,10 +261,26 @@ def _run(
         port=args.port,
         print=lambda s: print(s, flush=True),
         shutdown_timeout=5,
+        ssl_context=tls,
+        keepalive_timeout=15,  # an idle client holds no connection for long
     )
 
 
-def _base_url(host: str, port: int) -> str:
+def _tls_context(args: argparse.Namespace) -> ssl.SSLContext | None:
+    if not args.tls_cert and not args.tls_key:
+        return None
+    if not (args.tls_cert and args.tls_key):
+        sys.exit("hall-server: --tls-cert and --tls-key go together")
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    try:
+        context.load_cert_chain(args.tls_cert, args.tls_key)
+    except (OSError, ssl.SSLError) as e:
+        sys.exit(f"hall-server: cannot use {args.tls_cert} / {args.tls_key}: {e}")
+    return context
+
+
+def _base_url(host: str, port: int, scheme: str = "http") -> str:
     """Where phones and kiosk PCs reach this server (the QR on printed tickets, when the
     config has no public_url): for 0.0.0.0, this machine's address on its main network."""
     if host in ("0.0.0.0", "::"):
@@ -265,7 +290,7 @@ def _base_url(host: str, port: int) -> str:
                 host = s.getsockname()[0]
             except OSError:
                 host = "127.0.0.1"
-    return f"http://{host}:{port}"
+    return f"{scheme}://{host}:{port}"
 
 
 def _device(args: argparse.Namespace) -> None:
@@ -383,7 +408,9 @@ def main(argv: list[str] | None = None) -> None:
         elif args.command == "demo":
             config = load_config(DEMO_CONFIG)
             created = _demo_accounts(args.db, config)
-            base = f"http://{'127.0.0.1' if args.host == '0.0.0.0' else args.host}:{args.port}"
+            scheme = "https" if args.tls_cert else "http"
+            host = "127.0.0.1" if args.host == "0.0.0.0" else args.host
+            base = f"{scheme}://{host}:{args.port}"
             kiosks = "\n".join(_demo_pairings(args.db, config, base))
             accounts = (
                 "Accounts created (password 'demo'):\n" + "\n".join(created)

@@ -15,6 +15,7 @@ from hall_server.guard.edge import LIMITER, TooMany
 from hall_server.guard.phone_proof import PhoneProof
 from hall_server.http.common import APPOINTMENTS, HALL, ApiError, body, principal, require
 from hall_server.http.params import day_param, service_param
+from hall_server.http.qr import qr_response
 
 log = logging.getLogger(__name__)
 routes = web.RouteTableDef()
@@ -129,8 +130,8 @@ async def appointment(request: web.Request) -> web.Response:
 
 @routes.get("/api/v1/appointments/{code}/qr.svg")
 async def appointment_qr(request: web.Request) -> web.Response:
-    svg = request.app[APPOINTMENTS].qr_svg(request.match_info["code"])
-    return web.Response(text=svg, content_type="image/svg+xml")
+    code = request.app[APPOINTMENTS].lookup(request.match_info["code"])["code"]
+    return await qr_response(request, code)
 
 
 @routes.delete("/api/v1/appointments/{code}")
