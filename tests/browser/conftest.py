@@ -53,7 +53,7 @@ def browser() -> Iterator[Browser]:
 
 # bypass_csp: Playwright evaluates wait_for_function's string predicates with eval, which the
 # pages' Content-Security-Policy forbids. That the pages themselves run under the policy is
-# tested without the bypass in tests/security/test_headers_csrf.py.
+# tested without the bypass in tests/browser/test_csp.py.
 
 
 @pytest.fixture
