@@ -31,6 +31,7 @@ from hall_server.guard.keys import load_identity_key
 from hall_server.guard.limiter import Limiter
 from hall_server.guard.passwords import PASSWORDS, HashPool
 from hall_server.guard.phone_proof import PhoneProof, sender_of
+from hall_server.guard.pow import ProofOfWork
 from hall_server.hall import Hall
 from hall_server.http import (
     alarms,
@@ -50,7 +51,7 @@ from hall_server.http import (
 from hall_server.http import (
     reports as report_routes,
 )
-from hall_server.http.appointments import PHONE_PROOF
+from hall_server.http.appointments import PHONE_PROOF, POW
 from hall_server.http.common import (
     ACCOUNTS,
     ALARMS,
@@ -108,6 +109,7 @@ def make_app(
     app[ACCOUNTS] = Accounts(store)
     app[openapi.OPENAPI] = {}
     app[PASSWORDS] = HashPool()
+    app[POW] = ProofOfWork(config.security.pow_difficulty)
     sender = sender_of(config.security.phone_proof, config.security.sms_url)
     if sender is not None:
         app[PHONE_PROOF] = PhoneProof(sender, config.hall.name)

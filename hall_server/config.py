@@ -242,6 +242,7 @@ class SecurityRules(_Model):
     sms_url: str | None = None
     limits: dict[str, str] = {}
     password_min_length: int = Field(default=10, ge=8, le=128)
+    pow_difficulty: int = Field(default=14, ge=0, le=28)
 
     @field_validator("limits")
     @classmethod

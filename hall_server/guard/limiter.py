@@ -29,6 +29,7 @@ DEFAULT_RULES: dict[str, str] = {
     "kiosk_ticket": "60/minute",  # tickets per paired kiosk (a printer manages ~10)
     "book": "5/hour",  # bookings per client
     "book_contact": "3/day",  # bookings per phone or ID number (its keyed hash)
+    "book_all": "60/minute",  # anonymous bookings of all clients before proof of work is asked
     "sms": "3/hour",  # verification codes sent per phone
     "cancel": "10/hour",  # appointment cancels and wrong contacts per client
     "rate": "20/hour",  # ratings per client

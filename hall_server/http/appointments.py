@@ -13,6 +13,7 @@ from hall_server.core.access import Role
 from hall_server.core.appointments import PHONE
 from hall_server.guard.edge import LIMITER, TooMany
 from hall_server.guard.phone_proof import PhoneProof
+from hall_server.guard.pow import ProofOfWork
 from hall_server.http.common import APPOINTMENTS, HALL, ApiError, body, principal, require
 from hall_server.http.params import day_param, service_param
 from hall_server.http.qr import qr_response
@@ -34,6 +35,12 @@ class BookRequest(_Body):
     phone: str | None = Field(default=None, max_length=20)
     item: str | None = Field(default=None, max_length=32)
     phone_code: str | None = Field(default=None, max_length=8)
+    pow: ProofRequest | None = None
+
+
+class ProofRequest(_Body):
+    challenge: str = Field(max_length=100)
+    nonce: str = Field(max_length=32)
 
 
 class PhoneCodeRequest(_Body):
@@ -45,6 +52,30 @@ class CancelRequest(_Body):
 
 
 PHONE_PROOF: web.AppKey[PhoneProof] = web.AppKey("phone_proof")
+POW: web.AppKey[ProofOfWork] = web.AppKey("pow")
+
+
+@routes.get("/api/v1/challenge")
+async def challenge(request: web.Request) -> web.Response:
+    """A proof-of-work challenge (asked for when bookings flood in, see ``guard/pow.py``)."""
+    return web.json_response(request.app[POW].challenge())
+
+
+def _proof_of_work(request: web.Request, proof: ProofRequest | None) -> None:
+    """Past the hall-wide rate of anonymous bookings, each one must carry solved work."""
+    if principal(request) is not None:
+        return
+    pow_ = request.app[POW]
+    if proof is not None and pow_.check(proof.challenge, proof.nonce):
+        return
+    if request.app[LIMITER].hit("book_all", "all") is None and proof is None:
+        return
+    raise ApiError(
+        428,
+        "proof_of_work_required",
+        "many bookings at once: solve the challenge and send it as pow",
+        **pow_.challenge(),
+    )
 
 
 def _limit(request: web.Request, rule: str, key: str, what: str) -> None:
@@ -91,6 +122,7 @@ async def appointment_slots(request: web.Request) -> web.Response:
 @routes.post("/api/v1/appointments")
 async def book(request: web.Request) -> web.Response:
     req = await body(request, BookRequest)
+    _proof_of_work(request, req.pow)
     desk = request.app[APPOINTMENTS]
     person, _ = desk.person_of(req.id_number, req.phone)
     _limit(request, "book_contact", person, "bookings for this person")

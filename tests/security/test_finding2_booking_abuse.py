@@ -10,6 +10,7 @@ from aiohttp.test_utils import TestClient
 
 from devices import idnumber
 from hall_server.guard.edge import LIMITER
+from hall_server.guard.pow import solve
 from hall_server.http.appointments import PHONE_PROOF
 from hall_server.http.common import APPOINTMENTS, HALL
 from tests.security.conftest import Start, auth, client_ip, demo_with, login
@@ -129,3 +130,23 @@ async def test_staff_cannot_list_every_appointment_code(start: Start) -> None:
     assert mine["code"] not in str(listing)
     assert listing[0]["code"].endswith(mine["code"][-2:])
     assert listing[0]["contact_masked"] == "*******0005"  # at most the last four digits
+
+
+async def test_a_flood_from_many_clients_must_prove_work(start: Start) -> None:
+    """Past the hall-wide rate (book_all), every anonymous booking carries solved work; a
+    phone's browser solves it (book.js), a script pays for each place."""
+    client = await start(demo_with(limits={"book_all": "10/minute"}, pow_difficulty=12))
+    statuses = []
+    for n in range(14):  # each from its own address, each a new phone: only the work stops it
+        status, body = await book(client, client_ip(100 + n), phone=f"1390000{n:04d}")
+        statuses.append(status)
+    assert statuses[:10] == [201] * 10 and set(statuses[10:]) == {428}
+    assert body["error"]["code"] == "proof_of_work_required"
+    challenge, bits = body["error"]["challenge"], body["error"]["difficulty"]
+    proof = {"challenge": challenge, "nonce": solve(challenge, bits)}
+    status, _ = await book(client, client_ip(200), phone="13900009999", pow=proof)
+    assert status == 201
+    status, again = await book(client, client_ip(201), phone="13900009998", pow=proof)
+    assert status == 428 and again["error"]["code"] == "proof_of_work_required"  # good once
+    bad = {"challenge": challenge[:-1] + "0", "nonce": proof["nonce"]}
+    assert (await book(client, client_ip(202), phone="13900009997", pow=bad))[0] == 428

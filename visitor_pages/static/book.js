@@ -132,6 +132,21 @@
   }
 
   let lastContact = null;
+
+  /* The nonce whose SHA-256 with the challenge starts with `bits` zero bits (guard/pow.py). */
+  async function work(challenge, bits) {
+    const enc = new TextEncoder();
+    for (let n = 0; ; n++) {
+      const d = new Uint8Array(await crypto.subtle.digest("SHA-256", enc.encode(challenge + ":" + n)));
+      let zeros = 0;
+      for (const byte of d) {
+        if (byte === 0) { zeros += 8; continue; }
+        zeros += Math.clz32(byte) - 24;
+        break;
+      }
+      if (zeros >= bits) return String(n);
+    }
+  }
   if ($("send-code")) {
     $("send-code").addEventListener("click", async () => {
       showError(null);
@@ -153,7 +168,12 @@
     if ($("phone_code")) body.phone_code = $("phone_code").value.trim();
     lastContact = idNumber || phone;
     $("submit").disabled = true;
-    const r = await hallq.api("POST", "/api/v1/appointments", body);
+    let r = await hallq.api("POST", "/api/v1/appointments", body);
+    if (r.status === 428 && r.error.challenge) {
+      // the hall is flooded with bookings: prove a little work (about a second), then retry
+      body.pow = { challenge: r.error.challenge, nonce: await work(r.error.challenge, r.error.difficulty) };
+      r = await hallq.api("POST", "/api/v1/appointments", body);
+    }
     $("submit").disabled = false;
     if (!r.ok) {
       showError(r.error);
