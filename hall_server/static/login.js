@@ -10,7 +10,11 @@ document.getElementById("login-form").addEventListener("submit", async (ev) => {
   if (form.window.value) body.window = form.window.value;
   const res = await hallq.api("POST", "/api/v1/auth/login", body);
   if (!res.ok) {
-    err.textContent = res.status === 401 ? form.dataset.failed : res.error.message;
+    const wait = res.error && res.error.retry_after_s;
+    err.textContent = res.status === 401 ? form.dataset.failed
+      : res.status === 429 ? form.dataset.throttled.replace("{retry_after_s}", wait)
+      : res.status === 503 ? form.dataset.busy
+      : res.error.message;
     err.hidden = false;
     return;
   }

@@ -85,6 +85,7 @@ def test_booking_on_a_phone_gives_a_code_and_qr_and_can_be_cancelled(
     expect(phone.locator("#where-map")).to_have_attribute(
         "href", re.compile(r"^https://uri\.amap\.com/")
     )
+    phone.wait_for_function("document.getElementById('result-qr').complete")  # made off-loop
     assert phone.evaluate("document.getElementById('result-qr').naturalWidth") > 0
     assert phone.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
     screenshot(phone, "journey-book-done-phone")

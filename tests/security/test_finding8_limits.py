@@ -80,3 +80,17 @@ async def test_a_client_trickling_its_body_is_cut_off(start: Start) -> None:
     waited = time.perf_counter() - t0
     writer.close()
     assert b"408" in head and waited < 20
+
+
+def test_a_client_that_never_finishes_its_headers_is_cut_off(server_process) -> None:
+    """hall-server closes a connection idle or stuck in its headers after 15 s (slowloris)."""
+    import socket
+
+    s = socket.create_connection(("127.0.0.1", server_process.port))
+    s.sendall(b"GET /api/v1/health HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+    s.settimeout(40)
+    t0 = time.perf_counter()
+    assert s.recv(100) == b""  # closed by the server, no answer
+    waited = time.perf_counter() - t0
+    s.close()
+    assert 10 < waited < 30
