@@ -181,6 +181,7 @@ class ServerProcess:
                     return self
             except OSError:
                 time.sleep(0.1)
+        self.kill()  # not left running behind a failed test
         raise TimeoutError(f"server did not start: {self.log.read_text()[-2000:]}")
 
     def kill(self) -> None:
