@@ -36,7 +36,9 @@ def measure(directory: Path, boards: int, calls: int, gap_s: float) -> list[str]
     try:
         tokens = {w: server.login(f"staff{w}") for w in WINDOWS}
         for _ in range(calls):
-            status, _ = server.request("POST", "/api/v1/tickets", {"service": "social-insurance"})
+            status, _ = server.request(
+                "POST", "/api/v1/tickets", {"service": "social-insurance"}, token=tokens["1"]
+            )
             assert status == 201
         swarm = BoardSwarm(server.url, boards)
         sent: dict[str, float] = {}

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import json
 import logging
 import random
+import ssl
 from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import urlencode, urlsplit, urlunsplit
@@ -37,6 +39,18 @@ log = logging.getLogger(__name__)
 VERSION = "hallq-devices/1"
 HELLO_JOBS = 200  # the most recent jobs reported in a hello
 Send = Callable[[dict[str, Any]], Awaitable[None]]
+
+
+def protected(server: str) -> bool:
+    """TLS, or the kiosk PC talking to itself: the only ways a card number may travel."""
+    parts = urlsplit(server)
+    if parts.scheme in ("https", "wss"):
+        return True
+    host = parts.hostname or ""
+    try:
+        return host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 class AgentRefused(Exception):
@@ -65,7 +79,8 @@ class DeviceLoop:
         self.public_url: str | None = None
         self.printer_state: str | None = None if printer is None else "offline"
         self.printer_detail = "" if printer is None else "not asked yet"
-        self._key: bytes | None = None
+        #: whether card numbers may be sent: TLS or the same PC (`run_agent` decides)
+        self.send_numbers = True
         self._attempts: dict[str, int] = {}  # job id -> server attempt accepted
         self._poll_now = asyncio.Event()
 
@@ -122,7 +137,6 @@ class DeviceLoop:
         updates that follow arrive through `run`)."""
         m = parse(msg)
         if isinstance(m, Welcome):
-            self._key = bytes.fromhex(m.identity_key)
             self.public_url = m.public_url
             return []
         if isinstance(m, Print):
@@ -166,10 +180,13 @@ class DeviceLoop:
         return to_dict(self._job_report(job))
 
     def _card_message(self, event: CardEvent) -> dict[str, Any] | None:
-        if self._key is None:
-            log.warning("card %r read before the server sent the identity key; dropped", event.card)
+        if not self.send_numbers:
+            log.error(
+                "a card was read, but the server is reached without TLS: its number is not "
+                "sent (start hall-devices with --server https://...)"
+            )
             return None
-        return to_dict(CardRead(event.card.to_public_dict(self._key)))
+        return to_dict(CardRead(event.card.to_server_dict()))
 
     def check_now(self) -> None:
         """Ask the printer for its state now rather than at the next `status_every`."""
@@ -263,6 +280,7 @@ async def run_agent(
     *,
     backoff: tuple[float, float] = (0.5, 30.0),
     on_connected: Callable[[], object] | None = None,
+    ssl_context: ssl.SSLContext | None = None,
 ) -> None:
     """Stay connected to the server for ever: reconnect with exponential backoff (with
     jitter, so a hall's kiosks do not all knock at once after a server restart). Raises
@@ -271,6 +289,7 @@ async def run_agent(
     from websockets.exceptions import InvalidStatus, WebSocketException
 
     url = agent_url(server, kiosk)
+    loop.send_numbers = protected(server)
     delay = backoff[0]
     while True:
         try:
@@ -281,6 +300,7 @@ async def run_agent(
                 ping_interval=10,
                 ping_timeout=10,
                 max_size=1 << 20,
+                ssl=ssl_context,
             ) as ws:
                 log.info("connected to %s as kiosk %s", server, kiosk)
                 delay = backoff[0]

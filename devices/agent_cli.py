@@ -16,6 +16,7 @@ import contextlib
 import logging
 import os
 import signal
+import ssl
 import sys
 
 from devices.address import parse_address
@@ -35,6 +36,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--server", required=True, help="the hall server, http://HOST:PORT")
     p.add_argument("--kiosk", required=True, help="this kiosk's id in the hall configuration")
+    p.add_argument(
+        "--ca",
+        help="CA certificate (PEM) that signed the hall server's TLS certificate, for a hall's "
+        "own CA; https servers are always verified (system CAs by default)",
+    )
     p.add_argument(
         "--token",
         default=os.environ.get(TOKEN_ENV),
@@ -107,7 +113,10 @@ async def _run(args: argparse.Namespace) -> None:
         server_url=args.server,
         status_every=args.status_every,
     )
-    agent = asyncio.create_task(run_agent(args.server, args.kiosk, args.token, loop))
+    tls = ssl.create_default_context(cafile=args.ca) if args.ca else None
+    agent = asyncio.create_task(
+        run_agent(args.server, args.kiosk, args.token, loop, ssl_context=tls)
+    )
     for sig in (signal.SIGINT, signal.SIGTERM):
         # Windows, or not the main thread: Ctrl-C still interrupts.
         with contextlib.suppress(NotImplementedError, RuntimeError):

@@ -4,14 +4,14 @@ sides: `devices.agent` (on the kiosk PC, or inside the server) and
 is a dataclass, built with its fields and turned into that object by `to_dict`, and read back
 by `parse`.
 
-Server -> agent: `Welcome` first on every connection (the identity key hashes ID numbers on
-the kiosk PC, so the clear number never crosses the network), then `Print` once per job and
-attempt (the same attempt again prints nothing; a reprint has the next attempt).
+Server -> agent: `Welcome` first on every connection, then `Print` once per job and attempt
+(the same attempt again prints nothing; a reprint has the next attempt).
 
 Agent -> server: `Hello` answers the welcome with what is fitted and what became of the jobs
 it knows; `DeviceState` on every change and as a sign of life; `JobReport` as a job moves
-(``queued`` acknowledges a `Print`); `CardRead` with ``Card.to_public_dict``: masked name and
-number, keyed hash, age.
+(``queued`` acknowledges a `Print`); `CardRead` with ``Card.to_server_dict``: the number,
+name, birth date and age, sent only over TLS or inside one PC; the server hashes the number
+with the hall's identity key, which no kiosk holds, and keeps the hash, masked name and age.
 """
 
 from __future__ import annotations
@@ -22,9 +22,11 @@ from typing import Any, ClassVar
 
 @dataclass(frozen=True)
 class Welcome:
+    """First on every connection. (Servers before issue 14 also sent the hall's identity key;
+    no kiosk holds it any more: the server hashes the numbers it is sent over TLS.)"""
+
     type: ClassVar[str] = "welcome"
     kiosk: str
-    identity_key: str  # hex
     public_url: str | None = None
 
 
@@ -132,9 +134,7 @@ def parse(data: dict[str, Any]) -> Message | None:
         if not isinstance(card, dict):
             raise TypeError("card must be an object")
         return CardRead(card)
-    return Welcome(
-        str(data["kiosk"]), str(data["identity_key"]), _opt_str(data.get("public_url")) or None
-    )
+    return Welcome(str(data["kiosk"]), _opt_str(data.get("public_url")) or None)
 
 
 def _job(data: Any) -> JobReport:

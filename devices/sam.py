@@ -403,6 +403,20 @@ class Card:
         """True after the valid-to date; long-term cards never expire."""
         return self.valid_to is not None and (today or date.today()) > self.valid_to
 
+    def to_server_dict(self, today: date | None = None) -> dict[str, object]:
+        """What the kiosk sends the hall server, over TLS (or inside one PC): the number, so
+        that the server hashes it with a key no kiosk holds; never the address, photo or
+        ethnic group (personal information law: minimum necessary)."""
+        today = today or date.today()
+        return {
+            "card_type": self.card_type.value,
+            "id_number": self.id_number,
+            "name": self.display_name,
+            "birth": self.birth_date.strftime("%Y%m%d"),
+            "age": self.age(today),
+            "valid_check_digit": self.valid_check_digit,
+        }
+
     def to_public_dict(self, hash_key: bytes | str, today: date | None = None) -> dict[str, object]:
         """What may leave the kiosk: masked name and number, keyed hash, age. Never the
         clear number, address, photo or ethnic group (personal information law: minimum

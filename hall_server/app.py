@@ -26,6 +26,12 @@ from hall_server.alarms import Alarms
 from hall_server.appointments import Appointments
 from hall_server.config import HallConfig
 from hall_server.device_hub import DeviceHub
+from hall_server.guard import edge
+from hall_server.guard.keys import load_identity_key
+from hall_server.guard.limiter import Limiter
+from hall_server.guard.passwords import PASSWORDS, HashPool
+from hall_server.guard.phone_proof import PhoneProof, sender_of
+from hall_server.guard.pow import ProofOfWork
 from hall_server.hall import Hall
 from hall_server.http import (
     alarms,
@@ -45,6 +51,7 @@ from hall_server.http import (
 from hall_server.http import (
     reports as report_routes,
 )
+from hall_server.http.appointments import PHONE_PROOF, POW
 from hall_server.http.common import (
     ACCOUNTS,
     ALARMS,
@@ -54,6 +61,7 @@ from hall_server.http.common import (
     HUB,
     RATINGS,
     WEBHOOKS,
+    credentialed,
 )
 from hall_server.http.errors import errors_middleware
 from hall_server.http.feed import board_listener
@@ -95,10 +103,23 @@ def make_app(
 ) -> web.Application:
     app = web.Application(middlewares=[errors_middleware], client_max_size=256 * 1024)
     store = Store(db_path)
+    identity_key = load_identity_key(store, config.security.identity_key_file)
     hub = Hub(hub_buffer)
     app[HUB] = hub
     app[ACCOUNTS] = Accounts(store)
     app[openapi.OPENAPI] = {}
+    app[PASSWORDS] = HashPool()
+    app[POW] = ProofOfWork(config.security.pow_difficulty)
+    sender = sender_of(config.security.phone_proof, config.security.sms_url)
+    if sender is not None:
+        app[PHONE_PROOF] = PhoneProof(sender, config.hall.name)
+    edge.setup(
+        app,
+        Limiter(config.security.limits),
+        staff=credentialed,
+        trusted_proxies=config.security.trusted_proxies,
+        public_url=config.hall.public_url,
+    )
 
     for module in API:
         app.add_routes(module.routes)
@@ -109,7 +130,7 @@ def make_app(
     pages.setup(app)
 
     async def the_hall(app: web.Application) -> AsyncIterator[None]:
-        hall = Hall(config, store, clock=clock)
+        hall = Hall(config, store, clock=clock, identity_key=identity_key)
         hall.listeners.append(board_listener(hub))
         app[HALL] = hall
         if simulate:  # the demo's clerks are at every window
@@ -131,6 +152,7 @@ def make_app(
         for t in tasks:
             t.cancel()
         await hall.stop()
+        app[PASSWORDS].close()
         store.close()
 
     async def desk(app: web.Application) -> AsyncIterator[None]:

@@ -5,12 +5,9 @@ store. The rules are in ``core/appointments.py`` (read its docstring first); the
 from __future__ import annotations
 
 import asyncio
-import io
+import hmac
 from datetime import date, datetime, time, timedelta
 from typing import Any
-
-import qrcode
-import qrcode.image.svg
 
 from hall_server.config import HallConfig
 from hall_server.core import idnumber
@@ -140,7 +137,10 @@ class Appointments:
         id_number: str | None = None,
         phone: str | None = None,
         item: str | None = None,
+        verified: bool = False,
     ) -> dict[str, Any]:
+        """`verified`: the booker proved the phone; only then do missed appointments count
+        towards a suspension (nobody is penalised on an identity that was never proven)."""
         self.hall.engine.service(service)
         if item is not None and item not in {i.code for i in self.hall.services[service].items}:
             raise DomainError(
@@ -187,6 +187,7 @@ class Appointments:
             "contact_masked": mask_contact(id_number and idnumber.normalize(id_number), phone),
             "status": "booked",
             "created_at": now,
+            "verified": int(verified),
         }
         capacity = self.capacities(service)[slots.index(times[slot])]
         code = await asyncio.to_thread(
@@ -234,8 +235,15 @@ class Appointments:
             "qr": f"/api/v1/appointments/{r['code']}/qr.svg",
         }
 
-    async def cancel(self, code: str) -> dict[str, Any]:
+    async def cancel(self, code: str, contact: str | None, staff: bool = False) -> dict[str, Any]:
+        """The holder proves it with the ID or phone number the booking was made with (or
+        staff cancel); a code alone, which a phone screen or a printout may show, is not
+        enough."""
         r = self._row(code)
+        if not staff and not self._holds(r, contact):
+            raise DomainError(
+                "forbidden", "wrong_contact", "give the ID or phone number used to book"
+            )
         now = self.hall.clock()
         status = self.status_of(r, now)
         if status != "booked":
@@ -251,6 +259,19 @@ class Appointments:
         await self._update(r["code"], "booked", status="cancelled", cancelled_at=now)
         return self.lookup(r["code"])
 
+    def _holds(self, row: dict[str, Any], contact: str | None) -> bool:
+        contact = (contact or "").strip()
+        if not contact:
+            return False
+        kind = "phone" if PHONE.match(contact) else "id"
+        try:
+            person, _ = self.person_of(
+                contact if kind == "id" else None, contact if kind == "phone" else None
+            )
+        except DomainError:
+            return False
+        return hmac.compare_digest(person, row["person"])
+
     async def _update(self, code: str, expect: str, **values: Any) -> None:
         await asyncio.to_thread(store.update, self.hall.store, code, expect, values)
 
@@ -260,8 +281,16 @@ class Appointments:
         return await asyncio.to_thread(store.mark_missed, self.hall.store, grace, now)
 
     def listing(self, day: date) -> list[dict[str, Any]]:
-        """The day's appointments for the hall's staff (masked names, no numbers)."""
-        return [self.lookup(c) for c in store.codes_of_day(self.hall.store, day.isoformat())]
+        """The day's appointments for the hall's staff (masked names, no numbers, and no
+        codes: a code checks in at the kiosk, so a list of them would let anyone at a staff
+        PC take other people's places)."""
+        out = []
+        for c in store.codes_of_day(self.hall.store, day.isoformat()):
+            a = self.lookup(c)
+            del a["qr"]
+            a["code"] = "*" * (len(c) - 2) + c[-2:]
+            out.append(a)
+        return out
 
     # -- check-in at the kiosk ---------------------------------------------------------------
 
@@ -353,11 +382,3 @@ class Appointments:
             if code:
                 self._claimed.discard(code)
         return ticket, arrival.view(translator("zh"), translator("en"))
-
-    def qr_svg(self, code: str) -> str:
-        """The code as a QR (a kiosk's scanner reads it like typed input)."""
-        r = self._row(code)
-        img = qrcode.make(r["code"], image_factory=qrcode.image.svg.SvgPathImage, border=2)
-        buf = io.BytesIO()
-        img.save(buf)
-        return buf.getvalue().decode()

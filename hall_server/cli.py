@@ -6,6 +6,7 @@ import argparse
 import getpass
 import logging
 import socket
+import ssl
 import sys
 import time
 from pathlib import Path
@@ -15,6 +16,7 @@ from aiohttp import web
 from hall_server.config import DEMO_CONFIG, ConfigError, HallConfig, load_config
 from hall_server.core.access import Role
 from hall_server.core.integration import TYPES, parse_types
+from hall_server.guard.keys import IdentityKeyError
 from hall_server.store.accounts import Accounts
 from hall_server.store.db import SchemaTooNew, Store
 
@@ -33,6 +35,12 @@ def _serve_args(p: argparse.ArgumentParser, db_default: str) -> None:
         "0.0.0.0 to serve kiosks and boards on the hall's network)",
     )
     p.add_argument("--port", type=int, default=8080, help="TCP port (default 8080)")
+    p.add_argument(
+        "--tls-cert",
+        help="serve HTTPS with this certificate chain (PEM); kiosk agents then verify it. "
+        "Without it, put the hall behind a TLS reverse proxy (README, Security)",
+    )
+    p.add_argument("--tls-key", help="the certificate's private key (PEM)")
     p.add_argument(
         "--log-level",
         default="info",
@@ -113,15 +121,25 @@ def build_parser() -> argparse.ArgumentParser:
     dsub = device.add_subparsers(dest="device_command", required=True, metavar="ACTION")
     dadd = dsub.add_parser(
         "add",
-        help="create (or replace) a kiosk's agent token and print it",
-        description="Print a new token for 'hall-devices --kiosk KIOSK --token TOKEN'. Only its "
-        "hash is stored; an earlier token of that kiosk stops working.",
+        help="create (or replace) a kiosk's or pad's device token and a pairing address",
+        description="Print a new device token (for 'hall-devices --kiosk KIOSK --token TOKEN' "
+        "and API clients: Authorization: Bearer TOKEN) and a one-time pairing address for the "
+        "kiosk's (or, with --pad, the window's evaluator pad's) browser: single use, valid 10 "
+        "minutes, effective at once. Only hashes are stored; an earlier token stops working.",
     )
-    dremove = dsub.add_parser("remove", help="revoke a kiosk's agent token")
+    dremove = dsub.add_parser(
+        "remove", help="revoke a kiosk's or pad's token and unpair its browsers"
+    )
     for p in (dadd, dremove):
-        p.add_argument("kiosk", help="kiosk id, as in the hall configuration")
+        p.add_argument("kiosk", help="kiosk id (or window id with --pad), as in the config")
+        p.add_argument("--pad", action="store_true", help="the window's evaluator pad")
         p.add_argument("--db", default="./hall.db", help="SQLite file (default ./hall.db)")
-        p.add_argument("--config", help="hall configuration, to check that the kiosk exists")
+        p.add_argument("--config", help="hall configuration, to check that the device exists")
+    dadd.add_argument(
+        "--url",
+        help="the hall's address for the pairing link (default: the config's public_url, "
+        "else http://127.0.0.1:8080)",
+    )
 
     hook = sub.add_parser(
         "webhook",
@@ -232,7 +250,9 @@ def _run(
         level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     _open_store(args.db).close()  # refuse a too-new schema before binding the port
-    app = make_app(config, args.db, simulate=simulate, base_url=_base_url(args.host, args.port))
+    tls = _tls_context(args)
+    base = _base_url(args.host, args.port, "https" if tls else "http")
+    app = make_app(config, args.db, simulate=simulate, base_url=base)
     if banner:
         print(banner, flush=True)
     web.run_app(
@@ -241,10 +261,26 @@ def _run(
         port=args.port,
         print=lambda s: print(s, flush=True),
         shutdown_timeout=5,
+        ssl_context=tls,
+        keepalive_timeout=15,  # an idle client holds no connection for long
     )
 
 
-def _base_url(host: str, port: int) -> str:
+def _tls_context(args: argparse.Namespace) -> ssl.SSLContext | None:
+    if not args.tls_cert and not args.tls_key:
+        return None
+    if not (args.tls_cert and args.tls_key):
+        sys.exit("hall-server: --tls-cert and --tls-key go together")
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    try:
+        context.load_cert_chain(args.tls_cert, args.tls_key)
+    except (OSError, ssl.SSLError) as e:
+        sys.exit(f"hall-server: cannot use {args.tls_cert} / {args.tls_key}: {e}")
+    return context
+
+
+def _base_url(host: str, port: int, scheme: str = "http") -> str:
     """Where phones and kiosk PCs reach this server (the QR on printed tickets, when the
     config has no public_url): for 0.0.0.0, this machine's address on its main network."""
     if host in ("0.0.0.0", "::"):
@@ -254,31 +290,83 @@ def _base_url(host: str, port: int) -> str:
                 host = s.getsockname()[0]
             except OSError:
                 host = "127.0.0.1"
-    return f"http://{host}:{port}"
+    return f"{scheme}://{host}:{port}"
 
 
 def _device(args: argparse.Namespace) -> None:
+    from hall_server.guard.credentials import add_pairing, pad, revoke
     from hall_server.store.devices import add_token, remove_token
 
-    if args.config:
-        known = [k.id for k in load_config(args.config).kiosk]
+    config = load_config(args.config) if args.config else None
+    if config is not None:
+        what, known = (
+            ("window", [w.id for w in config.window])
+            if args.pad
+            else (
+                "kiosk",
+                [k.id for k in config.kiosk],
+            )
+        )
         if args.kiosk not in known:
-            sys.exit(f"hall-server: no kiosk {args.kiosk!r} in {args.config} ({', '.join(known)})")
+            sys.exit(f"hall-server: no {what} {args.kiosk!r} in {args.config} ({', '.join(known)})")
+    device = pad(args.kiosk) if args.pad else args.kiosk
+    label = f"window {args.kiosk}'s pad" if args.pad else f"kiosk {args.kiosk}"
     store = _open_store(args.db)
     try:
         if args.device_command == "add":
-            token = add_token(store, args.kiosk)
+            token = add_token(store, device)
+            code = add_pairing(store, device)
+            base = args.url or (config and config.hall.public_url) or "http://127.0.0.1:8080"
+            page = f"rate/{args.kiosk}" if args.pad else f"kiosk/{args.kiosk}"
             print(token)
+            print(f"{base.rstrip('/')}/{page}?pair={code}")
+            agent = (
+                ""
+                if args.pad
+                else f"; on the kiosk PC: hall-devices --server https://THIS-PC:PORT --kiosk "
+                f"{args.kiosk} --token TOKEN --printer ADDRESS --reader ADDRESS"
+            )
             print(
-                f"token for kiosk {args.kiosk} saved (as a hash) in {Path(args.db)}; on the kiosk "
-                f"PC: hall-devices --server http://THIS-PC:PORT --kiosk {args.kiosk} --token "
-                "TOKEN --printer ADDRESS --reader ADDRESS",
+                f"device token for {label} (line 1) saved as a hash in {Path(args.db)}; open the "
+                f"pairing address (line 2) in its browser within 10 minutes, once{agent}",
                 file=sys.stderr,
             )
-        elif not remove_token(store, args.kiosk):
-            sys.exit(f"hall-server: kiosk {args.kiosk} has no token")
         else:
-            print(f"token of kiosk {args.kiosk} revoked")
+            removed = remove_token(store, device)
+            unpaired = revoke(store, device)
+            if not removed and not unpaired:
+                sys.exit(f"hall-server: {label} has no token and no paired browser")
+            print(f"{label}: token revoked, {unpaired} browser(s) unpaired")
+    finally:
+        store.close()
+
+
+def _demo_pairings(db: str, config: HallConfig, base: str) -> list[str]:
+    """Pairing addresses for the demo's kiosks and pads, usable any number of times while
+    this demo runs, so a newcomer still opens the demo in one step."""
+    from hall_server.guard.credentials import add_pairing, pad, remove_reusable_pairings
+
+    store = _open_store(db)
+    try:
+        remove_reusable_pairings(store)
+        lines = []
+        for k in config.kiosk:
+            code = add_pairing(store, k.id, ttl_s=30 * 86400, single_use=False)
+            lines.append(f"  {base}/kiosk/{k.id}?pair={code}")
+        for w in config.window:
+            code = add_pairing(store, pad(w.id), ttl_s=30 * 86400, single_use=False)
+            lines.append(f"  {base}/rate/{w.id}?pair={code}")
+        return lines
+    finally:
+        store.close()
+
+
+def _end_demo_pairings(db: str) -> None:
+    from hall_server.guard.credentials import remove_reusable_pairings
+
+    store = _open_store(db)
+    try:
+        remove_reusable_pairings(store)
     finally:
         store.close()
 
@@ -320,19 +408,26 @@ def main(argv: list[str] | None = None) -> None:
         elif args.command == "demo":
             config = load_config(DEMO_CONFIG)
             created = _demo_accounts(args.db, config)
-            base = f"http://{'127.0.0.1' if args.host == '0.0.0.0' else args.host}:{args.port}"
-            kiosks = "\n".join(f"  {base}/kiosk/{k.id}" for k in config.kiosk)
+            scheme = "https" if args.tls_cert else "http"
+            host = "127.0.0.1" if args.host == "0.0.0.0" else args.host
+            base = f"{scheme}://{host}:{args.port}"
+            kiosks = "\n".join(_demo_pairings(args.db, config, base))
             accounts = (
                 "Accounts created (password 'demo'):\n" + "\n".join(created)
                 if created
                 else "Accounts: admin, manager, staff1.. (password 'demo')"
             )
             banner = (
-                f"hallq demo hall '{config.hall.name}'\n{accounts}\nPages:\n{kiosks}\n"
+                f"hallq demo hall '{config.hall.name}'\n{accounts}\n"
+                f"Kiosks and evaluator pads (open once in the device's browser to pair it):\n"
+                f"{kiosks}\nPages:\n"
                 f"  {base}/board\n  {base}/staff\n  {base}/manager\n  {base}/book\n"
                 f"API: {base}/api/v1/health"
             )
-            _run(config, args, banner, simulate=args.simulate)
+            try:
+                _run(config, args, banner, simulate=args.simulate)
+            finally:
+                _end_demo_pairings(args.db)
         elif args.command == "replay":
             from hall_server.replay import ReplayError
             from hall_server.replay import main as replay_main
@@ -366,7 +461,7 @@ def main(argv: list[str] | None = None) -> None:
             finally:
                 store.close()
             print(f"user {args.name} ({args.role}) saved in {Path(args.db)}")
-    except ConfigError as e:
+    except (ConfigError, IdentityKeyError) as e:
         sys.exit(f"hall-server: {e}")
 
 

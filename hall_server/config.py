@@ -232,6 +232,31 @@ class NetworkConfig(_Model):
             raise ConfigError(f"{where}: {e.strerror}") from None
 
 
+class SecurityRules(_Model):
+    """The public edge (README "Security"): where the identity key lives, which proxies may
+    say who the client is, and the per-client limits (``limits`` notation, "10/minute")."""
+
+    identity_key_file: str | None = None
+    trusted_proxies: list[str] = []
+    phone_proof: Literal["off", "log", "http"] = "off"
+    sms_url: str | None = None
+    limits: dict[str, str] = {}
+    password_min_length: int = Field(default=10, ge=8, le=128)
+    pow_difficulty: int = Field(default=14, ge=0, le=28)
+
+    @field_validator("limits")
+    @classmethod
+    def _limits(cls, v: dict[str, str]) -> dict[str, str]:
+        from limits import parse
+
+        for name, spec in v.items():
+            try:
+                parse(spec)
+            except ValueError:
+                raise ValueError(f"limits.{name}: {spec!r} is not like '10/minute'") from None
+        return v
+
+
 class HallConfig(_Model):
     hall: HallInfo
     queue: QueueRules = QueueRules()
@@ -240,6 +265,7 @@ class HallConfig(_Model):
     ratings: RatingRules = RatingRules()
     webhooks: WebhookRules = WebhookRules()
     haocha: Haocha = Haocha()
+    security: SecurityRules = SecurityRules()
     service: list[Service] = Field(min_length=1)
     window: list[Window] = Field(min_length=1)
     kiosk: list[Kiosk] = []

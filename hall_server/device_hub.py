@@ -14,9 +14,10 @@ job is never printed twice by accident: one that was acknowledged but is unknown
 fails as ``offline``. A failed job can be printed again by the ticket's holder
 (``POST /api/v1/tickets/{token}/reprint``) or by staff (``POST /api/v1/print-jobs/{id}/reprint``).
 
-Card reads come as ``Card.to_public_dict`` (the agent hashes the ID number with the hall's
-identity key, sent in the welcome): the hall keeps the keyed hash, masked name and age, and the
-next ticket taken at that kiosk carries them (`Hall.attach_identity`).
+Card reads come as ``Card.to_server_dict`` (over TLS, or inside this PC): the server hashes
+the number with the hall's identity key, which never leaves it, and keeps the keyed hash,
+masked name and age; the next ticket taken at that kiosk carries them
+(`Hall.attach_identity`).
 
 Live messages published on the hub (the kiosk page hears those with its ``kiosk``):
 
@@ -38,7 +39,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import re
 import time
 import uuid
 from collections.abc import Sequence
@@ -61,7 +61,7 @@ from devices.protocol import (
 )
 from hall_server.core.engine import TERMINAL, Event, TicketIssued
 from hall_server.core.estimate import minutes_range
-from hall_server.core.identity import Identity
+from hall_server.core.identity import Identity, InvalidCard, identity_from_card
 from hall_server.core.print_jobs import JOB_STATES, Job, check_reprint
 from hall_server.hall import Hall
 from hall_server.http.hub import Hub
@@ -72,7 +72,6 @@ log = logging.getLogger(__name__)
 
 RESEND_S = 30.0  # an unacknowledged job older than this is not printed after a reconnect
 CARD_TTL_S = 120.0  # how long a card read waits for the ticket it belongs to
-_HASH = re.compile(r"^[0-9a-f]{64}$")
 _SIM_SETTINGS = {"timeout": 0.3, "settle": 0.05}  # the simulator answers at once
 
 
@@ -210,8 +209,7 @@ class DeviceHub:
         if old is not None:
             await old.close()
         kd.last_seen = time.time()
-        welcome = Welcome(kiosk, self.hall.identity_key.hex(), self.hall.config.hall.public_url)
-        await link.send(to_dict(welcome))
+        await link.send(to_dict(Welcome(kiosk, self.hall.config.hall.public_url)))
 
     async def disconnect(self, kiosk: str, link: Link) -> None:
         await self._disconnect(self.kiosks[kiosk], link)
@@ -328,19 +326,20 @@ class DeviceHub:
             self._save_job(job)
 
     def _card(self, kd: KioskDevices, card: dict[str, Any]) -> None:
-        digest = str(card.get("identity_hash", ""))
-        if not _HASH.match(digest):
-            raise ValueError("identity_hash must be 64 hex digits")
-        age = card.get("age")
-        if age is not None and (not isinstance(age, int) or not 0 <= age <= 150):
-            raise ValueError("age must be a whole number of years")
-        if card.get("valid_check_digit") is False:
+        keys = ("card_type", "id_number", "name", "birth")
+        fields = {k: str(card[k])[:64] for k in keys if card.get(k)}
+        try:
+            if card.get("valid_check_digit") is False:
+                raise InvalidCard("invalid_number", "check digit")
+            # hashed here, with the key no kiosk holds; the number is not kept
+            identity = identity_from_card(fields, self.hall.identity_key, self.hall.today())
+        except InvalidCard:
             log.warning("kiosk %s: a card with an invalid number was refused", kd.kiosk)
             self.hub.publish(
                 {"type": "card_rejected", "kiosk": kd.kiosk, "reason": "invalid_number"}
             )
             return
-        identity = Identity(digest, str(card.get("name_masked", ""))[:32], age)
+        age = identity.age
         self.hall.attach_identity(kd.kiosk, identity, CARD_TTL_S)
         priority = age is not None and age >= self.hall.config.hall.priority_age
         self.hub.publish(

@@ -52,7 +52,10 @@ class Hall:
         config: HallConfig,
         store: Store,
         clock: Callable[[], float] = time.time,
+        identity_key: bytes | None = None,
     ) -> None:
+        """`identity_key`: the hall's, from outside the database (``guard/keys.py``); without
+        one (replays, tests of the queue) hashes are good for this process only."""
         self.config = config
         self.store = store
         self.clock = clock
@@ -75,7 +78,7 @@ class Hall:
         self.estimator.set_serving(self.staffed)
         self.listeners: list[Listener] = []
         self.pending_identity: dict[str, tuple[Identity, float]] = {}
-        self.identity_key = store.secret("identity_key")
+        self.identity_key = identity_key if identity_key is not None else secrets.token_bytes(32)
         self._queue: list[tuple[list[Event], list[tuple[Any, ...]], asyncio.Future[None]]] = []
         self._wake = asyncio.Event()
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="hall-writer")

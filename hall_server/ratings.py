@@ -92,7 +92,10 @@ class Ratings:
         ticket_id: str | None = None,
         options: list[str] | None = None,
         comment: str | None = None,
+        pad_window: str | None = None,
     ) -> dict[str, Any]:
+        """By the holder's `token`, or by `ticket_id` from the pad of `pad_window`, which must
+        be the window that served the ticket (a bare id proves nothing)."""
         if token:
             t, source = self._ticket("token", token), "progress"
             seconds = self.rules.holder_days * 86400.0
@@ -101,6 +104,10 @@ class Ratings:
             seconds = self.rules.pad_show_min * 60.0
         else:
             raise DomainError("invalid", "missing_ticket", "give the ticket's token or its id")
+        if source == "pad" and t is not None and t["window"] != pad_window:
+            raise DomainError(
+                "forbidden", "not_this_window", "a pad rates only its own window's tickets"
+            )
         rated = t is not None and self._rated(t["id"]) is not None
         still_open = t is not None and self._open_for(t, seconds)
         options = check_rating(t, rated, still_open, level, options or [])

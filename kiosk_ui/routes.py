@@ -9,16 +9,14 @@ where the messages are described).
 
 from __future__ import annotations
 
-import io
-
-import qrcode
-import qrcode.image.svg
 from aiohttp import web
 
 from hall_server.core.estimate import minutes_range
+from hall_server.guard.pairing import paired_or_page
 from hall_server.http.common import HALL
 from hall_server.http.lang import lang_of
 from hall_server.http.pages import not_found, public_base, render
+from hall_server.http.qr import qr_response
 from hall_server.i18n import texts
 from kiosk_ui.search import catalog_of, popular_words
 
@@ -34,6 +32,9 @@ async def kiosk_page(request: web.Request) -> web.Response:
     kiosk = request.match_info["kiosk"]
     if kiosk not in hall.kiosks:
         return not_found(request, "kiosk", kiosk)
+    unpaired = paired_or_page(request, kiosk, hall.kiosks[kiosk].name or f"自助机 {kiosk}")
+    if unpaired is not None:
+        return unpaired
     try:
         idle = int(request.query.get("idle", IDLE_DEFAULT_S))
     except ValueError:
@@ -70,11 +71,4 @@ async def qr_svg(request: web.Request) -> web.Response:
     data = request.query.get("data", "")
     if not data or len(data) > QR_MAX_CHARS:
         raise web.HTTPBadRequest(text=f"data must be 1 to {QR_MAX_CHARS} characters")
-    img = qrcode.make(data, image_factory=qrcode.image.svg.SvgPathImage, border=2, box_size=10)
-    buf = io.BytesIO()
-    img.save(buf)
-    return web.Response(
-        body=buf.getvalue(),
-        content_type="image/svg+xml",
-        headers={"Cache-Control": "public, max-age=86400"},
-    )
+    return await qr_response(request, data)

@@ -4,6 +4,8 @@ managers choose one."""
 
 from __future__ import annotations
 
+import re
+
 from aiohttp import web
 
 from hall_server.core.access import Role
@@ -15,9 +17,14 @@ from hall_server.i18n import texts
 routes = web.RouteTableDef()
 
 
+#: One slash, then printable ASCII without backslashes: browsers drop tabs and newlines from
+#: addresses and read "\\" as "/", so "/\t/evil.test" would become "//evil.test".
+_LOCAL_PATH = re.compile(r"/(?![/\\])[\x21-\x5b\x5d-\x7e]*")
+
+
 def _safe_next(raw: str | None) -> str | None:
     """Only local paths: a login link must not send the user to another site."""
-    if raw and raw.startswith("/") and not raw.startswith("//") and "\\" not in raw:
+    if raw and _LOCAL_PATH.fullmatch(raw):
         return raw
     return None
 

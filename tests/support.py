@@ -22,6 +22,7 @@ from typing import Any, TypeVar
 from hall_server.cli import demo_staff_name
 from hall_server.config import HallConfig
 from hall_server.core.access import Role
+from hall_server.guard.credentials import add_pairing, redeem
 from hall_server.store.accounts import Accounts
 from hall_server.store.db import Store
 
@@ -120,6 +121,28 @@ def add_demo_accounts(db: Path, config: HallConfig) -> None:
     shutil.copyfile(template, db)
 
 
+def paired(db: Path | str, device: str = "k1") -> str:
+    """Pair a device (kiosk ``k1``, pad ``pad:3``) as its browser would, in the hall's own
+    database, and return the device token it got (send as ``Authorization: Bearer``)."""
+    store = Store(db)
+    try:
+        token = redeem(store, add_pairing(store, device), device)
+    finally:
+        store.close()
+    assert token is not None
+    return token
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+async def kiosk_client(aiohttp_client: Any, app: Any, db: Path, kiosk: str = "k1") -> Any:
+    """A test client that speaks as the hall's paired kiosk `kiosk` unless a request sends
+    its own Authorization (staff). Call after ``make_app`` (which creates the database)."""
+    return await aiohttp_client(app, headers=bearer(paired(db, kiosk)))
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -158,6 +181,7 @@ class ServerProcess:
                     return self
             except OSError:
                 time.sleep(0.1)
+        self.kill()  # not left running behind a failed test
         raise TimeoutError(f"server did not start: {self.log.read_text()[-2000:]}")
 
     def kill(self) -> None:
@@ -189,6 +213,20 @@ class ServerProcess:
         except urllib.error.HTTPError as e:
             raw = e.read()
             return e.code, json.loads(raw) if raw else None
+
+    def paired(self, device: str = "k1") -> str:
+        """A device token for one of this hall's kiosks or pads (``pad:W``)."""
+        return paired(self.db, device)
+
+    def pairing_url(self, path: str, device: str) -> str:
+        """The one-time address that pairs a browser with `device` and opens `path` (which may
+        carry a query): what ``hall-server device add`` prints."""
+        store = Store(self.db)
+        try:
+            code = add_pairing(store, device)
+        finally:
+            store.close()
+        return f"{self.url}{path}{'&' if '?' in path else '?'}pair={code}"
 
     def login(self, username: str, password: str = "demo") -> str:
         status, body = self.request(

@@ -27,7 +27,11 @@ async def test_alarm_raised_pushed_acknowledged_and_cleared(server_process: Serv
             assert snapshot["type"] == "snapshot" and snapshot["alarms"] == []
             assert {x["service"] for x in snapshot["live"]["services"]} >= {"social-insurance"}
             for _ in range(12):  # the demo's social-insurance alarm_waiting is 12
-                async with http.post("/api/v1/tickets", json={"service": "social-insurance"}) as r:
+                async with http.post(
+                    "/api/v1/tickets",
+                    json={"service": "social-insurance"},
+                    headers={"Authorization": f"Bearer {staff}"},
+                ) as r:
                     assert r.status == 201
             raised = await next_alarm(ws)
             assert raised["state"] == "raised"

@@ -9,8 +9,8 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from hall_server.app import make_app
-from hall_server.config import HallConfig, parse_config
-from tests.support import add_demo_accounts, hall_toml
+from hall_server.config import HallConfig, Kiosk, parse_config
+from tests.support import add_demo_accounts, hall_toml, kiosk_client
 
 # 2026-11-25 10:00 in Asia/Shanghai: inside the default opening hours.
 MORNING = 1795572000.0
@@ -34,7 +34,11 @@ def clock() -> Clock:
 @pytest.fixture
 async def client(aiohttp_client, tmp_path: Path, demo_config: HallConfig, clock: Clock):
     add_demo_accounts(tmp_path / "hall.db", demo_config)
-    return await aiohttp_client(make_app(demo_config, tmp_path / "hall.db", clock=clock))
+    return await kiosk_client(
+        aiohttp_client,
+        make_app(demo_config, tmp_path / "hall.db", clock=clock),
+        tmp_path / "hall.db",
+    )
 
 
 async def login(client: TestClient, user: str, window: str | None = None) -> dict[str, str]:
@@ -219,7 +223,7 @@ async def test_login_errors(client: TestClient) -> None:
     assert await error(r) == (403, "forbidden")
 
 
-async def test_repeated_wrong_passwords_lock_the_account_for_a_while(client: TestClient) -> None:
+async def test_repeated_wrong_passwords_slow_this_client_for_a_while(client: TestClient) -> None:
     wrong = {"username": "staff2", "password": "guess"}
     for _ in range(5):
         assert (await client.post("/api/v1/auth/login", json=wrong)).status == 401
@@ -303,7 +307,10 @@ async def test_the_hall_refuses_tickets_outside_opening_hours(
         hall_toml("某村党群服务中心", [general], [["general"]], hall_id="v1", hours=["08:30-12:00"])
     )
     evening = Clock(MORNING + 9 * 3600)
-    client = await aiohttp_client(make_app(config, tmp_path / "v.db", clock=evening))
+    config = config.model_copy(update={"kiosk": [Kiosk(id="k1")]})
+    client = await kiosk_client(
+        aiohttp_client, make_app(config, tmp_path / "v.db", clock=evening), tmp_path / "v.db"
+    )
     r = await client.post("/api/v1/tickets", json={"service": "general"})
     assert await error(r) == (409, "hall_closed")
     services = await (await client.get("/api/v1/services")).json()
@@ -315,7 +322,7 @@ async def test_a_restart_rebuilds_exactly_the_state(
 ) -> None:
     db = tmp_path / "hall.db"
     add_demo_accounts(db, demo_config)
-    first = await aiohttp_client(make_app(demo_config, db, clock=clock))
+    first = await kiosk_client(aiohttp_client, make_app(demo_config, db, clock=clock), db)
     tickets = [await take(first, "tax") for _ in range(3)]
     staff = await login(first, "staff9")
     await first.post("/api/v1/windows/9/call", headers=staff)
@@ -324,7 +331,7 @@ async def test_a_restart_rebuilds_exactly_the_state(
     before_services = await (await first.get("/api/v1/services")).json()
     await first.close()
 
-    second = await aiohttp_client(make_app(demo_config, db, clock=clock))
+    second = await kiosk_client(aiohttp_client, make_app(demo_config, db, clock=clock), db)
     assert await (await second.get("/api/v1/windows")).json() == before_windows
     after_services = await (await second.get("/api/v1/services")).json()
     queue_state = [(s["code"], s["waiting"], s["open"]) for s in before_services]

@@ -4,6 +4,7 @@ check-in at the kiosk by code and by ID card, inside and outside the arrival win
 from __future__ import annotations
 
 import asyncio
+import re
 import sqlite3
 from datetime import date, datetime
 from pathlib import Path
@@ -17,9 +18,10 @@ from hall_server.config import AppointmentRules, parse_config
 from hall_server.core import idnumber
 from hall_server.core.appointments import ALPHABET, Calendar, suspended_until
 from hall_server.core.identity import identity_from_card
+from hall_server.http.appointments import PHONE_PROOF
 from hall_server.http.common import APPOINTMENTS, HALL
 from hall_server.store.appointments import attendance
-from tests.support import add_demo_accounts
+from tests.support import add_demo_accounts, bearer, paired
 
 TZ = ZoneInfo("Asia/Shanghai")
 HALL_TOML = """
@@ -30,6 +32,14 @@ hours = ["08:30-12:00", "14:00-17:30"]
 
 [appointments]
 share = 0.5
+
+# These tests are about the booking rules; the per-client limits have their own tests
+# (tests/security), so one test client may book as many visitors here.
+[security.limits]
+book = "1000/minute"
+book_contact = "1000/minute"
+cancel = "1000/minute"
+sms = "1000/minute"
 
 [[service]]
 code = "social"
@@ -102,16 +112,27 @@ def clock() -> Clock:
     return Clock(at("2026-11-25", "10:00"))  # a Wednesday morning
 
 
-async def start_hall(aiohttp_client, tmp_path: Path, clock: Clock) -> TestClient:
-    """The test hall on a real SQLite file, with accounts manager and staffN (window N)."""
-    config = parse_config(HALL_TOML)
+async def start_hall(
+    aiohttp_client, tmp_path: Path, clock: Clock, phone_proof: bool = False
+) -> TestClient:
+    """The test hall on a real SQLite file, with accounts manager and staffN (window N);
+    with `phone_proof`, it sends booking codes through its log sender."""
+    toml = HALL_TOML
+    if phone_proof:
+        proof = '[security]\nphone_proof = "log"\n\n[security.limits]'
+        toml = toml.replace("[security.limits]", proof)
+    config = parse_config(toml)
     add_demo_accounts(tmp_path / "hall.db", config)
-    return await aiohttp_client(make_app(config, tmp_path / "hall.db", clock=clock))
+    app = make_app(config, tmp_path / "hall.db", clock=clock)
+    return await aiohttp_client(app, headers=bearer(paired(tmp_path / "hall.db", "k1")))
 
 
 @pytest.fixture
 async def client(aiohttp_client, tmp_path: Path, clock: Clock) -> TestClient:
     return await start_hall(aiohttp_client, tmp_path, clock)
+
+
+HOLDER = {"contact": id_number(1)}  # what the default booking was made with
 
 
 async def book(client: TestClient, expect: int = 201, **fields) -> dict:
@@ -120,6 +141,9 @@ async def book(client: TestClient, expect: int = 201, **fields) -> dict:
     r = await client.post("/api/v1/appointments", json={**body, **fields})
     assert r.status == expect, await r.text()
     return await r.json()
+
+
+book_as = book
 
 
 async def code_of(resp_json: dict) -> str:
@@ -228,7 +252,9 @@ async def test_bad_booking_requests_are_refused_clearly(
 
 
 async def test_malformed_booking_json_is_a_400(client: TestClient) -> None:
-    r = await client.post("/api/v1/appointments", data=b"{not json")
+    r = await client.post(
+        "/api/v1/appointments", data=b"{not json", headers={"Content-Type": "application/json"}
+    )
     assert r.status == 400 and await code_of(await r.json()) == "malformed_json"
 
 
@@ -276,10 +302,10 @@ async def test_one_booking_per_person_service_and_day(client: TestClient) -> Non
 async def test_cancelling_frees_the_place_and_cannot_be_done_twice(client: TestClient) -> None:
     mine = await book(client, service="tax", id_number=id_number(1))
     await book(client, service="tax", id_number=id_number(2))
-    r = await client.delete(f"/api/v1/appointments/{mine['code']}")
+    r = await client.delete(f"/api/v1/appointments/{mine['code']}", json=HOLDER)
     assert r.status == 200 and (await r.json())["status"] == "cancelled"
     await book(client, service="tax", id_number=id_number(3))
-    r = await client.delete(f"/api/v1/appointments/{mine['code']}")
+    r = await client.delete(f"/api/v1/appointments/{mine['code']}", json=HOLDER)
     assert r.status == 409 and await code_of(await r.json()) == "appointment_cancelled"
     # having cancelled, the person may book that service that day again
     await book(client, service="tax", id_number=id_number(1), slot="10:00")
@@ -292,13 +318,31 @@ async def test_cancelling_closes_two_hours_before_the_slot(
     clock.now = at(THU, "07:59")
     assert (await (await client.get(f"/api/v1/appointments/{code}")).json())["cancellable"]
     clock.now = at(THU, "08:01")
-    r = await client.delete(f"/api/v1/appointments/{code}")
+    r = await client.delete(f"/api/v1/appointments/{code}", json=HOLDER)
     assert r.status == 409 and await code_of(await r.json()) == "too_late_to_cancel"
 
 
+async def proven_phone(client: TestClient, phone: str) -> str:
+    """Ask for a booking code for `phone` and read it from the hall's log sender."""
+    r = await client.post("/api/v1/appointments/phone-code", json={"phone": phone})
+    assert r.status == 202, await r.text()
+    sent_to, text = client.server.app[PHONE_PROOF].sender.sent[-1]
+    assert sent_to == phone
+    return re.search(r"\d{6}", text).group()
+
+
 async def test_three_missed_appointments_suspend_booking_for_thirty_days(
-    client: TestClient, clock: Clock
+    aiohttp_client, tmp_path: Path, clock: Clock
 ) -> None:
+    """Only bookings whose phone was proven count (halls that send SMS codes)."""
+    client = await start_hall(aiohttp_client, tmp_path, clock, phone_proof=True)
+    phone = "13912345678"
+
+    async def book(client: TestClient, expect: int = 201, **fields) -> dict:
+        p = fields.pop("phone", phone)
+        code = await proven_phone(client, p)
+        return await book_as(client, expect, phone=p, phone_code=code, **fields)
+
     for day in (THU, FRI, MON):
         await book(client, date=day)
     clock.now = at(TUE, "08:00")  # the three slots are over and nobody came
@@ -307,7 +351,7 @@ async def test_three_missed_appointments_suspend_booking_for_thirty_days(
     body = await book(client, 409, date=WED2)
     assert await code_of(body) == "booking_suspended"
     assert body["error"]["until"].startswith("2026-12-30T10:00")  # Monday 09:30 + 30 min + 30 days
-    await book(client, date=WED2, id_number=id_number(2))  # others are not affected
+    await book(client, date=WED2, phone="13912345679")  # others are not affected
     clock.now = at("2026-12-31", "08:00")
     await book(client, date="2027-01-04")
 
@@ -394,7 +438,7 @@ async def test_a_code_for_another_day_or_cancelled_gives_a_normal_ticket(
 ) -> None:
     other_day = (await book(client, date=FRI))["code"]
     cancelled = (await book(client, id_number=id_number(2)))["code"]
-    await client.delete(f"/api/v1/appointments/{cancelled}")
+    await client.delete(f"/api/v1/appointments/{cancelled}", json={"contact": id_number(2)})
     clock.now = at(THU, "09:00")
     got = await check_in(client, appointment=other_day, service="tax")
     assert got["appointment_status"] == "wrong_day" and got["ticket"]["priority"] == "normal"
@@ -488,7 +532,7 @@ async def test_staff_see_the_days_appointments_masked(client: TestClient) -> Non
 async def test_attendance_counts_each_outcome_for_reports(client: TestClient, clock: Clock) -> None:
     codes = [(await book(client, id_number=id_number(n)))["code"] for n in range(1, 4)]
     cancelled = (await book(client, service="tax"))["code"]
-    await client.delete(f"/api/v1/appointments/{cancelled}")
+    await client.delete(f"/api/v1/appointments/{cancelled}", json=HOLDER)
     clock.now = at(THU, "08:50")
     await check_in(client, appointment=codes[0])
     clock.now = at(THU, "09:10")

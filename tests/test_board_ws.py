@@ -50,18 +50,23 @@ class Hall:
     tokens: dict[str, str] = field(default_factory=dict)
 
     async def issue(self, n: int = 1) -> None:
+        auth = {"Authorization": f"Bearer {await self.token('1')}"}
         for _ in range(n):
             async with self.session.post(
-                f"{self.base}/api/v1/tickets", json={"service": "pension"}
+                f"{self.base}/api/v1/tickets", json={"service": "pension"}, headers=auth
             ) as r:
                 assert r.status == 201
 
-    async def act(self, window: str, action: str) -> dict[str, Any] | None:
+    async def token(self, window: str) -> str:
+        """The session of window `window`'s clerk (who may also take tickets for visitors)."""
         if window not in self.tokens:
             login = {"username": f"staff{window}", "password": "demo"}
             async with self.session.post(f"{self.base}/api/v1/auth/login", json=login) as r:
                 self.tokens[window] = (await r.json())["token"]
-        headers = {"Authorization": f"Bearer {self.tokens[window]}"}
+        return self.tokens[window]
+
+    async def act(self, window: str, action: str) -> dict[str, Any] | None:
+        headers = {"Authorization": f"Bearer {await self.token(window)}"}
         async with self.session.post(
             f"{self.base}/api/v1/windows/{window}/{action}", headers=headers
         ) as r:

@@ -42,12 +42,15 @@ def shared_config() -> HallConfig:
 
 
 async def issue_tickets(
-    session: aiohttp.ClientSession, base: str, count: int, rng: random.Random
+    session: aiohttp.ClientSession, base: str, token: str, count: int, rng: random.Random
 ) -> list[dict[str, Any]]:
+    auth = {"Authorization": f"Bearer {token}"}
     out = []
     for _ in range(count):
         service = rng.choice(["pension", "medical", "household"])
-        async with session.post(f"{base}/api/v1/tickets", json={"service": service}) as r:
+        async with session.post(
+            f"{base}/api/v1/tickets", json={"service": service}, headers=auth
+        ) as r:
             assert r.status == 201, await r.text()
             out.append((await r.json())["ticket"])
     return out
@@ -118,7 +121,7 @@ async def test_ten_windows_calling_concurrently_never_share_or_lose_a_ticket(
             ]
             batches = await asyncio.gather(
                 *(
-                    issue_tickets(s, base, TICKETS // KIOSKS, random.Random(100 + k))
+                    issue_tickets(s, base, tokens[0], TICKETS // KIOSKS, random.Random(100 + k))
                     for k in range(KIOSKS)
                 )
             )

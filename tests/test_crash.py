@@ -65,11 +65,16 @@ class Model:
             self.current[window] = t["id"]
 
 
-async def kiosk(s: aiohttp.ClientSession, base: str, model: Model, rng: random.Random) -> None:
+async def kiosk(
+    s: aiohttp.ClientSession, base: str, token: str, model: Model, rng: random.Random
+) -> None:
     while True:
         service = rng.choice(SERVICES)
+        auth = {"Authorization": f"Bearer {token}"}
         try:
-            async with s.post(f"{base}/api/v1/tickets", json={"service": service}) as r:
+            async with s.post(
+                f"{base}/api/v1/tickets", json={"service": service}, headers=auth
+            ) as r:
                 body = await r.json()
         except (aiohttp.ClientError, TimeoutError):
             model.cut.append(("issue", service))
@@ -107,7 +112,9 @@ async def burst_and_kill(
     timeout = aiohttp.ClientTimeout(total=10)
     async with aiohttp.ClientSession(timeout=timeout) as s:
         tasks = [
-            asyncio.create_task(kiosk(s, server.url, model, random.Random(rng.random())))
+            asyncio.create_task(
+                kiosk(s, server.url, tokens["manager"], model, random.Random(rng.random()))
+            )
             for _ in range(KIOSK_CLIENTS)
         ]
         tasks += [
@@ -252,7 +259,10 @@ def test_sigterm_closes_connections_and_leaves_a_consistent_file(tmp_path: Path)
     db = tmp_path / "hall.db"
     with running(ServerProcess(db, demo=True)) as server:
         token = server.login("staff8")
-        issued = [server.request("POST", "/api/v1/tickets", {"service": "tax"})[1] for _ in "12345"]
+        issued = [
+            server.request("POST", "/api/v1/tickets", {"service": "tax"}, token=token)[1]
+            for _ in "12345"
+        ]
         status, called = server.request("POST", "/api/v1/windows/8/call", token=token)
         assert status == 200
         idle = socket.create_connection(("127.0.0.1", server.port))
@@ -285,7 +295,9 @@ def test_sigterm_closes_connections_and_leaves_a_consistent_file(tmp_path: Path)
     with running(server):
         windows = {w["id"]: w["current"] for w in server.request("GET", "/api/v1/windows")[1]}
         assert windows["8"] == called_number
-        status, more = server.request("POST", "/api/v1/tickets", {"service": "tax"})
+        status, more = server.request(
+            "POST", "/api/v1/tickets", {"service": "tax"}, token=server.paired("k1")
+        )
         assert status == 201 and more["ticket"]["number"].endswith("006")
         assert server.stop() == 0
 
@@ -315,7 +327,9 @@ def test_an_older_or_empty_database_is_migrated_forward(tmp_path: Path, version:
         conn.execute(f"PRAGMA user_version = {version}")
         conn.close()
     with running(ServerProcess(db)) as server:
-        status, body = server.request("POST", "/api/v1/tickets", {"service": "tax"})
+        status, body = server.request(
+            "POST", "/api/v1/tickets", {"service": "tax"}, token=server.paired("k1")
+        )
         assert status == 201 and body["ticket"]["number"].endswith("001")
         assert server.stop() == 0
     conn = sqlite3.connect(db)

@@ -69,7 +69,7 @@ def hall(
     config.write_text(CONFIG, encoding="utf-8")
     db = tmp_path / "hall.db"
     main(["device", "add", "k1", "--db", str(db), "--config", str(config)])
-    token = capsys.readouterr().out.strip()
+    token = capsys.readouterr().out.splitlines()[0]  # line 2 is the pairing address
     store = Store(db)
     Accounts(store).add("manager", "demo", Role.MANAGER)
     store.close()
@@ -91,6 +91,7 @@ class PageListener:
     def __init__(self, server: ServerProcess) -> None:
         base = server.url.replace("http", "ws")
         self.urls = [f"{base}/ws/kiosk/k1", f"{base}/ws/board"]
+        self.auth = {"Authorization": f"Bearer {server.paired('k1')}"}  # the paired kiosk
         self.messages: list[str] = []
         self.ready = 0
         self.thread = threading.Thread(target=asyncio.run, args=(self._main(),), daemon=True)
@@ -106,7 +107,7 @@ class PageListener:
         await asyncio.gather(*tasks, return_exceptions=True)
 
     async def _one(self, url: str) -> None:
-        async with connect(url) as ws:
+        async with connect(url, additional_headers=self.auth) as ws:
             self.ready += 1
             async for raw in ws:
                 self.messages.append(raw)
@@ -133,7 +134,10 @@ def test_card_then_ticket_at_the_kiosk_prints_it_in_gb18030_with_priority_and_no
         assert card["name_masked"] == "张*丰" and card["priority"] is True and card["age"] >= 60
 
         status, body = server.request(
-            "POST", "/api/v1/tickets", {"service": "social-insurance", "kiosk": "k1"}
+            "POST",
+            "/api/v1/tickets",
+            {"service": "social-insurance", "kiosk": "k1"},
+            token=server.paired("k1"),
         )
         assert status == 201, body
         ticket = body["ticket"]
@@ -172,7 +176,10 @@ def test_agent_reconnects_after_a_server_restart_and_prints_again(
     try:
         wait_until(lambda: devices(server, manager)["k1"]["connected"], what="agent connected")
         _, first = server.request(
-            "POST", "/api/v1/tickets", {"service": "social-insurance", "kiosk": "k1"}
+            "POST",
+            "/api/v1/tickets",
+            {"service": "social-insurance", "kiosk": "k1"},
+            token=server.paired("k1"),
         )
         wait_until(lambda: agent.printed(first["ticket"]["number"]), what="first ticket")
         server.stop()
@@ -186,7 +193,10 @@ def test_agent_reconnects_after_a_server_restart_and_prints_again(
         _, jobs = server.request("GET", "/api/v1/print-jobs", token=manager)
         assert [(j["number"], j["state"]) for j in jobs] == [(first["ticket"]["number"], "done")]
         _, second = server.request(
-            "POST", "/api/v1/tickets", {"service": "social-insurance", "kiosk": "k1"}
+            "POST",
+            "/api/v1/tickets",
+            {"service": "social-insurance", "kiosk": "k1"},
+            token=server.paired("k1"),
         )
         wait_until(lambda: agent.printed(second["ticket"]["number"]), what="after the restart")
         assert len(agent.printed(first["ticket"]["number"])) == 1
@@ -207,7 +217,10 @@ def test_demo_kiosks_drive_their_simulated_devices_inside_the_server(server_proc
 
     def take() -> dict:
         status, body = server.request(
-            "POST", "/api/v1/tickets", {"service": "social-insurance", "kiosk": "k1"}
+            "POST",
+            "/api/v1/tickets",
+            {"service": "social-insurance", "kiosk": "k1"},
+            token=server.paired("k1"),
         )
         assert status == 201, body
         return body["ticket"]

@@ -10,6 +10,7 @@ from aiohttp.test_utils import TestClient
 
 from hall_server.http.common import HALL
 from hall_server.ratings import satisfaction
+from tests.support import bearer, paired
 from tests.test_appointments import Clock, at, start_hall
 
 TODAY = "2026-11-25"
@@ -43,8 +44,14 @@ async def served(client: TestClient, window: str = "3", service: str = "tax") ->
     return ticket
 
 
+def pad_of(client: TestClient, window: str = "3") -> dict[str, str]:
+    """Window `window`'s evaluator pad, paired."""
+    return bearer(paired(client.app[HALL].store.path, f"pad:{window}"))
+
+
 async def rate(client: TestClient, expect: int = 201, **body) -> dict:
-    r = await client.post("/api/v1/ratings", json=body)
+    headers = pad_of(client) if "ticket" in body else None  # the pad rates by ticket id
+    r = await client.post("/api/v1/ratings", json=body, headers=headers)
     assert r.status == expect, await r.text()
     return await r.json()
 
@@ -163,17 +170,21 @@ async def test_an_unanswered_bad_rating_becomes_overdue(client: TestClient, cloc
 async def test_the_pad_shows_the_ticket_just_finished_at_its_window(
     client: TestClient, clock: Clock
 ) -> None:
-    empty = await (await client.get("/api/v1/ratings/pad/3")).json()
+    empty = await (await client.get("/api/v1/ratings/pad/3", headers=pad_of(client, "3"))).json()
     assert empty["ticket"] is None and empty["window_name"] == "3号窗口"
     t = await served(client)
-    pad = await (await client.get("/api/v1/ratings/pad/3")).json()
+    pad = await (await client.get("/api/v1/ratings/pad/3", headers=pad_of(client, "3"))).json()
     assert pad["ticket"]["number"] == t["number"] and pad["ticket"]["service_name"] == "税务"
     assert "token" not in pad["ticket"]
-    assert (await (await client.get("/api/v1/ratings/pad/2")).json())["ticket"] is None
+    assert (await (await client.get("/api/v1/ratings/pad/2", headers=pad_of(client, "2"))).json())[
+        "ticket"
+    ] is None
     got = await rate(client, ticket=pad["ticket"]["id"], level=3)
     assert got["source"] == "pad"
-    assert (await (await client.get("/api/v1/ratings/pad/3")).json())["ticket"] is None
-    assert (await client.get("/api/v1/ratings/pad/99")).status == 404
+    assert (await (await client.get("/api/v1/ratings/pad/3", headers=pad_of(client, "3"))).json())[
+        "ticket"
+    ] is None
+    assert (await client.get("/api/v1/ratings/pad/99", headers=pad_of(client, "99"))).status == 404
 
 
 async def test_the_pad_lets_go_of_a_ticket_after_ten_minutes(
@@ -181,7 +192,9 @@ async def test_the_pad_lets_go_of_a_ticket_after_ten_minutes(
 ) -> None:
     t = await served(client)
     clock.now += 11 * 60
-    assert (await (await client.get("/api/v1/ratings/pad/3")).json())["ticket"] is None
+    assert (await (await client.get("/api/v1/ratings/pad/3", headers=pad_of(client, "3"))).json())[
+        "ticket"
+    ] is None
     got = await rate(client, 409, ticket=t["id"], level=5)
     assert got["error"]["code"] == "rating_closed"
     await rate(client, token=t["token"], level=5)  # the holder of the paper still may

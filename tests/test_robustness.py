@@ -20,7 +20,7 @@ from yarl import URL
 from hall_server.app import make_app
 from hall_server.config import DEMO_CONFIG, HallConfig, load_config
 from hall_server.http.common import ACCOUNTS
-from tests.support import add_demo_accounts
+from tests.support import add_demo_accounts, kiosk_client
 
 MORNING = 1795572000.0  # 2026-11-25 10:00 in Asia/Shanghai
 PARAM = re.compile(r"\{(\w+)(?::[^}]*)?\}")
@@ -210,7 +210,7 @@ class Sweep:
 async def sweep(aiohttp_client: Any, tmp_path: Path, demo_config: HallConfig) -> Sweep:
     add_demo_accounts(tmp_path / "hall.db", demo_config)
     app = make_app(demo_config, tmp_path / "hall.db", clock=lambda: MORNING)
-    return Sweep(await aiohttp_client(app))
+    return Sweep(await kiosk_client(aiohttp_client, app, tmp_path / "hall.db"))
 
 
 def _sessions(sweep: Sweep) -> dict[str, dict[str, str]]:

@@ -9,6 +9,9 @@ from typing import Any
 from aiohttp import web
 
 from hall_server.core.ratings import LEVELS, REASONS
+from hall_server.guard.credentials import pad
+from hall_server.guard.pairing import paired_or_page
+from hall_server.http.appointments import PHONE_PROOF
 from hall_server.http.common import HALL
 from hall_server.http.lang import lang_of
 from hall_server.http.pages import not_found, render
@@ -63,7 +66,9 @@ async def book_page(request: web.Request) -> web.Response:
         "address": hall.hall.address_en if en and hall.hall.address_en else hall.hall.address,
         "map_url": hall.hall.map_url,
     }
-    return render(request, "book.html", {"data": _page_data(request, items=items, where=where)})
+    proof = request.app.get(PHONE_PROOF) is not None
+    data = _page_data(request, items=items, where=where, phone_proof=proof)
+    return render(request, "book.html", {"data": data})
 
 
 @routes.get("/t/{token}")
@@ -81,5 +86,9 @@ async def rate_page(request: web.Request) -> web.Response:
     window = request.match_info["window"]
     if window not in hall.windows_cfg:
         return not_found(request, "window", window)
+    name = hall.windows_cfg[window].label
+    unpaired = paired_or_page(request, pad(window), f"{name} 评价器")
+    if unpaired is not None:
+        return unpaired
     ctx = {"window": window, "data": _page_data(request, window=window)}
     return render(request, "rate.html", ctx)

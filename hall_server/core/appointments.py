@@ -89,7 +89,7 @@ def suspended_until(missed_at: list[float], rules: AppointmentRules, now: float)
 def mask_contact(id_number: str | None, phone: str | None) -> str:
     """Enough to tell two of one's own bookings apart, too little to identify anyone."""
     if phone:
-        return phone[:3] + "****" + phone[-4:]
+        return "*" * (len(phone) - 4) + phone[-4:]
     assert id_number
     return "*" * (len(id_number) - 4) + id_number[-4:]
 

@@ -433,12 +433,21 @@ COLUMNS = (
 )
 
 
+def cell(value: Any) -> Any:
+    """A value as a spreadsheet may show it: text that a spreadsheet would run as a formula
+    (a staff name "=HYPERLINK(...)", "+1", "@SUM") gets a leading apostrophe (OWASP's CSV
+    injection advice); numbers stay numbers."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
+
+
 def table(rep: dict[str, Any], headers: list[str], total_name: str) -> list[list[Any]]:
-    """Header and rows (the total last), as exported to CSV and Excel."""
+    """Header and rows (the total last), as exported to CSV and Excel, formula-safe."""
     out: list[list[Any]] = [headers]
     for row in rep["rows"]:
-        out.append([row.get(c) for c in COLUMNS])
+        out.append([cell(row.get(c)) for c in COLUMNS])
     if rep["total"]:
         total = {**rep["total"], "key": "*", "name": total_name}
-        out.append([total.get(c) for c in COLUMNS])
+        out.append([cell(total.get(c)) for c in COLUMNS])
     return out

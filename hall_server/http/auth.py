@@ -3,13 +3,16 @@ pages)."""
 
 from __future__ import annotations
 
-import asyncio
 import json
+from typing import Any
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
 from hall_server.core.access import Role
+from hall_server.guard.edge import LIMITER, TooMany, client_key
+from hall_server.guard.limiter import Exhausted
+from hall_server.guard.passwords import PASSWORDS, Busy, password_problem
 from hall_server.http.common import ACCOUNTS, COOKIE, HALL, ApiError, body, require, token_of
 from hall_server.store.accounts import SESSION_TTL_S
 
@@ -30,11 +33,8 @@ class LoginRequest(_Body):
 async def login(request: web.Request) -> web.Response:
     req = await body(request, LoginRequest)
     accounts = request.app[ACCOUNTS]
-    if accounts.locked_out(req.username):
-        raise ApiError(429, "too_many_attempts", "too many wrong passwords; wait a few minutes")
-    user = await asyncio.to_thread(accounts.check, req.username, req.password)
+    user = await check_password(request, req.username, req.password)
     if user is None:
-        accounts.failed(req.username)
         raise ApiError(401, "bad_credentials", "wrong user name or password")
     windows = json.loads(user["windows"] or "[]")
     window = req.window or (windows[0] if windows else None)
@@ -57,7 +57,73 @@ async def login(request: web.Request) -> web.Response:
             "windows": windows,
         }
     )
-    resp.set_cookie(COOKIE, token, httponly=True, samesite="Strict", max_age=SESSION_TTL_S)
+    _session_cookie(request, resp, token)
+    return resp
+
+
+def _session_cookie(request: web.Request, resp: web.StreamResponse, token: str) -> None:
+    resp.set_cookie(
+        COOKIE,
+        token,
+        httponly=True,
+        samesite="Strict",
+        max_age=SESSION_TTL_S,
+        secure=request.secure,
+    )
+
+
+async def check_password(request: web.Request, username: str, password: str) -> dict | None:
+    """The user row if the password is right. Wrong passwords are counted per client (and per
+    client and name); a try being checked holds its place in that budget, so parallel guesses
+    cannot slip past it. The check runs in the bounded hashing pool, shed with 503 when full."""
+    limiter, client = request.app[LIMITER], client_key(request.remote)
+    try:
+        with (
+            limiter.attempt("login", client) as failed,
+            limiter.attempt("login_user", client, username.lower()) as failed_user,
+        ):
+            user = await _hashing(request, request.app[ACCOUNTS].check, username, password)
+            if user is None:
+                failed()
+                failed_user()
+            return user
+    except Exhausted as e:
+        raise TooMany(
+            e.retry_after, "wrong passwords from this client", "too_many_attempts"
+        ) from None
+
+
+async def _hashing(request: web.Request, fn: Any, *args: Any) -> Any:
+    try:
+        return await request.app[PASSWORDS].run(fn, *args)
+    except Busy:
+        raise ApiError(
+            503, "busy", "too many logins at once; try again", headers={"Retry-After": "1"}
+        ) from None
+
+
+class PasswordChange(_Body):
+    password: str = Field(min_length=1, max_length=256)
+    new_password: str = Field(min_length=1, max_length=256)
+
+
+@routes.post("/api/v1/auth/password")
+async def change_password(request: web.Request) -> web.Response:
+    """A user sets a new password (the current one proves it is them): every session of the
+    account ends, on every device, and this client gets a fresh one."""
+    who = require(request, Role.STAFF)
+    req = await body(request, PasswordChange)
+    if await check_password(request, who.username, req.password) is None:
+        raise ApiError(403, "bad_credentials", "the current password is wrong")
+    rules = request.app[HALL].config.security
+    problem = password_problem(req.new_password, who.username, rules.password_min_length)
+    if problem:
+        raise ApiError(422, "weak_password", problem)
+    accounts = request.app[ACCOUNTS]
+    await _hashing(request, accounts.set_password, who.username, req.new_password)
+    token = accounts.open_session(who.username, who.window)
+    resp = web.json_response({"token": token, "username": who.username})
+    _session_cookie(request, resp, token)
     return resp
 
 

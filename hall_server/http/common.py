@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import TYPE_CHECKING, TypeVar
 
@@ -9,6 +10,7 @@ from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
 from hall_server.core.access import Principal, Role
+from hall_server.guard.credentials import device_of_token, device_token_of
 from hall_server.hall import Hall
 from hall_server.http.errors import ApiError
 from hall_server.http.hub import Hub
@@ -34,14 +36,47 @@ DEVICES: web.AppKey[DeviceHub] = web.AppKey("devices")
 WEBHOOKS: web.AppKey[Webhooks] = web.AppKey("webhooks")
 
 M = TypeVar("M", bound=BaseModel)
+BODY_TIMEOUT_S = 10.0
+MAX_DEPTH = 20  # no request of the API nests deeper than 3
+
+
+def _too_deep(raw: bytes) -> bool:
+    """Brackets nested beyond MAX_DEPTH (outside strings), found in one pass before parsing:
+    Python's parser would recurse on them (and raise, or take the CPU)."""
+    if raw.count(b"[") + raw.count(b"{") <= MAX_DEPTH:
+        return False  # the usual case, at C speed
+    depth, in_string, escaped = 0, False, False
+    for byte in raw:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif byte == 0x5C:  # backslash
+                escaped = True
+            elif byte == 0x22:  # quote
+                in_string = False
+        elif byte == 0x22:
+            in_string = True
+        elif byte in (0x5B, 0x7B):  # [ {
+            depth += 1
+            if depth > MAX_DEPTH:
+                return True
+        elif byte in (0x5D, 0x7D):
+            depth -= 1
+    return False
 
 
 async def body(request: web.Request, model: type[M]) -> M:
     """Parse and validate a JSON body: 400 if it is not JSON, 422 if it has the wrong shape."""
-    raw = await request.read()
+    try:
+        async with asyncio.timeout(BODY_TIMEOUT_S):  # a client trickling its body holds nothing
+            raw = await request.read()
+    except TimeoutError:
+        raise ApiError(408, "body_timeout", "the request body came too slowly") from None
+    if _too_deep(raw):
+        raise ApiError(400, "too_deep", f"JSON nested deeper than {MAX_DEPTH} levels")
     try:
         data = json.loads(raw or b"{}")
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         raise ApiError(400, "malformed_json", "the request body is not valid JSON") from None
     if not isinstance(data, dict):
         raise ApiError(422, "invalid_body", "the request body must be a JSON object")
@@ -69,6 +104,23 @@ def token_of(request: web.Request) -> str | None:
 def principal(request: web.Request) -> Principal | None:
     token = token_of(request)
     return request.app[ACCOUNTS].principal(token) if token else None
+
+
+_DEVICE = web.RequestKey("device", object)
+
+
+def device_of(request: web.Request) -> str | None:
+    """The paired device asking (kiosk ``K`` or ``pad:W``), from its Bearer token or cookie."""
+    if _DEVICE not in request:
+        token = device_token_of(request)
+        store = request.app[HALL].store
+        request[_DEVICE] = device_of_token(store, token) if token else None
+    return request[_DEVICE]
+
+
+def credentialed(request: web.Request) -> bool:
+    """Staff, or a paired kiosk or pad: the writers the per-client limits do not count."""
+    return device_of(request) is not None or principal(request) is not None
 
 
 def require(request: web.Request, role: Role) -> Principal:

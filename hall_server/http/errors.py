@@ -46,11 +46,13 @@ class ApiError(web.HTTPException):
         code: str,
         message: str,
         params: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
         **extra: Any,
     ) -> None:
         self.status_code = status
         super().__init__(reason=None)
         self.code, self.message, self.params, self.extra = code, message, params or {}, extra
+        self.answer_headers = headers or {}  # e.g. Retry-After on a 429
 
 
 def error_json(
@@ -75,7 +77,9 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
     try:
         return await handler(request)
     except ApiError as e:
-        return error_json(request, e.status, e.code, e.message, e.params, e.extra)
+        resp = error_json(request, e.status, e.code, e.message, e.params, e.extra)
+        resp.headers.update(e.answer_headers)
+        return resp
     except DomainError as e:
         return error_json(request, STATUS[e.kind], e.code, e.message, e.params, e.values)
     except HallUnavailable as e:

@@ -12,7 +12,18 @@ from pydantic import BaseModel, ConfigDict, Field
 from hall_server import ratings as ratings_mod
 from hall_server.core.access import Role
 from hall_server.core.ratings import FOLLOWUP, REASONS
-from hall_server.http.common import HALL, RATINGS, ApiError, body, require, row_id
+from hall_server.guard.credentials import pad as pad_device
+from hall_server.guard.credentials import window_of_pad
+from hall_server.http.common import (
+    HALL,
+    RATINGS,
+    ApiError,
+    body,
+    device_of,
+    principal,
+    require,
+    row_id,
+)
 from hall_server.http.params import day_param
 
 routes = web.RouteTableDef()
@@ -38,8 +49,18 @@ class FollowUpRequest(_Body):
 @routes.post("/api/v1/ratings")
 async def rate(request: web.Request) -> web.Response:
     req = await body(request, RatingRequest)
+    pad = window_of_pad(device_of(request))
+    if req.ticket and not req.token and pad is None:
+        raise ApiError(
+            401, "pad_credential_required", "rating by ticket id is for the window's paired pad"
+        )
     out = await request.app[RATINGS].rate(
-        req.level, token=req.token, ticket_id=req.ticket, options=req.options, comment=req.comment
+        req.level,
+        token=req.token,
+        ticket_id=None if req.token else req.ticket,
+        options=req.options,
+        comment=req.comment,
+        pad_window=pad,
     )
     return web.json_response(out, status=201)
 
@@ -85,7 +106,16 @@ async def rating_satisfaction(request: web.Request) -> web.Response:
 
 @routes.get("/api/v1/ratings/pad/{window}")
 async def rating_pad(request: web.Request) -> web.Response:
-    return web.json_response(request.app[RATINGS].pad(request.match_info["window"]))
+    """The ticket this window just finished (its id rates it): for that window's pad (or its
+    staff) only."""
+    window = request.match_info["window"]
+    if device_of(request) != pad_device(window):
+        who = principal(request)
+        if who is None:
+            raise ApiError(401, "pad_credential_required", f"only window {window}'s paired pad")
+        if not who.may_act_on(window):
+            raise ApiError(403, "forbidden", f"{who.username} works at window {who.window}")
+    return web.json_response(request.app[RATINGS].pad(window))
 
 
 @routes.patch("/api/v1/ratings/{id}")

@@ -3,15 +3,23 @@ today's (``/api/v1/services``, ``/api/v1/tickets``)."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
 from hall_server.core.access import Role
 from hall_server.core.engine import Status
 from hall_server.core.identity import identity_from_card
-from hall_server.http.common import APPOINTMENTS, HALL, ApiError, body, require
+from hall_server.guard.credentials import kiosk_of
+from hall_server.guard.edge import LIMITER, TooMany
+from hall_server.http.common import (
+    APPOINTMENTS,
+    HALL,
+    ApiError,
+    body,
+    device_of,
+    principal,
+    require,
+)
 
 routes = web.RouteTableDef()
 STATUSES = [s.value for s in Status]
@@ -21,11 +29,22 @@ class _Body(BaseModel):
     model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
 
 
+class IdCard(_Body):
+    """What a card reader gives; every field bounded (a name is a few characters on a card)."""
+
+    id_number: str | None = Field(default=None, max_length=32)
+    number: str | None = Field(default=None, max_length=32)
+    name: str | None = Field(default=None, max_length=64)
+    name_zh: str | None = Field(default=None, max_length=64)
+    card_type: str | None = Field(default=None, max_length=4)
+    birth: str | None = Field(default=None, max_length=8)
+
+
 class TicketRequest(_Body):
     service: str | None = Field(default=None, min_length=1, max_length=64)
     kiosk: str | None = Field(default=None, max_length=64)
     appointment: str | None = Field(default=None, max_length=64)
-    id_card: dict[str, Any] | None = None
+    id_card: IdCard | None = None
 
 
 # -- visitors ---------------------------------------------------------------------------------
@@ -46,13 +65,42 @@ async def services(request: web.Request) -> web.Response:
 async def issue_ticket(request: web.Request) -> web.Response:
     req = await body(request, TicketRequest)
     hall = request.app[HALL]
+    kiosk = _issuer(request, req)
     identity = None
     if req.id_card is not None:
-        identity = identity_from_card(req.id_card, hall.identity_key, hall.today())
+        card = req.id_card.model_dump(exclude_none=True)
+        identity = identity_from_card(card, hall.identity_key, hall.today())
     ticket, checkin = await request.app[APPOINTMENTS].issue(
-        req.service, kiosk=req.kiosk, identity=identity, code=req.appointment
+        req.service, kiosk=kiosk, identity=identity, code=req.appointment
     )
     return web.json_response({"ticket": hall.ticket_view(ticket), **checkin}, status=201)
+
+
+def _issuer(request: web.Request, req: TicketRequest) -> str | None:
+    """Who may take a ticket, and as which kiosk: a paired kiosk, only as itself (the card it
+    just read and the appointment it checks in belong to the visitor standing at it), or staff,
+    without an identity, an appointment or a kiosk's pending card."""
+    if req.kiosk is not None and req.kiosk not in request.app[HALL].kiosks:
+        raise ApiError(404, "unknown_kiosk", f"no kiosk {req.kiosk!r}")
+    kiosk = kiosk_of(device_of(request))
+    if kiosk is not None:
+        if req.kiosk is not None and req.kiosk != kiosk:
+            raise ApiError(403, "wrong_kiosk", f"this credential is kiosk {kiosk}'s")
+        wait = request.app[LIMITER].hit("kiosk_ticket", kiosk)
+        if wait is not None:
+            raise TooMany(wait, "tickets at this kiosk")
+        return kiosk
+    if principal(request) is None:
+        raise ApiError(
+            401,
+            "kiosk_credential_required",
+            "tickets are taken at a paired kiosk (hall-server device add) or by staff",
+        )
+    if req.id_card is not None or req.appointment is not None or req.kiosk is not None:
+        raise ApiError(
+            403, "kiosk_only", "only a paired kiosk attaches an ID card or checks in an appointment"
+        )
+    return None
 
 
 @routes.get("/api/v1/tickets/{token}")

@@ -37,6 +37,7 @@ from hall_server.http.common import (
     HALL,
     HUB,
     ApiError,
+    device_of,
     principal,
     require,
 )
@@ -90,6 +91,8 @@ async def kiosk_ws(request: web.Request) -> web.WebSocketResponse:
     kiosk = request.match_info["kiosk"]
     if kiosk not in hall.kiosks:
         raise web.HTTPNotFound(text=f"no kiosk {kiosk!r}")
+    if device_of(request) != kiosk:  # card reads and print progress are the kiosk's own
+        raise web.HTTPUnauthorized(text=f"only kiosk {kiosk}'s paired devices listen here")
     ws = web.WebSocketResponse(heartbeat=20, max_msg_size=4096)
     await ws.prepare(request)
     snapshot = {**state_message(hall), "type": "snapshot", "kiosk": kiosk}

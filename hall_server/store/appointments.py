@@ -41,7 +41,7 @@ def missed_slot_ends(
         r["slot_end"]
         for r in store.db.query(
             "SELECT slot_end FROM appointments WHERE person = ? AND slot_end >= ? AND "
-            "(status = 'missed' OR (status = 'booked' AND slot_end + ? < ?))",
+            "verified = 1 AND (status = 'missed' OR (status = 'booked' AND slot_end + ? < ?))",
             [person, since, grace, now],
         )
     ]

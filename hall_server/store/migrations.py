@@ -256,6 +256,22 @@ def v6_appointment_item(db: Database) -> None:
     db["appointments"].add_column("item", str)
 
 
+def v7_device_credentials(db: Database) -> None:
+    """Kiosks and evaluator pads as paired devices: one-time pairing codes and the browsers
+    they paired (hashes only; see ``guard/credentials.py``)."""
+    db["pairing_codes"].create(
+        {"code_hash": str, "device": str, "expires_at": float, "single_use": int, "used_at": float},
+        pk="code_hash",
+    )
+    db["device_sessions"].create(
+        {"token_hash": str, "device": str, "created_at": float}, pk="token_hash"
+    )
+    db["device_sessions"].create_index(["device"])
+    # a booking whose phone was proven (SMS code); only those count towards a suspension.
+    # Earlier bookings keep counting as they did.
+    db.execute("ALTER TABLE appointments ADD COLUMN verified INTEGER NOT NULL DEFAULT 1")
+
+
 MIGRATIONS: list[Callable[[Database], None]] = [
     v1_core,
     v2_appointments_ratings,
@@ -263,4 +279,5 @@ MIGRATIONS: list[Callable[[Database], None]] = [
     v4_devices,
     v5_webhooks,
     v6_appointment_item,
+    v7_device_credentials,
 ]

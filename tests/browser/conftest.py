@@ -51,9 +51,16 @@ def browser() -> Iterator[Browser]:
         b.close()
 
 
+# bypass_csp: Playwright evaluates wait_for_function's string predicates with eval, which the
+# pages' Content-Security-Policy forbids. That the pages themselves run under the policy is
+# tested without the bypass in tests/browser/test_csp.py.
+
+
 @pytest.fixture
 def page(browser: Browser) -> Iterator[Page]:
-    context = browser.new_context(viewport={"width": 1920, "height": 1080}, locale="zh-CN")
+    context = browser.new_context(
+        bypass_csp=True, viewport={"width": 1920, "height": 1080}, locale="zh-CN"
+    )
     pg = context.new_page()
     yield pg
     context.close()
@@ -62,7 +69,11 @@ def page(browser: Browser) -> Iterator[Page]:
 @pytest.fixture
 def touch_page(browser: Browser) -> Iterator[Page]:
     context = browser.new_context(
-        viewport={"width": 1080, "height": 1920}, has_touch=True, is_mobile=False, locale="zh-CN"
+        bypass_csp=True,
+        viewport={"width": 1080, "height": 1920},
+        has_touch=True,
+        is_mobile=False,
+        locale="zh-CN",
     )
     pg = context.new_page()
     yield pg

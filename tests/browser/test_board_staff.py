@@ -17,7 +17,9 @@ pytestmark = pytest.mark.browser
 
 
 def issue(server: ServerProcess, service: str = "social-insurance") -> str:
-    status, body = server.request("POST", "/api/v1/tickets", {"service": service})
+    status, body = server.request(
+        "POST", "/api/v1/tickets", {"service": service}, token=server.paired("k1")
+    )
     assert status == 201, body
     return body["ticket"]["number"]
 
@@ -28,7 +30,7 @@ def open_board(page: Page, server: ServerProcess, query: str = "") -> None:
 
 
 def staff_context(browser: Browser, server: ServerProcess, user: str) -> BrowserContext:
-    ctx = browser.new_context(viewport={"width": 1920, "height": 1080})
+    ctx = browser.new_context(bypass_csp=True, viewport={"width": 1920, "height": 1080})
     resp = ctx.request.post(
         f"{server.url}/api/v1/auth/login", data={"username": user, "password": "demo"}
     )

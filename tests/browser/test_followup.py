@@ -24,12 +24,19 @@ COMMENT = "等了一个多小时，窗口还态度冷淡"
 def served_and_rated(server: ServerProcess, level: int, options: list[str]) -> dict:
     """A ticket served at window 1 by staff1, then rated on the window's pad."""
     staff = server.login("staff1")
-    assert server.request("POST", "/api/v1/tickets", {"service": "social-insurance"})[0] == 201
+    assert (
+        server.request(
+            "POST", "/api/v1/tickets", {"service": "social-insurance"}, token=server.paired("k1")
+        )[0]
+        == 201
+    )
     status, called = server.request("POST", "/api/v1/windows/1/call", token=staff)
     assert status == 200, called
     assert server.request("POST", "/api/v1/windows/1/finish", token=staff)[0] == 200
     rating = {"ticket": called["ticket"]["id"], "level": level, "options": options}
-    status, body = server.request("POST", "/api/v1/ratings", {**rating, "comment": COMMENT})
+    status, body = server.request(
+        "POST", "/api/v1/ratings", {**rating, "comment": COMMENT}, token=server.paired("pad:1")
+    )
     assert status == 201, body
     return body
 

@@ -33,7 +33,12 @@ def test_dashboard_shows_queues_pushes_an_alarm_and_records_who_acknowledged_it(
     expect(page.locator("#windows tr")).to_have_count(11)
     expect(page.locator("#no-alarms")).to_be_visible()
     for _ in range(12):
-        assert s.request("POST", "/api/v1/tickets", {"service": "social-insurance"})[0] == 201
+        assert (
+            s.request(
+                "POST", "/api/v1/tickets", {"service": "social-insurance"}, token=s.paired("k1")
+            )[0]
+            == 201
+        )
     alarm = page.locator("#alarms li")
     expect(alarm).to_have_count(1)
     expect(alarm).to_contain_text("社会保障：等候 12 人")
@@ -56,7 +61,7 @@ def test_dashboard_shows_queues_pushes_an_alarm_and_records_who_acknowledged_it(
 
 def test_reports_draw_their_charts_and_export(page: Page, live_server: ServerProcess) -> None:
     s = live_server
-    s.request("POST", "/api/v1/tickets", {"service": "tax"})
+    s.request("POST", "/api/v1/tickets", {"service": "tax"}, token=s.paired("k1"))
     login(page, s, "/manager/reports?by=service")
     table = page.locator("#report")
     expect(table.locator("tbody th").first).to_have_text("社会保障")

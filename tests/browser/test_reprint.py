@@ -33,7 +33,7 @@ def test_kiosk_reprints_a_ticket_after_the_paper_ran_out_once_it_is_refilled(
     touch_page: Page, live_server: ServerProcess
 ) -> None:
     s, page = live_server, touch_page
-    page.goto(f"{s.url}/kiosk/k1?idle=600")
+    page.goto(s.pairing_url("/kiosk/k1?idle=600", "k1"))
     expect(page.locator("body")).to_have_attribute("data-link", "open")
     simulate(s, "k1", "paper_out")
     page.wait_for_function("hallqKiosk.state.printer === 'paper_out'")
@@ -104,7 +104,9 @@ def test_clerk_sees_a_failed_print_live_and_reprints_it_by_keyboard(
     expect(box).to_have_attribute("data-count", str(failed_before))
 
     simulate(s, "k2", "paper_out")
-    status, body = s.request("POST", "/api/v1/tickets", {"service": "tax", "kiosk": "k2"})
+    status, body = s.request(
+        "POST", "/api/v1/tickets", {"service": "tax", "kiosk": "k2"}, token=s.paired("k2")
+    )
     assert status == 201, body
     number = body["ticket"]["number"]
     expect(box).to_have_attribute("data-count", str(failed_before + 1))

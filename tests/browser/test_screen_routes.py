@@ -10,6 +10,7 @@ from aiohttp import ClientWebSocketResponse
 from hall_server.app import make_app
 from hall_server.config import HallConfig
 from hall_server.http.common import HUB
+from tests.support import bearer, kiosk_client, paired
 
 
 async def next_for_k1(ws: ClientWebSocketResponse) -> dict:
@@ -26,7 +27,8 @@ async def next_for_k1(ws: ClientWebSocketResponse) -> dict:
 async def test_kiosk_socket_passes_queue_state_and_only_its_own_device_messages(
     aiohttp_client, tmp_path: Path, demo_config: HallConfig
 ) -> None:
-    client = await aiohttp_client(make_app(demo_config, tmp_path / "hall.db"))
+    app = make_app(demo_config, tmp_path / "hall.db")
+    client = await kiosk_client(aiohttp_client, app, tmp_path / "hall.db")
     async with client.ws_connect("/ws/kiosk/k1") as ws:
         snapshot = await ws.receive_json(timeout=5)
         assert snapshot["type"] == "snapshot" and snapshot["kiosk"] == "k1"
@@ -37,7 +39,8 @@ async def test_kiosk_socket_passes_queue_state_and_only_its_own_device_messages(
         hub.publish({"type": "card", "kiosk": "k1", "name_masked": "张*三", "priority": True})
         got = await next_for_k1(ws)
         assert got == {"type": "card", "kiosk": "k1", "name_masked": "张*三", "priority": True}
-        resp = await client.post("/api/v1/tickets", json={"service": "tax"})
+        at_k2 = bearer(paired(tmp_path / "hall.db", "k2"))  # another kiosk's ticket
+        resp = await client.post("/api/v1/tickets", json={"service": "tax"}, headers=at_k2)
         assert resp.status == 201
         state = await next_for_k1(ws)
         assert state["type"] == "state"

@@ -25,7 +25,7 @@ from hall_server.core.identity import identity_from_card
 from hall_server.http.common import DEVICES, HALL
 from hall_server.store.accounts import Accounts
 from hall_server.store.devices import add_token
-from tests.support import eventually, kiosk_hall_toml, printed_tickets
+from tests.support import bearer, eventually, kiosk_hall_toml, paired, printed_tickets
 
 CONFIG = kiosk_hall_toml("测试镇便民服务中心", kiosks=("k1", "k2"), hall_id="t", priority_age=60)
 
@@ -99,9 +99,16 @@ async def devices(http) -> dict:
         return {d["kiosk"]: d for d in await r.json()}
 
 
-async def take(http, kiosk: str = "k1") -> dict:
+def kiosk_page(server, kiosk: str = "k1") -> dict[str, str]:
+    """The credential of `kiosk`'s paired screen."""
+    return bearer(paired(server.app[HALL].store.path, kiosk))
+
+
+async def take(http, server, kiosk: str = "k1") -> dict:
+    """A ticket taken at `kiosk`'s paired screen."""
+    auth = kiosk_page(server, kiosk)
     async with http.post(
-        "/api/v1/tickets", json={"service": "social-insurance", "kiosk": kiosk}
+        "/api/v1/tickets", json={"service": "social-insurance", "kiosk": kiosk}, headers=auth
     ) as r:
         assert r.status == 201
         return (await r.json())["ticket"]
@@ -137,14 +144,14 @@ async def test_agent_reports_its_devices_and_prints_each_ticket_taken_at_its_kio
     assert state["k1"]["mode"] == "agent" and state["k1"]["connected"]
     assert state["k1"]["last_seen"]
     assert state["k2"]["printer"] is None and state["k2"]["connected"] is False  # no devices
-    ticket = await take(http)
+    ticket = await take(http, server)
     await eventually(lambda: kiosk.printed(ticket["number"]), what="ticket printed")
     [printed] = kiosk.printed(ticket["number"])
     base = str(server.make_url("")).rstrip("/")
     assert printed.qr_codes == [f"{base}/t/{ticket['token']}"]
     assert "社会保障" in printed.text and "测试镇便民服务中心" in printed.text
     await wait_job(http, ticket["token"], "done")  # the agent's report follows the paper
-    await take(http, "k2")  # no printer there: no job, no failure
+    await take(http, server, "k2")  # no printer there: no job, no failure
     assert [j.kiosk for j in server.app[DEVICES].jobs.values()] == ["k1"]
 
 
@@ -158,7 +165,7 @@ async def test_paper_out_mid_job_keeps_the_ticket_reports_it_and_a_reprint_print
     server, http = hall
     await wait_devices(http, lambda s: s["k1"]["printer"] == "ok", "printer ok")
     kiosk.printer.run_out_after(3)
-    ticket = await take(http)
+    ticket = await take(http, server)
     assert (await wait_job(http, ticket["token"], "failed"))["reason"] == "paper_out"
     [torn] = kiosk.printer.tickets
     assert torn.cut is None
@@ -182,7 +189,7 @@ async def test_paper_out_mid_job_keeps_the_ticket_reports_it_and_a_reprint_print
 async def test_a_printed_job_is_not_printed_again_when_the_agent_reconnects(hall, kiosk):
     server, http = hall
     await wait_devices(http, lambda s: s["k1"]["printer"] == "ok", "printer ok")
-    ticket = await take(http)
+    ticket = await take(http, server)
     await wait_job(http, ticket["token"], "done")
     await server.app[DEVICES].kiosks["k1"].link.close()  # the network drops
     await eventually(lambda: kiosk.connections == 2, what="reconnected")
@@ -201,7 +208,7 @@ async def test_ticket_taken_while_the_agent_is_away_fails_at_once_and_staff_can_
     kiosk.task.cancel()
     await asyncio.gather(kiosk.task, return_exceptions=True)
     await wait_devices(http, lambda s: not s["k1"]["connected"], "agent gone")
-    ticket = await take(http)
+    ticket = await take(http, server)
     job = await wait_job(http, ticket["token"], "failed")
     assert job["reason"] == "offline"
     job_id = server.app[DEVICES].job_of_ticket(ticket["id"]).id
@@ -263,7 +270,7 @@ async def test_a_device_loop_cancelled_as_it_is_asked_to_check_now_stops():
 async def test_a_card_read_goes_to_the_kiosk_page_masked_and_to_the_next_ticket_there(hall, kiosk):
     server, http = hall
     hall_ = server.app[HALL]
-    async with http.ws_connect("/ws/kiosk/k1") as page:
+    async with http.ws_connect("/ws/kiosk/k1", headers=kiosk_page(server)) as page:
         assert (await page.receive_json())["type"] == "snapshot"
         kiosk.reader.place(RESIDENT)
         while (msg := await page.receive_json(timeout=5))["type"] != "card":
@@ -279,17 +286,17 @@ async def test_a_card_read_goes_to_the_kiosk_page_masked_and_to_the_next_ticket_
         card = {"id_number": RESIDENT.id_number, "name": RESIDENT.name}
         expected = identity_from_card(card, hall_.identity_key, hall_.today())
         assert hall_.pending_identity["k1"][0].hash == expected.hash  # hashed on the kiosk PC
-        ticket = await take(http)
+        ticket = await take(http, server)
         assert ticket["priority"] == "priority" and ticket["name_masked"] == "张*丰"
         assert "k1" not in hall_.pending_identity
-        second = await take(http)  # the card belonged to one ticket only
+        second = await take(http, server)  # the card belonged to one ticket only
         assert second["priority"] == "normal" and second["name_masked"] is None
 
 
 async def test_a_card_whose_number_fails_its_check_is_refused(hall, kiosk):
     server, http = hall
     forged = replace(RESIDENT, id_number=RESIDENT.id_number[:-1] + "1")
-    async with http.ws_connect("/ws/kiosk/k1") as page:
+    async with http.ws_connect("/ws/kiosk/k1", headers=kiosk_page(server)) as page:
         await page.receive_json()
         kiosk.reader.place(forged)
         while (msg := await page.receive_json(timeout=5))["type"] not in ("card", "card_rejected"):
@@ -302,7 +309,7 @@ async def test_device_add_prints_a_token_stored_only_as_a_hash_and_remove_revoke
     server, _ = hall
     db = str(server.app[HALL].store.path)
     main(["device", "add", "k2", "--db", db])
-    token = capsys.readouterr().out.strip()
+    token = capsys.readouterr().out.splitlines()[0]
     assert len(token) >= 40
     for f in server.app[HALL].store.path.parent.glob("hall.db*"):
         assert token.encode() not in f.read_bytes()

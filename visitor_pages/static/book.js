@@ -131,15 +131,49 @@
     });
   }
 
+  let lastContact = null;
+
+  /* The nonce whose SHA-256 with the challenge starts with `bits` zero bits (guard/pow.py). */
+  async function work(challenge, bits) {
+    const enc = new TextEncoder();
+    for (let n = 0; ; n++) {
+      const d = new Uint8Array(await crypto.subtle.digest("SHA-256", enc.encode(challenge + ":" + n)));
+      let zeros = 0;
+      for (const byte of d) {
+        if (byte === 0) { zeros += 8; continue; }
+        zeros += Math.clz32(byte) - 24;
+        break;
+      }
+      if (zeros >= bits) return String(n);
+    }
+  }
+  if ($("send-code")) {
+    $("send-code").addEventListener("click", async () => {
+      showError(null);
+      const r = await hallq.api("POST", "/api/v1/appointments/phone-code", { phone: $("phone").value.trim() });
+      if (!r.ok) return showError(r.error);
+      $("send-code").textContent = T["book.code_sent"];
+      $("phone_code").focus();
+    });
+  }
+
   $("booking").addEventListener("submit", async (ev) => {
     ev.preventDefault();
     showError(null);
     const idNumber = $("id_number").value.trim(), phone = $("phone").value.trim();
     const body = { service: pick.service, date: pick.date, slot: pick.slot, name: $("name").value.trim() };
     if (pick.item) body.item = pick.item;
-    if (idNumber) body.id_number = idNumber; else if (phone) body.phone = phone;
+    if (idNumber) body.id_number = idNumber;
+    if (phone && (!idNumber || $("phone_code"))) body.phone = phone;
+    if ($("phone_code")) body.phone_code = $("phone_code").value.trim();
+    lastContact = idNumber || phone;
     $("submit").disabled = true;
-    const r = await hallq.api("POST", "/api/v1/appointments", body);
+    let r = await hallq.api("POST", "/api/v1/appointments", body);
+    if (r.status === 428 && r.error.challenge) {
+      // the hall is flooded with bookings: prove a little work (about a second), then retry
+      body.pow = { challenge: r.error.challenge, nonce: await work(r.error.challenge, r.error.difficulty) };
+      r = await hallq.api("POST", "/api/v1/appointments", body);
+    }
     $("submit").disabled = false;
     if (!r.ok) {
       showError(r.error);
@@ -196,9 +230,14 @@
     if (code) find(code);
   });
 
+  /* A code alone does not cancel: the holder gives the ID or phone number they booked with
+     (remembered when the booking was made on this page). */
   $("cancel").addEventListener("click", async () => {
     if (!confirm(T["book.cancel_confirm"])) return;
-    const r = await hallq.api("DELETE", "/api/v1/appointments/" + $("result-code").dataset.code);
+    const contact = lastContact || prompt(T["book.cancel_contact"]);
+    if (!contact) return;
+    const r = await hallq.api("DELETE", "/api/v1/appointments/" + $("result-code").dataset.code,
+                              { contact: contact.trim() });
     if (!r.ok) return showError(r.error);
     show(r.data);
     $("result-status").textContent = T["book.cancelled"];
