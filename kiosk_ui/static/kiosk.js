@@ -52,8 +52,10 @@
   addEventListener("resize", moreCue);
   $("more-cue").addEventListener("click", () => {
     const box = $("services");
+    document.body.dataset.scrolling = "1";
     box.scrollBy({ top: box.clientHeight * 0.8, behavior: "smooth" });
   });
+  $("services").addEventListener("scrollend", () => { document.body.dataset.scrolling = "0"; moreCue(); });
 
   function error(text) {
     const e = $("error");
