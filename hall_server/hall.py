@@ -240,7 +240,8 @@ class Hall:
             case "transfer":
                 await self._run(e.transfer, window, kw["service"], now, by)
             case "pause":
-                await self._run(e.set_window, window, WindowStatus.PAUSED, now, by)
+                reason = kw.get("reason")
+                await self._run(e.set_window, window, WindowStatus.PAUSED, now, by, reason)
             case "resume":
                 await self._run(e.set_window, window, WindowStatus.OPEN, now, by)
             case _:
@@ -347,6 +348,7 @@ class Hall:
                     "services": list(w.services),
                     "status": state.status.value,
                     "staffed": w.id in self.staffed,
+                    "pause_reason": state.pause_reason,
                     "current": cur.number if cur else None,
                     "current_status": cur.status.value if cur else None,
                     "current_service": cur.service if cur else None,

@@ -18,8 +18,10 @@ from hall_server.core.engine import (
     Status,
     TicketCalled,
     TicketIssued,
+    WindowChanged,
     WindowDef,
     WindowStatus,
+    event_from_dict,
 )
 
 SERVICES = [ServiceDef("a", "A"), ServiceDef("b", "B"), ServiceDef("c", "C")]
@@ -189,6 +191,35 @@ def test_paused_window_cannot_call_and_resumes() -> None:
     e.set_window("1", WindowStatus.OPEN, 4)
     e.call_next("1", 5)
     assert called(e, "1") is not None
+
+
+def test_a_pause_records_its_reason_until_the_window_resumes() -> None:
+    e = make_engine()
+    event = e.set_window("1", WindowStatus.PAUSED, 2, by="wang", reason="lunch")[-1]
+    assert isinstance(event, WindowChanged) and event.reason == "lunch"
+    assert e.windows["1"].pause_reason == "lunch"
+    e.set_window("1", WindowStatus.OPEN, 3)
+    assert e.windows["1"].pause_reason is None
+    replayed = make_engine()  # the reason survives a replay of the log
+    for logged in e.set_window("2", WindowStatus.PAUSED, 4, reason="meeting"):
+        replayed.apply(event_from_dict(logged.to_dict()))
+    assert replayed.windows["2"].pause_reason == "meeting"
+    replayed.apply(event_from_dict(event.to_dict()))
+    assert replayed.windows["1"].pause_reason == "lunch"
+
+
+@pytest.mark.parametrize(
+    ("status", "reason"),
+    [(WindowStatus.PAUSED, "nap"), (WindowStatus.CLOSED, "lunch")],
+)
+def test_only_a_pause_takes_a_reason_and_only_a_known_one(
+    status: WindowStatus, reason: str
+) -> None:
+    e = make_engine()
+    with pytest.raises(EngineError) as err:
+        e.set_window("1", status, 2, reason=reason)
+    assert err.value.code == "invalid_pause_reason"
+    assert e.windows["1"].status is WindowStatus.OPEN
 
 
 def test_cancelled_ticket_leaves_the_queue() -> None:

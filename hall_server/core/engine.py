@@ -63,6 +63,10 @@ class WindowStatus(StrEnum):
     CLOSED = "closed"
 
 
+#: Why a window pauses, as halls record it: lunch (午休), a meeting (会议), answering enquiries
+#: away from the queue (业务咨询), a short absence (临时离开), anything else (其他).
+PAUSE_REASONS = ("lunch", "meeting", "consulting", "away", "other")
+
 #: (status, action) -> new status. Anything not listed is refused with ``invalid_state``.
 TRANSITIONS: dict[tuple[Status, str], Status] = {
     (Status.WAITING, "call"): Status.CALLED,
@@ -219,6 +223,7 @@ class WindowChanged(Event):
     window: str
     status: str
     by: str | None = None
+    reason: str | None = None  # why a window paused (PAUSE_REASONS), for the window and reports
 
 
 EVENT_NAMES: dict[type[Event], str] = {
@@ -289,6 +294,7 @@ class Window:
     status: WindowStatus = WindowStatus.OPEN
     current: str | None = None
     streak: int = 0
+    pause_reason: str | None = None
 
 
 @dataclass
@@ -540,15 +546,30 @@ class Engine:
         return self._commit([TicketCancelled(at=at, ticket_id=ticket_id, by=by)])
 
     def set_window(
-        self, window_id: str, status: WindowStatus, at: float, by: str | None = None
+        self,
+        window_id: str,
+        status: WindowStatus,
+        at: float,
+        by: str | None = None,
+        reason: str | None = None,
     ) -> list[Event]:
-        """Pause, resume, open or close a window. Closing keeps the ticket in hand to finish."""
+        """Pause, resume, open or close a window. Closing keeps the ticket in hand to finish.
+        A pause may say why (one of :data:`PAUSE_REASONS`); nothing else takes a reason."""
         w = self.window(window_id)
         self._roll(at)
         status = WindowStatus(status)
         if w.status is status:
             raise EngineError("conflict", f"already_{status.value}", f"window is already {status}")
-        return self._commit([WindowChanged(at=at, window=w.id, status=status.value, by=by)])
+        if reason is not None and (
+            status is not WindowStatus.PAUSED or reason not in PAUSE_REASONS
+        ):
+            raise EngineError(
+                "invalid",
+                "invalid_pause_reason",
+                f"a pause's reason is one of {', '.join(PAUSE_REASONS)}; only a pause has one",
+            )
+        event = WindowChanged(at=at, window=w.id, status=status.value, by=by, reason=reason)
+        return self._commit([event])
 
     def close_day(self, at: float) -> list[Event]:
         """End the business day: every ticket that has not ended expires."""
@@ -755,4 +776,6 @@ class Engine:
         t.finished_at = e.at
 
     def _on_window_changed(self, e: WindowChanged) -> None:
-        self.windows[e.window].status = WindowStatus(e.status)
+        w = self.windows[e.window]
+        w.status = WindowStatus(e.status)
+        w.pause_reason = e.reason if w.status is WindowStatus.PAUSED else None

@@ -89,12 +89,15 @@
     const rows = windows.map((w) => {
       const tr = document.createElement("tr");
       tr.dataset.window = w.id;
-      const status = cell("span", T[w.status] || w.status, "pill");
-      status.dataset.status = w.status;
+      // an open window nobody is signed in at serves nobody: say so, do not count it open
+      const shown = w.status === "open" && w.staffed === false ? "unstaffed" : w.status;
+      const status = cell("span", T[shown] || shown, "pill");
+      status.dataset.status = shown;
       const st = document.createElement("td");
       st.append(status);
       const timer = w.called_at ? clock((now - Date.parse(w.called_at)) / 1000) : "—";
-      tr.append(cell("th", en ? w.name_en || w.name : w.name), st, cell("td", w.current || "—"), cell("td", timer, "num"));
+      const name = en ? w.name_en || w.name : w.name;
+      tr.append(cell("th", name), st, cell("td", w.current || "—"), cell("td", timer, "num"));
       tr.firstChild.scope = "row";
       return tr;
     });
