@@ -15,7 +15,8 @@
     if (cls) el.className = cls;
     return el;
   };
-  const mins = (s) => (s == null ? "—" : (s / 60).toFixed(1) + " " + T.minutes);
+  /* Whole minutes, as people read a wait (0.4′ reads as nothing); under a minute is "<1". */
+  const mins = (s) => (s == null ? "—" : (s > 0 && s < 60 ? "<1" : String(Math.round(s / 60))) + " " + T.minutes);
   const clock = (s) => {
     s = Math.max(0, Math.floor(s));
     return Math.floor(s / 60) + ":" + String(s % 60).padStart(2, "0");
