@@ -122,6 +122,19 @@ def test_recall_three_times_marks_no_show() -> None:
     assert e.windows["3"].current is None
 
 
+def test_the_item_a_visitor_came_for_stays_with_the_ticket_through_a_transfer() -> None:
+    e = make_engine()
+    ev = e.issue("a", 1, token="t", item="A-012")
+    t = next(x for x in ev if isinstance(x, TicketIssued))
+    assert t.item == "A-012" and e.tickets[t.ticket_id].item == "A-012"
+    e.call_next("1", 10)
+    (moved,) = e.transfer("1", "c", 20)
+    assert e.tickets[moved.successor_id].item == "A-012"
+    replayed = make_engine()
+    replayed.apply(event_from_dict(ev[-1].to_dict()))
+    assert replayed.tickets[t.ticket_id].item == "A-012"
+
+
 def test_transfer_keeps_number_token_and_issue_time_and_goes_ahead_of_later_tickets() -> None:
     e = make_engine()
     t = issue(e, "a", 1)

@@ -165,6 +165,7 @@ class TicketIssued(Event):
     identity: str | None = None
     name_masked: str | None = None
     appointment: str | None = None
+    item: str | None = None  # the service item (事项) the visitor came for, when they said
 
 
 @dataclass(frozen=True)
@@ -266,6 +267,7 @@ class Ticket:
     identity: str | None = None
     name_masked: str | None = None
     appointment: str | None = None
+    item: str | None = None
     status: Status = Status.WAITING
     called_at: float | None = None
     started_at: float | None = None
@@ -448,6 +450,7 @@ class Engine:
         identity: str | None = None,
         name_masked: str | None = None,
         appointment: str | None = None,
+        item: str | None = None,
     ) -> list[Event]:
         svc = self.service(service)
         self._roll(at)
@@ -466,6 +469,7 @@ class Engine:
                     identity=identity,
                     name_masked=name_masked,
                     appointment=appointment,
+                    item=item,
                 )
             ]
         )
@@ -700,6 +704,7 @@ class Engine:
             identity=e.identity,
             name_masked=e.name_masked,
             appointment=e.appointment,
+            item=e.item,
         )
         self.tickets[t.id] = t
         self.by_token[t.token] = t.id
@@ -761,6 +766,7 @@ class Engine:
             identity=t.identity,
             name_masked=t.name_masked,
             appointment=t.appointment,
+            item=t.item,
             predecessor=t.id,
         )
         self.tickets[s.id] = s

@@ -26,6 +26,7 @@ class TicketRequest(_Body):
     kiosk: str | None = Field(default=None, max_length=64)
     appointment: str | None = Field(default=None, max_length=64)
     id_card: dict[str, Any] | None = None
+    item: str | None = Field(default=None, min_length=1, max_length=32)
 
 
 # -- visitors ---------------------------------------------------------------------------------
@@ -50,7 +51,7 @@ async def issue_ticket(request: web.Request) -> web.Response:
     if req.id_card is not None:
         identity = identity_from_card(req.id_card, hall.identity_key, hall.today())
     ticket, checkin = await request.app[APPOINTMENTS].issue(
-        req.service, kiosk=req.kiosk, identity=identity, code=req.appointment
+        req.service, kiosk=req.kiosk, identity=identity, code=req.appointment, item=req.item
     )
     return web.json_response({"ticket": hall.ticket_view(ticket), **checkin}, status=201)
 

@@ -256,6 +256,12 @@ def v6_appointment_item(db: Database) -> None:
     db["appointments"].add_column("item", str)
 
 
+def v7_ticket_item(db: Database) -> None:
+    """The service item a ticket is for, so the clerk and the reports know what people came
+    for, not only the category."""
+    db["tickets"].add_column("item", str)
+
+
 MIGRATIONS: list[Callable[[Database], None]] = [
     v1_core,
     v2_appointments_ratings,
@@ -263,4 +269,5 @@ MIGRATIONS: list[Callable[[Database], None]] = [
     v4_devices,
     v5_webhooks,
     v6_appointment_item,
+    v7_ticket_item,
 ]

@@ -64,6 +64,7 @@
     $("cur-status").textContent = status ? T["staff.status." + status] || status : "";
     $("cur-recalls").textContent = t && t.recalls ? fmt(T["staff.recalls"], { n: t.recalls }) : "";
     renderWho(t);
+    $("cur-item").textContent = t ? (lang === "en" && t.item_name_en) || t.item_name || "" : "";
     const ws = $("window-status");
     ws.dataset.status = w.status || "";
     ws.textContent = w.status ? T["staff." + w.status] : "";
