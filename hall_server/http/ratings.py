@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from hall_server import ratings as ratings_mod
 from hall_server.core.access import Role
 from hall_server.core.ratings import FOLLOWUP, REASONS
-from hall_server.http.common import HALL, RATINGS, ApiError, body, require, row_id
+from hall_server.http.common import HALL, HUB, RATINGS, ApiError, body, require, row_id
 from hall_server.http.params import day_param
 
 routes = web.RouteTableDef()
@@ -41,6 +41,8 @@ async def rate(request: web.Request) -> web.Response:
     out = await request.app[RATINGS].rate(
         req.level, token=req.token, ticket_id=req.ticket, options=req.options, comment=req.comment
     )
+    # the window's pad stops asking at once when the holder rated on their phone
+    request.app[HUB].publish({"type": "rated", "window": out["window"], "ticket": out["ticket"]})
     return web.json_response(out, status=201)
 
 
