@@ -39,7 +39,10 @@ log = logging.getLogger(__name__)
 
 Listener = Callable[[Sequence[Event], "Hall"], None]
 
-WINDOW_ACTIONS = ("call", "recall", "start", "finish", "no-show", "transfer", "pause", "resume")
+WINDOW_ACTIONS = (
+    *("call", "recall", "start", "finish", "no-show", "undo-no-show", "transfer", "pause"),
+    "resume",
+)
 
 
 class HallUnavailable(Exception):
@@ -247,6 +250,8 @@ class Hall:
                 await self._run(e.finish, window, now, by)
             case "no-show":
                 await self._run(e.no_show, window, now, by)
+            case "undo-no-show":
+                await self._run(e.undo_no_show, window, now, by)
             case "transfer":
                 await self._run(e.transfer, window, kw["service"], now, by)
             case "pause":

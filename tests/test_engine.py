@@ -426,3 +426,37 @@ HallMachine.TestCase.settings = settings(
     suppress_health_check=[HealthCheck.too_slow],
 )
 test_engine_keeps_the_queue_rules = HallMachine.TestCase
+
+
+def test_a_no_show_can_be_taken_back_within_a_minute_and_is_called_again() -> None:
+    e = make_engine()
+    t = issue(e, "a", 1)
+    e.call_next("1", 10)
+    e.no_show("1", 20, by="wang")
+    assert e.tickets[t].status is Status.NO_SHOW and called(e, "1") is None
+    (undone,) = e.undo_no_show("1", 75, by="wang")
+    assert undone.by == "wang" and undone.ticket_id == t
+    assert e.tickets[t].status is Status.CALLED and called(e, "1") == t
+    assert e.tickets[t].finished_at is None
+    with pytest.raises(EngineError) as err:  # once only
+        e.undo_no_show("1", 76)
+    assert err.value.code == "nothing_to_undo"
+
+
+def test_a_no_show_cannot_be_taken_back_late_or_over_someone_else() -> None:
+    e = make_engine()
+    first, second = issue(e, "a", 1), issue(e, "a", 2)
+    e.call_next("1", 10)
+    e.recall("1", 11)
+    e.recall("1", 12)
+    e.recall("1", 13)  # the third recall marks the no-show
+    assert e.tickets[first].status is Status.NO_SHOW
+    e.call_next("1", 20)
+    with pytest.raises(EngineError) as err:
+        e.undo_no_show("1", 30)
+    assert err.value.code == "window_busy"
+    e.finish("1", 40)
+    with pytest.raises(EngineError) as err:
+        e.undo_no_show("1", 13 + 61)
+    assert err.value.code == "undo_too_late"
+    assert e.tickets[first].status is Status.NO_SHOW and e.tickets[second].status is Status.DONE

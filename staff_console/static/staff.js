@@ -185,6 +185,8 @@
         return status === "called" ? "" : fmt(T["staff.why.serving"], { number });
       case "finish": case "transfer":
         return number ? "" : T["staff.why.no_ticket"];
+      case "undo-no-show":
+        return state.undo && Date.now() < state.undo.until ? "" : T["staff.why.no_undo"];
       default:
         return "";
     }
@@ -211,6 +213,7 @@
       case "start": return [fmt(T["staff.msg.start"], { number }), "ok"];
       case "finish": return [fmt(T["staff.msg.finish"], { number }), "ok"];
       case "no-show": return [fmt(T["staff.msg.no_show"], { number }), "warn"];
+      case "undo-no-show": return [fmt(T["staff.msg.undo_no_show"], { number }), "ok"];
       case "transfer": return [fmt(T["staff.msg.transfer"], { number, service: svcName(body.service) }), "ok"];
       case "pause": return [body.reason ? fmt(T["staff.msg.pause_reason"], { reason: T["common.pause." + body.reason] }) : T["staff.msg.pause"], "warn"];
       case "resume": return [T["staff.msg.resume"], "ok"];
@@ -236,6 +239,8 @@
       renderCurrent();
       const [text, kind] = confirmation(action, t, body || {});
       message(text, kind);
+      if (t && t.status === "no_show") offerUndo(t.number);
+      else if (action !== "pause" && action !== "resume") offerUndo(null);
       document.body.dataset.lastAction = action;
     } finally {
       state.busy = false;
@@ -406,6 +411,23 @@
     if (b) { ev.preventDefault(); b.click(); }
   });
 
+  /* A no-show can be taken back for a minute (the visitor was there after all): a button
+     beside the message, and U. The server checks the minute; this only hides the offer. */
+  const UNDO_MS = 60000;
+  let undoTimer = null;
+  function offerUndo(number) {
+    clearTimeout(undoTimer);
+    const b = $("undo-btn");
+    b.hidden = !number;
+    state.undo = number ? { number, until: Date.now() + UNDO_MS } : null;
+    if (number) {
+      $("undo-hint").textContent = fmt(T["staff.undo_hint"], { seconds: UNDO_MS / 1000 });
+      undoTimer = setTimeout(() => offerUndo(null), UNDO_MS);
+    }
+    $("undo-hint").hidden = !number;
+  }
+  $("undo-btn").addEventListener("click", () => run("undo-no-show"));
+
   function run(action) {
     const reason = why(action);
     if (reason) { message(reason, "error"); return; }
@@ -419,7 +441,7 @@
     b.addEventListener("click", () => { b.blur(); run(b.dataset.action); });
   }
 
-  const KEYS = { " ": "call", n: "call", r: "recall", s: "start", f: "finish", x: "no-show", t: "transfer", c: "call-number", j: "print-jobs" };
+  const KEYS = { " ": "call", n: "call", r: "recall", s: "start", f: "finish", x: "no-show", u: "undo-no-show", t: "transfer", c: "call-number", j: "print-jobs" };
   document.addEventListener("keydown", (ev) => {
     if (ev.ctrlKey || ev.altKey || ev.metaKey || ev.repeat) return;
     if (document.querySelector("dialog[open]")) return;

@@ -84,6 +84,17 @@ def test_console_confirms_what_happened_and_disables_what_cannot_apply(
     expect(message).to_have_attribute("data-kind", "warn")
     expect(page.locator("#cur-number")).to_have_attribute("data-number", "")
     expect(button(page, "recall")).to_be_disabled()
+    # the visitor turns up after all: the clerk takes the no-show back within the minute
+    expect(page.locator("#undo-btn")).to_be_visible()
+    screenshot_both(page, "console-no-show-undo")
+    page.keyboard.press("u")
+    expect(message).to_have_text(f"已撤销：{second} 重新呼叫到本窗口")
+    expect(page.locator("#cur-number")).to_have_attribute("data-number", second)
+    expect(tag).to_have_text("已呼叫")
+    expect(page.locator("#undo-btn")).to_be_hidden()
+    page.keyboard.press("x")
+    expect(message).to_have_text(f"{second} 已记为未到")
+    expect(page.locator("#undo-btn")).to_be_visible()  # offered again, for this no-show
 
     third = issue(live_server, "help-desk")
     expect(button(page, "call")).to_be_enabled()
