@@ -9,7 +9,7 @@ import re
 import pytest
 from playwright.sync_api import Browser, Locator, Page, expect
 
-from devices import idnumber
+from hall_server.core import idnumber
 from tests.browser.helpers import screenshot_both
 from tests.support import ServerProcess
 
