@@ -161,6 +161,7 @@ class DeviceLoop:
             issued_at_text=fields.issued_at_text,
             qr_url=base + fields.qr_path,
             footer=fields.footer,
+            item_name=fields.item_name,
         )
         if known is None:
             self.jobs.submit(ticket, job_id=job_id)

@@ -33,6 +33,7 @@ class TicketPrint:
     issued_at_text: str
     qr_url: str
     footer: str = ""
+    item_name: str = ""  # the 事项 the visitor came for, under the service, when they said
 
 
 @dataclass(frozen=True)
@@ -88,6 +89,8 @@ def render_ticket(ticket: TicketPrint, fmt: TicketFormat | None = None) -> bytes
     w.p.set(align="center")
     w.line(ticket.hall_name, bold=True)
     w.line(ticket.service_name, scale=2)
+    if ticket.item_name:
+        w.line(ticket.item_name, bold=True)
     w.line(ticket.number, scale=fmt.number_scale, bold=True)
     w.line(f"前面还有 {ticket.ahead} 人")
     w.line(f"预计等候：{ticket.eta_text}")

@@ -42,6 +42,7 @@ class TicketFields:
     issued_at_text: str
     qr_path: str
     footer: str = ""
+    item_name: str = ""  # the 事项 the visitor came for, when they chose one
 
 
 @dataclass(frozen=True)

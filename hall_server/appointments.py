@@ -353,6 +353,7 @@ class Appointments:
         kiosk: str | None = None,
         identity: Identity | None = None,
         code: str | None = None,
+        item: str | None = None,
     ) -> tuple[Ticket, dict[str, Any]]:
         """Issue a ticket, checking in an appointment given by code or found by the card; the
         second value is what to add to the answer (``appointment_status`` and a message)."""
@@ -361,6 +362,12 @@ class Appointments:
         code = arrival.appointment["code"] if arrival.consumes and arrival.appointment else None
         if code:
             self._claimed.add(code)
+        if (
+            item is None
+            and arrival.appointment
+            and arrival.service == arrival.appointment.get("service")
+        ):
+            item = arrival.appointment.get("item")  # what they booked, carried to the ticket
         try:
             ticket = await self.hall.issue(
                 arrival.service,
@@ -368,6 +375,7 @@ class Appointments:
                 identity=identity,
                 priority=arrival.priority,
                 appointment=code,
+                item=item,
             )
             if code:
                 await self._update(

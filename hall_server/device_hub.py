@@ -408,6 +408,7 @@ class DeviceHub:
         return {
             "hall_name": hall.config.hall.name,
             "service_name": hall.services[ticket.service].name,
+            "item_name": hall.item_view(ticket)["item_name"] or "",
             "number": ticket.number,
             "ahead": hall.engine.position(ticket) or 0,
             "eta_text": eta,

@@ -39,7 +39,10 @@ log = logging.getLogger(__name__)
 
 Listener = Callable[[Sequence[Event], "Hall"], None]
 
-WINDOW_ACTIONS = ("call", "recall", "start", "finish", "no-show", "transfer", "pause", "resume")
+WINDOW_ACTIONS = (
+    *("call", "recall", "start", "finish", "no-show", "undo-no-show", "transfer", "pause"),
+    "resume",
+)
 
 
 class HallUnavailable(Exception):
@@ -188,10 +191,19 @@ class Hall:
         identity: Identity | None = None,
         priority: Priority = Priority.NORMAL,
         appointment: str | None = None,
+        item: str | None = None,
     ) -> Ticket:
-        """Issue a ticket; it is on disk when this returns."""
+        """Issue a ticket; it is on disk when this returns. ``item`` (a code of one of the
+        service's items) says what the visitor came for."""
         now = self.clock()
         self.engine.service(service)
+        if item is not None and item not in {i.code for i in self.services[service].items}:
+            raise EngineError(
+                "invalid",
+                "unknown_item",
+                f"service {service!r} has no item {item!r}",
+                field="item",
+            )
         if kiosk is not None and kiosk not in self.kiosks:
             raise EngineError(
                 "not_found", "unknown_kiosk", f"no kiosk {kiosk!r}", params={"kiosk": kiosk}
@@ -212,6 +224,7 @@ class Hall:
             identity=identity.hash if identity else None,
             name_masked=identity.name_masked if identity else None,
             appointment=appointment,
+            item=item,
         )
         issued = next(e for e in events if isinstance(e, TicketIssued))
         return self.engine.tickets[issued.ticket_id]
@@ -240,10 +253,13 @@ class Hall:
                 await self._run(e.finish, window, now, by)
             case "no-show":
                 await self._run(e.no_show, window, now, by)
+            case "undo-no-show":
+                await self._run(e.undo_no_show, window, now, by)
             case "transfer":
                 await self._run(e.transfer, window, kw["service"], now, by)
             case "pause":
-                await self._run(e.set_window, window, WindowStatus.PAUSED, now, by)
+                reason = kw.get("reason")
+                await self._run(e.set_window, window, WindowStatus.PAUSED, now, by, reason)
             case "resume":
                 await self._run(e.set_window, window, WindowStatus.OPEN, now, by)
             case _:
@@ -293,8 +309,20 @@ class Hall:
             "kiosk": t.kiosk,
             "name_masked": t.name_masked,
             "appointment": t.appointment,
+            **self.item_view(t),
             "predecessor": t.predecessor,
             "token": t.token,
+        }
+
+    def item_view(self, t: Ticket) -> dict[str, Any]:
+        """The item a ticket is for, by code and by name in both languages."""
+        item = next((i for i in self.services[t.service].items if i.code == t.item), None)
+        if item is None:  # after a transfer the item may belong to the first service
+            item = next((i for s in self.config.service for i in s.items if i.code == t.item), None)
+        return {
+            "item": t.item,
+            "item_name": item.name if item else None,
+            "item_name_en": item.name_en if item else None,
         }
 
     def public_view(self, t: Ticket) -> dict[str, Any]:
@@ -306,6 +334,7 @@ class Hall:
             "service": t.service,
             "service_name": svc.name,
             "service_name_en": svc.name_en,
+            **self.item_view(t),
             "status": t.status.value,
             "priority": t.priority.value,
             "position": self.engine.position(t),
@@ -350,6 +379,7 @@ class Hall:
                     "services": list(w.services),
                     "status": state.status.value,
                     "staffed": w.id in self.staffed,
+                    "pause_reason": state.pause_reason,
                     "current": cur.number if cur else None,
                     "current_status": cur.status.value if cur else None,
                     "current_service": cur.service if cur else None,

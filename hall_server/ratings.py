@@ -60,15 +60,23 @@ class Ratings:
         )
 
     def pad(self, window: str) -> dict[str, Any]:
-        """The evaluator pad's view: the ticket this window finished last, if it is fresh and
-        not yet rated."""
+        """The evaluator pad's view: the ticket this window finished last, if it is fresh, not
+        yet rated (on the pad or the holder's phone) and nobody has been called since: the pad
+        never asks the visitor now at the counter about the one before (``serving`` names who
+        is at the counter instead)."""
         if window not in self.hall.windows_cfg:
             raise DomainError(
                 "not_found", "unknown_window", f"no window {window!r}", params={"window": window}
             )
+        current = self.hall.engine.current(window)
         t = store.last_done_at(self.hall.store, window)
         ticket = None
-        if t and self._open_for(t, self.rules.pad_show_min * 60) and not self._rated(t["id"]):
+        if (
+            current is None
+            and t
+            and self._open_for(t, self.rules.pad_show_min * 60)
+            and not self._rated(t["id"])
+        ):
             svc = self.hall.services[t["service"]]
             ticket = {
                 "id": t["id"],
@@ -81,6 +89,7 @@ class Ratings:
             "window": window,
             "window_name": self.hall.windows_cfg[window].label,
             "ticket": ticket,
+            "serving": current.number if current else None,
         }
 
     # -- rating ------------------------------------------------------------------------------

@@ -388,3 +388,13 @@ async def test_only_windows_a_clerk_is_logged_in_at_and_not_paused_count_as_capa
     r = await client.post("/api/v1/auth/logout", headers=nine)
     assert r.status == 200
     assert (await third())[1:] == (1, False)
+
+
+async def test_a_ticket_carries_the_item_the_visitor_chose(client: TestClient) -> None:
+    t = await take(client, "social-insurance", item="A-012")
+    assert (t["item"], t["item_name"]) == ("A-012", "社会保障卡补领、换领(即时制卡)")
+    public = await (await client.get(f"/api/v1/tickets/{t['token']}")).json()
+    assert public["item_name"] == "社会保障卡补领、换领(即时制卡)"
+    wrong = await client.post("/api/v1/tickets", json={"service": "tax", "item": "A-012"})
+    assert await error(wrong) == (422, "unknown_item")
+    assert (await take(client, "tax"))["item"] is None

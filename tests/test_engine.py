@@ -18,8 +18,10 @@ from hall_server.core.engine import (
     Status,
     TicketCalled,
     TicketIssued,
+    WindowChanged,
     WindowDef,
     WindowStatus,
+    event_from_dict,
 )
 
 SERVICES = [ServiceDef("a", "A"), ServiceDef("b", "B"), ServiceDef("c", "C")]
@@ -120,6 +122,19 @@ def test_recall_three_times_marks_no_show() -> None:
     assert e.windows["3"].current is None
 
 
+def test_the_item_a_visitor_came_for_stays_with_the_ticket_through_a_transfer() -> None:
+    e = make_engine()
+    ev = e.issue("a", 1, token="t", item="A-012")
+    t = next(x for x in ev if isinstance(x, TicketIssued))
+    assert t.item == "A-012" and e.tickets[t.ticket_id].item == "A-012"
+    e.call_next("1", 10)
+    (moved,) = e.transfer("1", "c", 20)
+    assert e.tickets[moved.successor_id].item == "A-012"
+    replayed = make_engine()
+    replayed.apply(event_from_dict(ev[-1].to_dict()))
+    assert replayed.tickets[t.ticket_id].item == "A-012"
+
+
 def test_transfer_keeps_number_token_and_issue_time_and_goes_ahead_of_later_tickets() -> None:
     e = make_engine()
     t = issue(e, "a", 1)
@@ -189,6 +204,35 @@ def test_paused_window_cannot_call_and_resumes() -> None:
     e.set_window("1", WindowStatus.OPEN, 4)
     e.call_next("1", 5)
     assert called(e, "1") is not None
+
+
+def test_a_pause_records_its_reason_until_the_window_resumes() -> None:
+    e = make_engine()
+    event = e.set_window("1", WindowStatus.PAUSED, 2, by="wang", reason="lunch")[-1]
+    assert isinstance(event, WindowChanged) and event.reason == "lunch"
+    assert e.windows["1"].pause_reason == "lunch"
+    e.set_window("1", WindowStatus.OPEN, 3)
+    assert e.windows["1"].pause_reason is None
+    replayed = make_engine()  # the reason survives a replay of the log
+    for logged in e.set_window("2", WindowStatus.PAUSED, 4, reason="meeting"):
+        replayed.apply(event_from_dict(logged.to_dict()))
+    assert replayed.windows["2"].pause_reason == "meeting"
+    replayed.apply(event_from_dict(event.to_dict()))
+    assert replayed.windows["1"].pause_reason == "lunch"
+
+
+@pytest.mark.parametrize(
+    ("status", "reason"),
+    [(WindowStatus.PAUSED, "nap"), (WindowStatus.CLOSED, "lunch")],
+)
+def test_only_a_pause_takes_a_reason_and_only_a_known_one(
+    status: WindowStatus, reason: str
+) -> None:
+    e = make_engine()
+    with pytest.raises(EngineError) as err:
+        e.set_window("1", status, 2, reason=reason)
+    assert err.value.code == "invalid_pause_reason"
+    assert e.windows["1"].status is WindowStatus.OPEN
 
 
 def test_cancelled_ticket_leaves_the_queue() -> None:
@@ -382,3 +426,37 @@ HallMachine.TestCase.settings = settings(
     suppress_health_check=[HealthCheck.too_slow],
 )
 test_engine_keeps_the_queue_rules = HallMachine.TestCase
+
+
+def test_a_no_show_can_be_taken_back_within_a_minute_and_is_called_again() -> None:
+    e = make_engine()
+    t = issue(e, "a", 1)
+    e.call_next("1", 10)
+    e.no_show("1", 20, by="wang")
+    assert e.tickets[t].status is Status.NO_SHOW and called(e, "1") is None
+    (undone,) = e.undo_no_show("1", 75, by="wang")
+    assert undone.by == "wang" and undone.ticket_id == t
+    assert e.tickets[t].status is Status.CALLED and called(e, "1") == t
+    assert e.tickets[t].finished_at is None
+    with pytest.raises(EngineError) as err:  # once only
+        e.undo_no_show("1", 76)
+    assert err.value.code == "nothing_to_undo"
+
+
+def test_a_no_show_cannot_be_taken_back_late_or_over_someone_else() -> None:
+    e = make_engine()
+    first, second = issue(e, "a", 1), issue(e, "a", 2)
+    e.call_next("1", 10)
+    e.recall("1", 11)
+    e.recall("1", 12)
+    e.recall("1", 13)  # the third recall marks the no-show
+    assert e.tickets[first].status is Status.NO_SHOW
+    e.call_next("1", 20)
+    with pytest.raises(EngineError) as err:
+        e.undo_no_show("1", 30)
+    assert err.value.code == "window_busy"
+    e.finish("1", 40)
+    with pytest.raises(EngineError) as err:
+        e.undo_no_show("1", 13 + 61)
+    assert err.value.code == "undo_too_late"
+    assert e.tickets[first].status is Status.NO_SHOW and e.tickets[second].status is Status.DONE

@@ -125,6 +125,7 @@
     num.dataset.number = number;
     $("win-label").textContent = st === "serving" ? T["board.current"] : st === "called" ? T["board.calling"] : "";
     $("win-status").textContent = st === "paused" ? T["board.paused"] : st === "closed" ? T["board.closed"] : st === "idle" ? T["board.win_idle"] : "";
+    $("win-reason").textContent = st === "paused" && w.pause_reason ? T["common.pause." + w.pause_reason] || "" : "";
     if (fresh && number) flash(num);
   }
 

@@ -15,9 +15,11 @@ test) rebuilds exactly the same state. The store writes the events; the server a
 once they are on disk.
 
 A ticket moves through the statuses in :data:`TRANSITIONS`; the six statuses at the bottom of
-that table are terminal. A transfer ends a ticket as ``transferred`` and creates its
-*successor* in the other service's queue: same number, same token, same issue time, so the
-visitor keeps the paper they hold and their place in time.
+that table are terminal, except that a clerk may take back a no-show within
+``undo_no_show_s`` (the visitor was there after all): the ticket is called again at the same
+window, and the undo stays in the log with who did it. A transfer ends a ticket as
+``transferred`` and creates its *successor* in the other service's queue: same number, same
+token, same issue time, so the visitor keeps the paper they hold and their place in time.
 
 Calling order, for a window: its services are looked at in its order of preference and the
 first one with someone waiting is served. Within that service ``priority`` and ``appointment``
@@ -63,6 +65,10 @@ class WindowStatus(StrEnum):
     CLOSED = "closed"
 
 
+#: Why a window pauses, as halls record it: lunch (午休), a meeting (会议), answering enquiries
+#: away from the queue (业务咨询), a short absence (临时离开), anything else (其他).
+PAUSE_REASONS = ("lunch", "meeting", "consulting", "away", "other")
+
 #: (status, action) -> new status. Anything not listed is refused with ``invalid_state``.
 TRANSITIONS: dict[tuple[Status, str], Status] = {
     (Status.WAITING, "call"): Status.CALLED,
@@ -77,6 +83,7 @@ TRANSITIONS: dict[tuple[Status, str], Status] = {
     (Status.SERVING, "finish"): Status.DONE,
     (Status.SERVING, "transfer"): Status.TRANSFERRED,
     (Status.SERVING, "expire"): Status.EXPIRED,
+    (Status.NO_SHOW, "undo_no_show"): Status.CALLED,
 }
 TERMINAL = frozenset(
     {Status.DONE, Status.NO_SHOW, Status.TRANSFERRED, Status.CANCELLED, Status.EXPIRED}
@@ -107,6 +114,7 @@ class WindowDef:
 class Rules:
     max_priority_streak: int = 2
     max_recalls: int = 2
+    undo_no_show_s: float = 60.0
 
 
 # --- the calling rule: the engine calls by it and the estimator plays it forward ------------
@@ -161,6 +169,7 @@ class TicketIssued(Event):
     identity: str | None = None
     name_masked: str | None = None
     appointment: str | None = None
+    item: str | None = None  # the service item (事项) the visitor came for, when they said
 
 
 @dataclass(frozen=True)
@@ -200,6 +209,13 @@ class TicketNoShow(Event):
 
 
 @dataclass(frozen=True)
+class TicketNoShowUndone(Event):
+    ticket_id: str
+    window: str
+    by: str | None = None
+
+
+@dataclass(frozen=True)
 class TicketTransferred(Event):
     ticket_id: str
     window: str
@@ -219,6 +235,7 @@ class WindowChanged(Event):
     window: str
     status: str
     by: str | None = None
+    reason: str | None = None  # why a window paused (PAUSE_REASONS), for the window and reports
 
 
 EVENT_NAMES: dict[type[Event], str] = {
@@ -233,6 +250,7 @@ EVENT_NAMES: dict[type[Event], str] = {
     TicketTransferred: "ticket_transferred",
     TicketCancelled: "ticket_cancelled",
     WindowChanged: "window_changed",
+    TicketNoShowUndone: "ticket_no_show_undone",
 }
 EVENT_TYPES = {name: cls for cls, name in EVENT_NAMES.items()}
 
@@ -261,6 +279,7 @@ class Ticket:
     identity: str | None = None
     name_masked: str | None = None
     appointment: str | None = None
+    item: str | None = None
     status: Status = Status.WAITING
     called_at: float | None = None
     started_at: float | None = None
@@ -289,6 +308,8 @@ class Window:
     status: WindowStatus = WindowStatus.OPEN
     current: str | None = None
     streak: int = 0
+    pause_reason: str | None = None
+    last_no_show: str | None = None  # the ticket a clerk may still take back (undo_no_show)
 
 
 @dataclass
@@ -442,6 +463,7 @@ class Engine:
         identity: str | None = None,
         name_masked: str | None = None,
         appointment: str | None = None,
+        item: str | None = None,
     ) -> list[Event]:
         svc = self.service(service)
         self._roll(at)
@@ -460,6 +482,7 @@ class Engine:
                     identity=identity,
                     name_masked=name_masked,
                     appointment=appointment,
+                    item=item,
                 )
             ]
         )
@@ -516,6 +539,33 @@ class Engine:
         t = self._in_hand(window_id, "no_show", at)
         return self._commit([TicketNoShow(at=at, ticket_id=t.id, window=window_id, by=by)])
 
+    def undo_no_show(self, window_id: str, at: float, by: str | None = None) -> list[Event]:
+        """Take back this window's last no-show within ``undo_no_show_s``, when the window holds
+        nobody else: the visitor is called again, here."""
+        w = self.window(window_id)
+        self._roll(at)
+        t = self.tickets.get(w.last_no_show or "")
+        if t is None or t.status is not Status.NO_SHOW:
+            raise EngineError(
+                "conflict", "nothing_to_undo", f"window {w.id} has no no-show to take back"
+            )
+        if t.finished_at is None or at - t.finished_at > self.rules.undo_no_show_s:
+            raise EngineError(
+                "conflict",
+                "undo_too_late",
+                f"a no-show can be taken back within {self.rules.undo_no_show_s:.0f} s",
+                params={"number": t.number, "seconds": round(self.rules.undo_no_show_s)},
+            )
+        if w.current:
+            raise EngineError(
+                "conflict",
+                "window_busy",
+                f"window {w.id} holds {self.tickets[w.current].number}; finish it first",
+                params={"number": self.tickets[w.current].number},
+            )
+        self._check(t, "undo_no_show")
+        return self._commit([TicketNoShowUndone(at=at, ticket_id=t.id, window=w.id, by=by)])
+
     def transfer(
         self, window_id: str, service: str, at: float, by: str | None = None
     ) -> list[Event]:
@@ -540,15 +590,30 @@ class Engine:
         return self._commit([TicketCancelled(at=at, ticket_id=ticket_id, by=by)])
 
     def set_window(
-        self, window_id: str, status: WindowStatus, at: float, by: str | None = None
+        self,
+        window_id: str,
+        status: WindowStatus,
+        at: float,
+        by: str | None = None,
+        reason: str | None = None,
     ) -> list[Event]:
-        """Pause, resume, open or close a window. Closing keeps the ticket in hand to finish."""
+        """Pause, resume, open or close a window. Closing keeps the ticket in hand to finish.
+        A pause may say why (one of :data:`PAUSE_REASONS`); nothing else takes a reason."""
         w = self.window(window_id)
         self._roll(at)
         status = WindowStatus(status)
         if w.status is status:
             raise EngineError("conflict", f"already_{status.value}", f"window is already {status}")
-        return self._commit([WindowChanged(at=at, window=w.id, status=status.value, by=by)])
+        if reason is not None and (
+            status is not WindowStatus.PAUSED or reason not in PAUSE_REASONS
+        ):
+            raise EngineError(
+                "invalid",
+                "invalid_pause_reason",
+                f"a pause's reason is one of {', '.join(PAUSE_REASONS)}; only a pause has one",
+            )
+        event = WindowChanged(at=at, window=w.id, status=status.value, by=by, reason=reason)
+        return self._commit([event])
 
     def close_day(self, at: float) -> list[Event]:
         """End the business day: every ticket that has not ended expires."""
@@ -642,6 +707,7 @@ class Engine:
         self.recent_calls.clear()
         for w in self.windows.values():
             w.status, w.current, w.streak = WindowStatus.OPEN, None, 0
+            w.pause_reason = w.last_no_show = None
 
     def _on_day_closed(self, e: DayClosed) -> None:
         expired = {}
@@ -679,6 +745,7 @@ class Engine:
             identity=e.identity,
             name_masked=e.name_masked,
             appointment=e.appointment,
+            item=e.item,
         )
         self.tickets[t.id] = t
         self.by_token[t.token] = t.id
@@ -720,6 +787,14 @@ class Engine:
 
     def _on_ticket_no_show(self, e: TicketNoShow) -> None:
         self._end(e, "no_show")
+        self.windows[e.window].last_no_show = e.ticket_id
+
+    def _on_ticket_no_show_undone(self, e: TicketNoShowUndone) -> None:
+        t = self.tickets[e.ticket_id]
+        self._move(t, "undo_no_show")
+        t.finished_at, t.finished_by, t.window = None, None, e.window
+        w = self.windows[e.window]
+        w.current, w.last_no_show = t.id, None
 
     def _on_ticket_transferred(self, e: TicketTransferred) -> None:
         t = self.tickets[e.ticket_id]
@@ -740,6 +815,7 @@ class Engine:
             identity=t.identity,
             name_masked=t.name_masked,
             appointment=t.appointment,
+            item=t.item,
             predecessor=t.id,
         )
         self.tickets[s.id] = s
@@ -755,4 +831,6 @@ class Engine:
         t.finished_at = e.at
 
     def _on_window_changed(self, e: WindowChanged) -> None:
-        self.windows[e.window].status = WindowStatus(e.status)
+        w = self.windows[e.window]
+        w.status = WindowStatus(e.status)
+        w.pause_reason = e.reason if w.status is WindowStatus.PAUSED else None

@@ -16,6 +16,7 @@ from hall_server.guard.credentials import pad as pad_device
 from hall_server.guard.credentials import window_of_pad
 from hall_server.http.common import (
     HALL,
+    HUB,
     RATINGS,
     ApiError,
     body,
@@ -62,6 +63,8 @@ async def rate(request: web.Request) -> web.Response:
         comment=req.comment,
         pad_window=pad,
     )
+    # the window's pad stops asking at once when the holder rated on their phone
+    request.app[HUB].publish({"type": "rated", "window": out["window"], "ticket": out["ticket"]})
     return web.json_response(out, status=201)
 
 

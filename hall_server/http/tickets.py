@@ -45,6 +45,7 @@ class TicketRequest(_Body):
     kiosk: str | None = Field(default=None, max_length=64)
     appointment: str | None = Field(default=None, max_length=64)
     id_card: IdCard | None = None
+    item: str | None = Field(default=None, min_length=1, max_length=32)
 
 
 # -- visitors ---------------------------------------------------------------------------------
@@ -71,7 +72,7 @@ async def issue_ticket(request: web.Request) -> web.Response:
         card = req.id_card.model_dump(exclude_none=True)
         identity = identity_from_card(card, hall.identity_key, hall.today())
     ticket, checkin = await request.app[APPOINTMENTS].issue(
-        req.service, kiosk=kiosk, identity=identity, code=req.appointment
+        req.service, kiosk=kiosk, identity=identity, code=req.appointment, item=req.item
     )
     return web.json_response({"ticket": hall.ticket_view(ticket), **checkin}, status=201)
 

@@ -22,6 +22,10 @@ class TransferRequest(_Body):
     service: str = Field(min_length=1, max_length=64)
 
 
+class PauseRequest(_Body):
+    reason: str | None = Field(default=None, max_length=32)
+
+
 class CallRequest(_Body):
     number: str | None = Field(default=None, max_length=16)
 
@@ -59,6 +63,8 @@ async def window_action(request: web.Request) -> web.Response:
     kw: dict[str, Any] = {}
     if action == "transfer":
         kw["service"] = (await body(request, TransferRequest)).service
+    elif action == "pause" and request.can_read_body:
+        kw["reason"] = (await body(request, PauseRequest)).reason
     elif action == "call" and request.can_read_body:
         kw["number"] = (await body(request, CallRequest)).number
     ticket = await hall.act(window, action, who.username, **kw)

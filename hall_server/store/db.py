@@ -45,6 +45,7 @@ TICKET_COLUMNS = (
     "identity",
     "name_masked",
     "appointment",
+    "item",
 )
 _UPSERT = (
     f"INSERT OR REPLACE INTO tickets ({', '.join(f'[{c}]' for c in TICKET_COLUMNS)}) "

@@ -272,6 +272,12 @@ def v7_device_credentials(db: Database) -> None:
     db.execute("ALTER TABLE appointments ADD COLUMN verified INTEGER NOT NULL DEFAULT 1")
 
 
+def v8_ticket_item(db: Database) -> None:
+    """The service item a ticket is for, so the clerk and the reports know what people came
+    for, not only the category."""
+    db["tickets"].add_column("item", str)
+
+
 MIGRATIONS: list[Callable[[Database], None]] = [
     v1_core,
     v2_appointments_ratings,
@@ -280,4 +286,5 @@ MIGRATIONS: list[Callable[[Database], None]] = [
     v5_webhooks,
     v6_appointment_item,
     v7_device_credentials,
+    v8_ticket_item,
 ]

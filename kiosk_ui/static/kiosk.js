@@ -52,8 +52,10 @@
   addEventListener("resize", moreCue);
   $("more-cue").addEventListener("click", () => {
     const box = $("services");
+    document.body.dataset.scrolling = "1";
     box.scrollBy({ top: box.clientHeight * 0.8, behavior: "smooth" });
   });
+  $("services").addEventListener("scrollend", () => { document.body.dataset.scrolling = "0"; moreCue(); });
 
   function error(text) {
     const e = $("error");
@@ -211,6 +213,7 @@
     $("ticket-number").textContent = t.number;
     $("ticket-number").dataset.number = t.number;
     $("ticket-service").textContent = svcName(svc(t.service));
+    $("ticket-item").textContent = (lang === "en" && t.item_name_en) || t.item_name || "";
     $("ticket-ahead").textContent = t.position ? fmt(T["kiosk.ahead"], { n: t.position }) : T["kiosk.ahead_none"];
     $("ticket-eta").textContent = minutes(t.eta_range_s);
     const appt = data.appointment;
@@ -307,7 +310,8 @@
     s.className = "r-service";
     s.textContent = item.kind === "service" ? T["kiosk.whole_category"] : svcName(svc(item.service));
     b.append(n, s);
-    b.addEventListener("click", () => take({ service: item.service }));
+    // an item found or browsed goes on the ticket: the clerk sees what the visitor came for
+    b.addEventListener("click", () => take(item.kind === "item" ? { service: item.service, item: item.code } : { service: item.service }));
     li.append(b);
     return li;
   }

@@ -15,7 +15,8 @@
     if (cls) el.className = cls;
     return el;
   };
-  const mins = (s) => (s == null ? "—" : (s / 60).toFixed(1) + " " + T.minutes);
+  /* Whole minutes, as people read a wait (0.4′ reads as nothing); under a minute is "<1". */
+  const mins = (s) => (s == null ? "—" : (s > 0 && s < 60 ? "<1" : String(Math.round(s / 60))) + " " + T.minutes);
   const clock = (s) => {
     s = Math.max(0, Math.floor(s));
     return Math.floor(s / 60) + ":" + String(s % 60).padStart(2, "0");
@@ -89,12 +90,15 @@
     const rows = windows.map((w) => {
       const tr = document.createElement("tr");
       tr.dataset.window = w.id;
-      const status = cell("span", T[w.status] || w.status, "pill");
-      status.dataset.status = w.status;
+      // an open window nobody is signed in at serves nobody: say so, do not count it open
+      const shown = w.status === "open" && w.staffed === false ? "unstaffed" : w.status;
+      const status = cell("span", T[shown] || shown, "pill");
+      status.dataset.status = shown;
       const st = document.createElement("td");
       st.append(status);
       const timer = w.called_at ? clock((now - Date.parse(w.called_at)) / 1000) : "—";
-      tr.append(cell("th", en ? w.name_en || w.name : w.name), st, cell("td", w.current || "—"), cell("td", timer, "num"));
+      const name = en ? w.name_en || w.name : w.name;
+      tr.append(cell("th", name), st, cell("td", w.current || "—"), cell("td", timer, "num"));
       tr.firstChild.scope = "row";
       return tr;
     });

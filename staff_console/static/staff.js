@@ -16,7 +16,7 @@
   const $ = (id) => document.getElementById(id);
   const fmt = (text, values) => text.replace(/\{(\w+)\}/g, (_, k) => values[k]);
 
-  const state = { win: null, waiting: {}, counts: {}, ticket: null, busy: false };
+  const state = { win: null, waiting: {}, counts: {}, ticket: null, busy: false, details: new Map() };
   window.hallqStaff = state;
 
   function message(text, kind) {
@@ -26,6 +26,30 @@
     el.dataset.kind = kind;
     el.setAttribute("role", kind === "error" ? "alert" : "status");
     el.hidden = !text;
+  }
+
+  /* Who is in front of the clerk, as far as the hall may tell them: priority or appointment,
+     a transfer, the masked name from the ID card, and how long they waited. */
+  const minutesBetween = (from, to) => Math.max(0, Math.round((Date.parse(to) - Date.parse(from)) / 60000));
+  function badges(t) {
+    const out = [];
+    if (t.priority === "priority") out.push(["priority", T["staff.badge.priority"]]);
+    if (t.priority === "appointment" || t.appointment) out.push(["appointment", T["staff.badge.appointment"]]);
+    if (t.predecessor) out.push(["transferred", T["staff.badge.transferred"]]);
+    return out.map(([kind, text]) => { const b = document.createElement("span"); b.className = "badge badge-" + kind; b.dataset.badge = kind; b.textContent = text; return b; });
+  }
+  function renderWho(t) {
+    const box = $("cur-who");
+    box.replaceChildren();
+    if (!t) return;
+    box.append(...badges(t));
+    if (t.name_masked) { const n = document.createElement("span"); n.className = "who-name"; n.textContent = t.name_masked; box.append(n); }
+    if (t.called_at && t.issued_at) {
+      const w = document.createElement("span");
+      w.className = "who-waited";
+      w.textContent = fmt(T["staff.waited"], { min: minutesBetween(t.issued_at, t.called_at) });
+      box.append(w);
+    }
   }
 
   function renderCurrent() {
@@ -39,6 +63,8 @@
     const status = t ? t.status : w.current_status;
     $("cur-status").textContent = status ? T["staff.status." + status] || status : "";
     $("cur-recalls").textContent = t && t.recalls ? fmt(T["staff.recalls"], { n: t.recalls }) : "";
+    renderWho(t);
+    $("cur-item").textContent = t ? (lang === "en" && t.item_name_en) || t.item_name || "" : "";
     const ws = $("window-status");
     ws.dataset.status = w.status || "";
     ws.textContent = w.status ? T["staff." + w.status] : "";
@@ -76,7 +102,18 @@
       for (const number of (state.waiting[code] || []).slice(0, 30)) {
         const b = document.createElement("button");
         b.className = "btn";
-        b.textContent = number;
+        const num = document.createElement("span");
+        num.className = "w-number";
+        num.textContent = number;
+        b.append(num);
+        const d = state.details.get(number);
+        if (d) {
+          b.append(...badges(d));
+          const extra = document.createElement("span");
+          extra.className = "w-meta";
+          extra.textContent = [d.name_masked, fmt(T["staff.waited_short"], { min: minutesBetween(d.issued_at, new Date().toISOString()) })].filter(Boolean).join(" ");
+          b.append(extra);
+        }
         b.dataset.number = number;
         b.title = T["staff.call_number"] + " " + number;
         b.addEventListener("click", () => act("call", { number }));
@@ -86,6 +123,22 @@
       box.append(sec);
     }
   }
+
+  /* The waiting tickets' details (badges, masked names, issue times) for the queue list, at most
+     once a second however busy the hall is. */
+  let detailsTimer = null;
+  function loadDetailsSoon() {
+    if (!detailsTimer) detailsTimer = setTimeout(loadDetails, 1000);
+  }
+  async function loadDetails() {
+    const res = await hallq.api("GET", "/api/v1/tickets?status=waiting");
+    detailsTimer = null;
+    if (!res.ok) return;
+    const mine = new Set(setup.window_services);
+    state.details = new Map(res.data.filter((t) => mine.has(t.service)).map((t) => [t.number, t]));
+    renderWaiting();
+  }
+  setInterval(() => { if (state.details.size) renderWaiting(); }, 60000);  // waited minutes tick
 
   /* The state message says which number is current; the API gives the details (start time,
      recalls) when it changes. */
@@ -110,6 +163,7 @@
     renderWaiting();
     renderButtons();
     refreshTicket();
+    loadDetailsSoon();
   }
 
   /* What each action can apply to now; a button that cannot apply is disabled, and its
@@ -131,6 +185,8 @@
         return status === "called" ? "" : fmt(T["staff.why.serving"], { number });
       case "finish": case "transfer":
         return number ? "" : T["staff.why.no_ticket"];
+      case "undo-no-show":
+        return state.undo && Date.now() < state.undo.until ? "" : T["staff.why.no_undo"];
       default:
         return "";
     }
@@ -157,8 +213,9 @@
       case "start": return [fmt(T["staff.msg.start"], { number }), "ok"];
       case "finish": return [fmt(T["staff.msg.finish"], { number }), "ok"];
       case "no-show": return [fmt(T["staff.msg.no_show"], { number }), "warn"];
+      case "undo-no-show": return [fmt(T["staff.msg.undo_no_show"], { number }), "ok"];
       case "transfer": return [fmt(T["staff.msg.transfer"], { number, service: svcName(body.service) }), "ok"];
-      case "pause": return [T["staff.msg.pause"], "warn"];
+      case "pause": return [body.reason ? fmt(T["staff.msg.pause_reason"], { reason: T["common.pause." + body.reason] }) : T["staff.msg.pause"], "warn"];
       case "resume": return [T["staff.msg.resume"], "ok"];
       default: return [T["staff.done"], "ok"];
     }
@@ -182,6 +239,8 @@
       renderCurrent();
       const [text, kind] = confirmation(action, t, body || {});
       message(text, kind);
+      if (t && t.status === "no_show") offerUndo(t.number);
+      else if (action !== "pause" && action !== "resume") offerUndo(null);
       document.body.dataset.lastAction = action;
     } finally {
       state.busy = false;
@@ -342,9 +401,37 @@
   }
   $("jobs-btn").addEventListener("click", openJobs);
 
+  /* A pause says why (午休, 会议, 业务咨询…): the window screen shows it and reports can tell. */
+  const pauseReasons = [...document.querySelectorAll("#pause-options [data-reason]")];
+  for (const b of pauseReasons) {
+    b.addEventListener("click", () => { $("pause-dialog").close(); act("pause", { reason: b.dataset.reason }); });
+  }
+  $("pause-dialog").addEventListener("keydown", (ev) => {
+    const b = pauseReasons[Number(ev.key) - 1];
+    if (b) { ev.preventDefault(); b.click(); }
+  });
+
+  /* A no-show can be taken back for a minute (the visitor was there after all): a button
+     beside the message, and U. The server checks the minute; this only hides the offer. */
+  const UNDO_MS = 60000;
+  let undoTimer = null;
+  function offerUndo(number) {
+    clearTimeout(undoTimer);
+    const b = $("undo-btn");
+    b.hidden = !number;
+    state.undo = number ? { number, until: Date.now() + UNDO_MS } : null;
+    if (number) {
+      $("undo-hint").textContent = fmt(T["staff.undo_hint"], { seconds: UNDO_MS / 1000 });
+      undoTimer = setTimeout(() => offerUndo(null), UNDO_MS);
+    }
+    $("undo-hint").hidden = !number;
+  }
+  $("undo-btn").addEventListener("click", () => run("undo-no-show"));
+
   function run(action) {
     const reason = why(action);
     if (reason) { message(reason, "error"); return; }
+    if (action === "pause") { $("pause-dialog").showModal(); pauseReasons[0].focus(); return; }
     if (action === "transfer") openTransfer();
     else if (action === "call-number") openNumber();
     else if (action === "print-jobs") openJobs();
@@ -354,7 +441,7 @@
     b.addEventListener("click", () => { b.blur(); run(b.dataset.action); });
   }
 
-  const KEYS = { " ": "call", n: "call", r: "recall", s: "start", f: "finish", x: "no-show", t: "transfer", c: "call-number", j: "print-jobs" };
+  const KEYS = { " ": "call", n: "call", r: "recall", s: "start", f: "finish", x: "no-show", u: "undo-no-show", t: "transfer", c: "call-number", j: "print-jobs" };
   document.addEventListener("keydown", (ev) => {
     if (ev.ctrlKey || ev.altKey || ev.metaKey || ev.repeat) return;
     if (document.querySelector("dialog[open]")) return;

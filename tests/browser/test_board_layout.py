@@ -176,9 +176,10 @@ def test_window_screen_shows_one_state_at_a_time_and_its_clerk(
     screenshot(page, "window-screen-serving-1280x720")
 
     act(live_server, token, "7", "finish")
-    act(live_server, token, "7", "pause")
+    act(live_server, token, "7", "pause", reason="lunch")
     expect(screen).to_have_attribute("data-state", "paused")
     expect(page.locator("#win-status")).to_have_text("暂停服务")
+    expect(page.locator("#win-reason")).to_have_text("午休")
     expect(page.locator("#win-label")).to_be_hidden()  # paused alone, not beside 正在办理
     expect(page.locator("#win-number")).to_be_hidden()
     assert on_screen(page, "#win-status, #win-clerk") is not None

@@ -4,9 +4,12 @@ visitor became a no-show; buttons that cannot apply are disabled and their short
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from playwright.sync_api import Browser, Locator, Page, expect
 
+from hall_server.core import idnumber
 from tests.browser.helpers import screenshot_both
 from tests.support import ServerProcess
 
@@ -81,6 +84,17 @@ def test_console_confirms_what_happened_and_disables_what_cannot_apply(
     expect(message).to_have_attribute("data-kind", "warn")
     expect(page.locator("#cur-number")).to_have_attribute("data-number", "")
     expect(button(page, "recall")).to_be_disabled()
+    # the visitor turns up after all: the clerk takes the no-show back within the minute
+    expect(page.locator("#undo-btn")).to_be_visible()
+    screenshot_both(page, "console-no-show-undo")
+    page.keyboard.press("u")
+    expect(message).to_have_text(f"已撤销：{second} 重新呼叫到本窗口")
+    expect(page.locator("#cur-number")).to_have_attribute("data-number", second)
+    expect(tag).to_have_text("已呼叫")
+    expect(page.locator("#undo-btn")).to_be_hidden()
+    page.keyboard.press("x")
+    expect(message).to_have_text(f"{second} 已记为未到")
+    expect(page.locator("#undo-btn")).to_be_visible()  # offered again, for this no-show
 
     third = issue(live_server, "help-desk")
     expect(button(page, "call")).to_be_enabled()
@@ -93,8 +107,13 @@ def test_console_confirms_what_happened_and_disables_what_cannot_apply(
     page.locator('#transfer-options [data-service="general"]').click()
     expect(message).to_have_text(f"{third} 已转到「综合服务」")
 
-    page.keyboard.press("p")
-    expect(message).to_have_text("窗口已暂停服务")
+    page.keyboard.press("p")  # a pause says why: 1 午休, 2 会议, 3 业务咨询…
+    expect(page.locator("#pause-dialog")).to_be_visible()
+    expect(page.locator("#pause-options")).to_contain_text("3. 业务咨询")
+    page.keyboard.press("2")
+    expect(message).to_have_text("窗口已暂停服务（会议）")
+    _, windows = live_server.request("GET", "/api/v1/windows")
+    assert next(w for w in windows if w["id"] == "11")["pause_reason"] == "meeting"
     expect(page.locator("#window-status")).to_have_text("窗口已暂停")
     expect(button(page, "call")).to_be_disabled()
     page.keyboard.press("n")
@@ -102,4 +121,34 @@ def test_console_confirms_what_happened_and_disables_what_cannot_apply(
     page.keyboard.press("p")
     expect(message).to_have_text("窗口已恢复服务")
     expect(button(page, "call")).to_be_enabled()  # the transferred ticket waits in general
+    page.context.close()
+
+
+OLD_ID = "11010519400101001" + idnumber.check_digit("11010519400101001")
+
+
+def test_clerk_sees_who_is_in_front_badge_masked_name_and_waiting_time(
+    browser: Browser, live_server: ServerProcess
+) -> None:
+    status, body = live_server.request(
+        "POST",
+        "/api/v1/tickets",
+        {"service": "real-estate", "id_card": {"name": "张三丰", "id_number": OLD_ID}},
+    )
+    assert status == 201 and body["ticket"]["priority"] == "priority"
+    number = body["ticket"]["number"]
+    page = console(browser, live_server, "staff7")  # window 7: real-estate
+    entry = page.locator(f'#waiting [data-number="{number}"]')
+    expect(entry.locator('[data-badge="priority"]')).to_have_text("优先·长者")
+    expect(entry).to_contain_text("张*丰")
+    expect(entry).to_contain_text(re.compile(r"\d+分"))
+    screenshot_both(page, "console-queue-with-priority")
+    page.keyboard.press("n")
+    who = page.locator("#cur-who")
+    expect(page.locator("#cur-number")).to_have_attribute("data-number", number)
+    expect(who.locator('[data-badge="priority"]')).to_be_visible()
+    expect(who).to_contain_text("张*丰")
+    expect(who).to_contain_text(re.compile(r"已等候 \d+ 分钟"))
+    assert "1940" not in page.content() and OLD_ID not in page.content()
+    page.keyboard.press("f")
     page.context.close()

@@ -65,3 +65,35 @@ def test_a_clerk_opening_the_managers_page_is_told_they_have_no_permission(
     page.locator("a", has_text="回到窗口工作台").click()
     expect(page).to_have_url(re.compile(r"/staff$"))
     ctx.close()
+
+
+def test_server_errors_reach_chinese_screens_in_chinese(
+    browser: Browser, live_server: ServerProcess
+) -> None:
+    """Issue 11, item 1: the kiosk and the console show the API's errors in their language."""
+    kiosk = browser.new_context(locale="en-US", has_touch=True).new_page()  # an English browser
+    kiosk.goto(f"{live_server.url}/kiosk/k1")
+    expect(kiosk.locator("body")).to_have_attribute("data-link", "open")
+    kiosk.locator("#appt-btn").tap()
+    kiosk.locator("#appt-input").fill("ZZZZ2345")
+    kiosk.locator("#appt-go").tap()
+    expect(kiosk.locator("#appt-error")).to_have_text("没有找到这个预约码，请核对")
+    kiosk.context.close()
+
+    clerk = browser.new_context(locale="en-US")
+    assert clerk.request.post(
+        f"{live_server.url}/api/v1/auth/login", data={"username": "staff2", "password": "demo"}
+    ).ok
+    page = clerk.new_page()
+    page.goto(f"{live_server.url}/staff")
+    expect(page.locator("body")).to_have_attribute("data-link", "open")
+    page.keyboard.press("c")
+    page.locator("#number-input").fill("A999")
+    page.keyboard.press("Enter")
+    message = page.locator("#message")
+    expect(message).to_have_attribute("data-kind", "error")
+    expect(message).not_to_be_empty()
+    assert not re.search(r"[A-Za-z]{3,}", message.inner_text().replace("A999", "")), (
+        message.inner_text()
+    )
+    clerk.close()

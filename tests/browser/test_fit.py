@@ -45,7 +45,7 @@ def test_english_large_text_kiosk_keeps_every_service_reachable_with_a_scroll_cu
     w, h = ORIENTATIONS[orientation]
     ctx = browser.new_context(viewport={"width": w, "height": h}, has_touch=True, locale="zh-CN")
     page = ctx.new_page()
-    page.goto(f"{live_server.url}/kiosk/k1?lang=en")
+    page.goto(f"{live_server.url}/kiosk/k1?lang=en&idle=600")
     expect(page.locator("body")).to_have_attribute("data-link", "open")
     expect(page.locator("#more-cue")).to_be_hidden()  # normal type: everything fits
     page.locator("#elder-btn").tap()
@@ -54,14 +54,12 @@ def test_english_large_text_kiosk_keeps_every_service_reachable_with_a_scroll_cu
     expect(cue).to_contain_text(re.compile(r"\d+ more services"))
     assert page.evaluate("document.scrollingElement.scrollHeight") <= h  # the page never spills
     screenshot(page, f"kiosk-en-elder-{orientation}")
-    settled = """() => new Promise((ok) => { const box = document.getElementById("services");
-        const top = box.scrollTop; setTimeout(() => ok(box.scrollTop === top), 250); })"""
     for _ in range(6):
         box = cue.bounding_box() if cue.is_visible() else None
         if not box:
             break
         page.touchscreen.tap(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
-        page.wait_for_function(settled)  # the smooth scroll has ended and the cue is decided
+        expect(page.locator("body")).to_have_attribute("data-scrolling", "0")  # scroll ended
     expect(cue).to_be_hidden()
     last = page.locator("#services .service").last
     box = last.bounding_box()

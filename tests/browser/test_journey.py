@@ -188,3 +188,36 @@ def test_the_evaluator_pad_asks_about_the_ticket_just_finished(
     assert row["window"] == "4" and row["staff"] == "staff4" and row["followup"] == "open"
     assert row["options"] == ["wait_long"] and row["comment"] == "等了很久"
     assert axe_violations(pad) == []
+
+
+def test_the_pad_asks_only_about_the_visitor_at_the_counter_and_stops_once_they_rated(
+    live_server: ServerProcess, touch_page: Page
+) -> None:
+    """Issue 11, item 10: it asked about B005 while B006 was served, and kept asking B006
+    after B006 had rated on the phone."""
+    pad = touch_page
+    pad.set_viewport_size({"width": 1280, "height": 800})
+    pad.goto(live_server.url + "/rate/6")
+    expect(pad.locator("#idle")).to_be_visible()
+    staff = live_server.login("staff6")
+    while act(live_server, staff, "6", "call") is not None:  # window 6 starts empty
+        act(live_server, staff, "6", "finish")
+    first, second = take(live_server, "civil-affairs"), take(live_server, "civil-affairs")
+    assert act(live_server, staff, "6", "call")["ticket"]["number"] == first["number"]
+    act(live_server, staff, "6", "finish")
+    expect(pad.locator("#number")).to_have_text(first["number"])
+    act(live_server, staff, "6", "call")  # the next visitor comes to the counter
+    expect(pad.locator("#idle")).to_be_visible()
+    expect(pad.locator("#serving")).to_have_text(
+        f"正在为 {second['number']} 号办理，办结后请在此评价"
+    )
+    expect(pad.locator("#asking")).to_be_hidden()
+    screenshot(pad, "journey-pad-serving")
+    act(live_server, staff, "6", "finish")
+    expect(pad.locator("#number")).to_have_text(second["number"])
+    status, _ = live_server.request(
+        "POST", "/api/v1/ratings", {"token": second["token"], "level": 5}
+    )
+    assert status == 201
+    expect(pad.locator("#asking")).to_be_hidden(timeout=3000)  # at once, not after 30 s
+    expect(pad.locator("#idle")).to_be_visible()

@@ -99,3 +99,40 @@ def test_kiosk_clock_shows_the_halls_time_not_the_devices(
     )
     expect(page.locator("#clock")).to_have_attribute("data-time", hall_time)
     ctx.close()
+
+
+def test_the_item_found_at_the_kiosk_is_on_the_ticket_the_printout_and_the_console(
+    browser: Browser, touch_page: Page, live_server: ServerProcess
+) -> None:
+    """Issue 11, item 4: a visitor who searched 社保卡 and chose 补领、换领 gets a ticket that
+    says so, and the clerk who calls them learns what they came for."""
+    item = "社会保障卡补领、换领(即时制卡)"
+    open_search(touch_page, live_server)
+    touch_page.locator("#search-input").fill("社保卡")
+    touch_page.locator("#results .result", has_text=item).tap()
+    number = touch_page.locator("#ticket-number")
+    expect(number).to_have_text(re.compile(r"^A\d{3}$"))
+    expect(touch_page.locator("#ticket-item")).to_have_text(item)
+    expect(touch_page.locator("#ticket-keep")).to_have_attribute("data-print", "done")
+    mine = number.inner_text()
+    token = live_server.login("manager")
+    _, printed = live_server.request("GET", "/api/v1/devices/k1/printed", token=token)
+    ticket = next(t for t in printed if mine in t["lines"])
+    assert item in ticket["lines"]
+
+    ctx = browser.new_context(viewport={"width": 1920, "height": 1080}, locale="zh-CN")
+    assert ctx.request.post(
+        f"{live_server.url}/api/v1/auth/login", data={"username": "admin", "password": "demo"}
+    ).ok
+    console = ctx.new_page()
+    console.goto(f"{live_server.url}/staff?window=2")
+    expect(console.locator("body")).to_have_attribute("data-link", "open")
+    console.locator(".act-call").click()  # window 2 takes 社会保障 first, in order
+    while console.locator("#cur-number").get_attribute("data-number") != mine:
+        console.keyboard.press("f")
+        expect(console.locator("#cur-number")).to_have_attribute("data-number", "")
+        console.locator(".act-call").click()
+        expect(console.locator("#cur-number")).not_to_have_attribute("data-number", "")
+    expect(console.locator("#cur-item")).to_have_text(item)
+    console.keyboard.press("f")
+    ctx.close()

@@ -98,3 +98,21 @@ def test_dashboard_names_device_states_in_words(page: Page, live_server: ServerP
     assert not re.search(r"\b(ok|offline|paper_out)\b", row.inner_text())
     screenshot_both(page, "manager-devices-paper-out")
     assert s.request("POST", "/api/v1/devices/k2/simulate", {"action": "paper_ok"}, token)[0] == 200
+
+
+def test_windows_nobody_is_signed_in_at_are_not_counted_open(
+    page: Page, live_server: ServerProcess
+) -> None:
+    """Window 5 (户籍证件 with window 4) is open in the engine, but nobody works it until
+    staff5 signs in."""
+    s = live_server
+    login(page, s, "/manager")
+    window = page.locator('#windows tr[data-window="5"]')
+    expect(window.locator(".pill")).to_have_text("无人登录")
+    household = page.locator('#services tr[data-service="household-registration"] td').nth(3)
+    before = int(household.inner_text())
+    s.login("staff5")  # 陈静 signs in at window 5
+    page.reload()
+    expect(window.locator(".pill")).to_have_text("开放")
+    expect(household).to_have_text(str(before + 1))
+    screenshot_both(page, "manager-windows-staffed")

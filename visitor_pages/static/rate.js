@@ -21,6 +21,8 @@
     $("window-name").textContent = en ? `Window ${D.window}` : r.data.window_name;
     if (Date.now() < thanksUntil) return;
     const t = r.data.ticket;
+    $("serving").textContent = r.data.serving ? T["rate.serving"].replace("{number}", r.data.serving) : "";
+    document.body.dataset.serving = r.data.serving || "";
     if (!t) { shown = null; view("idle"); return; }
     if (t.id === shown) return;
     shown = t.id;
