@@ -142,3 +142,78 @@ async def test_a_wrong_method_on_a_window_resource_is_405_with_allow(client: Tes
     r = await client.post("/api/v1/windows/1/clerk")
     assert r.status == 405 and r.headers["Allow"] == "GET"
     assert (await r.json())["error"]["code"] == "method_not_allowed"
+
+
+def conforms(doc: dict[str, Any], path: str, method: str, status: int, answer: Any) -> None:
+    """An answer against the schema the document gives for it (jsonschema, 2020-12)."""
+    from jsonschema import Draft202012Validator
+
+    content = doc["paths"][path][method]["responses"][str(status)]["content"]
+    schema = {**content["application/json"]["schema"], "components": doc["components"]}
+    errors = list(Draft202012Validator(schema).iter_errors(answer))
+    assert not errors, f"{method} {path} {status}: {errors[0].message}"
+
+
+async def test_the_answers_of_a_served_and_rated_visit_match_the_document(
+    aiohttp_client: Any, tmp_path: Path
+) -> None:
+    """Answers the fuzzer rarely reaches with real data: a booking, a served ticket, its
+    rating and the pad, the manager's live view and devices."""
+    config = load_config(DEMO_CONFIG)
+    add_demo_accounts(tmp_path / "hall.db", config)
+    client = await aiohttp_client(make_app(config, tmp_path / "hall.db"))
+    doc = await (await client.get("/api/v1/openapi.json")).json()
+    get = {"Authorization": ""}
+
+    async def call(method: str, path: str, status: int, doc_path: str = "", **kw: Any) -> Any:
+        r = await client.request(method, path, headers=get, **kw)
+        assert r.status == status, await r.text()
+        answer = await r.json()
+        conforms(doc, doc_path or path, method.lower(), status, answer)
+        return answer
+
+    r = await client.post("/api/v1/auth/login", json={"username": "staff1", "password": "demo"})
+    staff = {"Authorization": f"Bearer {(await r.json())['token']}"}
+    r = await client.post("/api/v1/auth/login", json={"username": "manager", "password": "demo"})
+    manager = f"Bearer {(await r.json())['token']}"
+    service = config.window[0].services[0]
+    ticket = (await call("POST", "/api/v1/tickets", 201, json={"service": service}))["ticket"]
+    get["Authorization"] = staff["Authorization"]
+    await call("POST", "/api/v1/windows/1/call", 200, "/api/v1/windows/{window}/call")
+    pad = await call("GET", "/api/v1/ratings/pad/1", 200, "/api/v1/ratings/pad/{window}")
+    assert pad["ticket"] is None
+    await call("POST", "/api/v1/windows/1/finish", 200, "/api/v1/windows/{window}/finish")
+    pad = await call("GET", "/api/v1/ratings/pad/1", 200, "/api/v1/ratings/pad/{window}")
+    assert pad["ticket"]["id"] == ticket["id"]
+    body = {"ticket": ticket["id"], "level": 1, "options": ["slow"]}
+    await call("POST", "/api/v1/ratings", 201, json=body)
+    get["Authorization"] = manager
+    await call("GET", "/api/v1/ratings/satisfaction", 200)
+    await call("GET", "/api/v1/metrics/live", 200)
+    await call("GET", "/api/v1/devices", 200)
+    days = await call("GET", "/api/v1/appointments/days", 200)
+    day = days[0]["date"]
+    slots = await call(
+        "GET",
+        f"/api/v1/appointments/slots?service={service}&date={day}",
+        200,
+        "/api/v1/appointments/slots",
+    )
+    slot = next(s["slot"] for s in slots["slots"] if s["available"])
+    booked = await call(
+        "POST",
+        "/api/v1/appointments",
+        201,
+        json={
+            "service": service,
+            "date": day,
+            "slot": slot,
+            "name": "张三",
+            "phone": "13800138000",
+        },
+    )
+    code = booked["code"]
+    await call("GET", f"/api/v1/appointments/{code}", 200, "/api/v1/appointments/{code}")
+    get["Authorization"] = staff["Authorization"]
+    await call("GET", f"/api/v1/appointments?date={day}", 200, "/api/v1/appointments")
+    await call("DELETE", f"/api/v1/appointments/{code}", 200, "/api/v1/appointments/{code}")

@@ -245,6 +245,64 @@ class Removed(_Answer):
     removed: int
 
 
+class BookableDay(_Answer):
+    date: str
+    weekday: int = Field(ge=1, le=7)
+
+
+class AppointmentView(_Answer):
+    """An appointment as its holder or staff see it: masked name and contact only."""
+
+    code: str
+    service: str
+    date: str
+    slot: str
+    status: str
+    name_masked: str | None
+    contact_masked: str | None
+
+
+class PadTicket(_Answer):
+    id: str
+    number: str
+    finished_at: str | None
+
+
+class Pad(_Answer):
+    window: str
+    window_name: str
+    ticket: PadTicket | None
+
+
+class Satisfaction(_Answer):
+    count: int
+    mean_level: float
+    satisfaction_rate: float = Field(ge=0, le=1)
+    bad: int
+    levels: dict[str, int]
+
+
+class LiveService(_Answer):
+    service: str
+    waiting: int
+    longest_wait_s: float
+    open_windows: int
+
+
+class Live(_Answer):
+    at: str
+    services: list[LiveService]
+    windows: list[Window]
+
+
+class Device(_Answer):
+    kiosk: str
+    connected: bool
+    printer: str | None
+    reader: str | None
+    last_seen: str | None
+
+
 class Anything(_Answer):
     """A JSON object (its fields are described in the README)."""
 
@@ -399,7 +457,7 @@ OPERATIONS: list[Op] = [
         "get",
         f"{V1}/appointments/days",
         "Days that can be booked",
-        answers={200: list[Anything]},
+        answers={200: list[BookableDay]},
         tag="appointments",
     ),
     Op(
@@ -426,14 +484,14 @@ OPERATIONS: list[Op] = [
         "A day's appointments",
         STAFF,
         query={"date": DAY},
-        answers={200: list[Anything]},
+        answers={200: list[AppointmentView]},
         tag="appointments",
     ),
     Op(
         "get",
         f"{V1}/appointments/{{code}}",
         "An appointment (its holder)",
-        answers={200: Anything},
+        answers={200: AppointmentView},
         errors=(404,),
         tag="appointments",
     ),
@@ -450,7 +508,7 @@ OPERATIONS: list[Op] = [
         "delete",
         f"{V1}/appointments/{{code}}",
         "Cancel an appointment",
-        answers={200: Anything},
+        answers={200: AppointmentView},
         errors=(403, 404, 409),
         tag="appointments",
     ),
@@ -490,14 +548,14 @@ OPERATIONS: list[Op] = [
             "to": DAY,
             "by": {"type": "string", "enum": ["window", "staff", "service"]},
         },
-        answers={200: list[Anything]},
+        answers={200: list[Satisfaction]},
         tag="ratings",
     ),
     Op(
         "get",
         f"{V1}/ratings/pad/{{window}}",
         "What a window's evaluator pad shows",
-        answers={200: Anything},
+        answers={200: Pad},
         errors=(404,),
         tag="ratings",
     ),
@@ -535,6 +593,7 @@ OPERATIONS: list[Op] = [
         "Now: queues, longest waits, open windows",
         MANAGER,
         tag="reports",
+        answers={200: Live},
     ),
     Op(
         "get",
@@ -588,7 +647,7 @@ OPERATIONS: list[Op] = [
         f"{V1}/devices",
         "Every kiosk's printer and reader",
         MANAGER,
-        answers={200: list[Anything]},
+        answers={200: list[Device]},
         tag="devices",
     ),
     Op(
