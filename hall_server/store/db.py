@@ -187,6 +187,10 @@ class Store:
         row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         return row[0] if row else default
 
+    def set_meta(self, key: str, value: str) -> None:
+        with self.writing() as db:
+            db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
+
     def secret(self, key: str) -> bytes:
         """A per-hall random secret, made once (keyed hashes of ID numbers, for one)."""
         value = self.meta(key)
