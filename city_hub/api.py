@@ -190,8 +190,9 @@ async def hall_windows(request: web.Request) -> web.Response:
     store = _store(request)
     who = await require(request, store)
     hall_id = await _visible_hall(request, who)
-    day = _day(request.query.get("date"))
-    return web.json_response(await figures.windows(store, hall_id, day))
+    day = date.fromisoformat(_day(request.query.get("date")))
+    row = request.app[NETWORK].rows[hall_id]
+    return web.json_response(await figures.windows(store, row, day))
 
 
 @routes.get("/api/v1/halls/{id}/report")

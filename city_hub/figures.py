@@ -1,10 +1,10 @@
 """The city's figures, computed with the halls' own measures.
 
-A hall's figures on the hub come out of ``hall_server.core.measures.window_figures`` and
-``hall_server.core.reports`` fed with the rows the hub derived from the hall's events (the same
-columns, in the same order), and the hall's own configuration as far as figures need it (its
-services with their waiting targets, its hours and time zone: the *profile* it pushes). No
-measure is written twice.
+A hall's figures on the hub come out of ``hall_server.core.reports`` (and its per-window view
+``hall_server.metrics.window_figures``) fed with the rows the hub derived from the hall's
+events (the same columns, in the same order), and the hall's own configuration as far as
+figures need it (its services with their waiting targets, its windows, hours and time zone:
+the *profile* it pushes). No measure is written twice.
 """
 
 from __future__ import annotations
@@ -16,8 +16,9 @@ from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from hall_server import metrics
 from hall_server.config import HallConfig
-from hall_server.core import measures, reports
+from hall_server.core import reports
 from hall_server.core.ratings import BAD
 
 from .store import HubStore
@@ -90,9 +91,12 @@ def hall_config(profile: dict[str, Any]) -> HallConfig:
     return _config(json.dumps(profile, sort_keys=True, ensure_ascii=False))
 
 
-async def windows(store: HubStore, hall_id: str, day: str) -> list[dict[str, Any]]:
-    """Exactly the hall's own ``GET /api/v1/metrics/windows?date=``."""
-    return measures.window_figures(await store.window_rows(hall_id, day))
+async def windows(store: HubStore, hall: dict[str, Any], day: date) -> list[dict[str, Any]]:
+    """Exactly the hall's own ``GET /api/v1/metrics/windows?date=``: its report by window for
+    that day, as ``hall_server.metrics`` presents it."""
+    if not hall.get("profile"):
+        return []  # the hall has not said what it serves: it has sent no ticket either
+    return metrics.window_figures(await hall_report(store, hall, day, day, "window"))
 
 
 async def report_by_hall(

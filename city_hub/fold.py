@@ -2,7 +2,7 @@
 
 The hub keeps, per hall, the same per-ticket facts the hall keeps in its ``tickets`` table
 (minus everything personal), derived from the events in sequence order, so that the hall's own
-measures (``hall_server.core.measures``, ``hall_server.core.reports``) give the same figures.
+measures (``hall_server.core.reports``) give the same figures on both sides.
 The transitions mirror the hall's engine (``hall_server/engine.py``): a call sets the window and
 ``called_at``, a transfer ends the ticket and creates its successor at the original issue time,
 closing a day expires whatever has not ended.

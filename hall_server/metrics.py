@@ -28,7 +28,11 @@ def windows(store: Store, config: HallConfig, day: date, today: date) -> list[di
     """Per window for one day: the report's figures by window for that day, so live metrics
     and reports give one answer (the window that called a ticket counts the call, a
     transferred visitor's wait counts once). Run it in a thread: it opens its own connection."""
-    rep = reports.report(store, config, day, day, today, "window")
+    return window_figures(reports.report(store, config, day, day, today, "window"))
+
+
+def window_figures(rep: dict[str, Any]) -> list[dict[str, Any]]:
+    """A report by window as the day's per-window figures (the city hub uses this too)."""
     return [
         {"window": row["key"], **{k: row[k] for k in WINDOW_FIGURES}}
         for row in rep["rows"]

@@ -43,7 +43,7 @@ from typing import TYPE_CHECKING, Any
 
 import aiohttp
 
-from .config import Item, NetworkConfig
+from .config import HallConfig, Item, NetworkConfig, Service
 from .core.ratings import BAD
 from .store import alarms as alarm_rows
 from .store import ratings as rating_rows
@@ -85,6 +85,10 @@ def outbox_event(data: Mapping[str, Any]) -> dict[str, Any] | None:
 
 def outbox_rating(row: Mapping[str, Any]) -> dict[str, Any]:
     return {k: row[k] for k in RATING_FIELDS if k in row}
+
+
+class HubRefused(Exception):
+    """The hub answered, but not with an acknowledgement (a wrong token, a hub in trouble)."""
 
 
 class CatalogRejected(ValueError):
@@ -155,6 +159,37 @@ def items_for(catalog: Mapping[str, Any], level: str, services: set[str]) -> dic
     return out
 
 
+def hall_profile(config: HallConfig, services: Mapping[str, Service]) -> dict[str, Any]:
+    """What the hub needs to compute a hall's figures as the hall does: its services with
+    their targets and the items it applies (``services``: the configured ones, or as a catalog
+    replaced their items), its windows, hours and time zone. Nothing about anybody."""
+    c = config
+    return {
+        "hall": {
+            "id": c.hall.id,
+            "name": c.hall.name,
+            "level": c.hall.level,
+            "timezone": c.hall.timezone,
+            "hours": list(c.hall.hours),
+        },
+        "service": [
+            {
+                "code": s.code,
+                "prefix": s.prefix,
+                "name": s.name,
+                "name_en": s.name_en,
+                "target_wait_min": s.target_wait_min,
+                "items": [
+                    {"code": i.code, "name": i.name, "name_en": i.name_en, "online": i.online}
+                    for i in services[s.code].items
+                ],
+            }
+            for s in c.service
+        ],
+        "window": [{"id": w.id, "name": w.name, "services": list(w.services)} for w in c.window],
+    }
+
+
 class Pusher:
     """Feeds the hub; one per hall, started and stopped with the app."""
 
@@ -214,7 +249,10 @@ class Pusher:
             except Exception as e:  # the hub is down, slow, or answered nonsense: later
                 pause = BACKOFF_S[min(failures, len(BACKOFF_S) - 1)]
                 failures += 1
-                log.info("hub %s unreachable (%s); retrying in %s s", self.base, e, pause)
+                if isinstance(e, aiohttp.ClientError | TimeoutError | HubRefused):
+                    log.info("hub %s unreachable (%s); retrying in %s s", self.base, e, pause)
+                else:  # a fault of ours: say so loudly, but never let it stop the hall
+                    log.exception("pushing to the hub failed; retrying in %s s", pause)
                 await asyncio.sleep(pause)
 
     # -- one round -------------------------------------------------------------------------------
@@ -258,7 +296,7 @@ class Pusher:
         assert self._session is not None
         async with self._session.post(self.base + path, json=body) as r:
             if r.status != 200:
-                raise RuntimeError(f"hub answered {r.status}: {(await r.text())[:200]}")
+                raise HubRefused(f"hub answered {r.status}: {(await r.text())[:200]}")
             return dict(await r.json())
 
     async def _fetch_catalog(self) -> None:
@@ -331,31 +369,4 @@ class Pusher:
         }
 
     def profile(self) -> dict[str, Any]:
-        """What the hub needs to compute this hall's figures as the hall does."""
-        c = self.hall.config
-        return {
-            "hall": {
-                "id": c.hall.id,
-                "name": c.hall.name,
-                "level": c.hall.level,
-                "timezone": c.hall.timezone,
-                "hours": list(c.hall.hours),
-            },
-            "service": [
-                {
-                    "code": s.code,
-                    "prefix": s.prefix,
-                    "name": s.name,
-                    "name_en": s.name_en,
-                    "target_wait_min": s.target_wait_min,
-                    "items": [
-                        {"code": i.code, "name": i.name, "name_en": i.name_en, "online": i.online}
-                        for i in self.hall.services[s.code].items
-                    ],
-                }
-                for s in c.service
-            ],
-            "window": [
-                {"id": w.id, "name": w.name, "services": list(w.services)} for w in c.window
-            ],
-        }
+        return hall_profile(self.hall.config, self.hall.services)

@@ -15,10 +15,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from devices.idnumber import check_digit
 
 from hall_server.config import load_config
-from hall_server.network import OUTBOX_FIELDS, outbox_event
+from hall_server.core.idnumber import check_digit
+from hall_server.network import OUTBOX_FIELDS, hall_profile, outbox_event
 from hall_server.store.db import Store
 from hall_server.store.devices import add_token
 from tests.hub_support import HubProcess, Link, http, hub_cli
@@ -152,6 +152,20 @@ def _matches(hub: HubProcess, token: str, halls: list[Hall], day: str) -> bool:
         return False
 
 
+def _cursor(db: Path) -> int:
+    conn = sqlite3.connect(db)
+    row = conn.execute("SELECT value FROM meta WHERE key = 'hub_cursor'").fetchone()
+    conn.close()
+    return int(row[0]) if row else 0
+
+
+def _last_seq(db: Path) -> int:
+    conn = sqlite3.connect(db)
+    (seq,) = conn.execute("SELECT max(seq) FROM events").fetchone()
+    conn.close()
+    return int(seq)
+
+
 def _batches(db: Path, size: int) -> list[list[dict[str, Any]]]:
     conn = sqlite3.connect(db)
     rows = conn.execute("SELECT seq, day, data FROM events ORDER BY seq").fetchall()
@@ -253,6 +267,8 @@ def test_hub_figures_equal_the_halls_own_through_crashes_and_cuts(
         assert status == 200, login
         city = login["token"]
         wait_until(lambda: _matches(hub, city, halls, day), 60, "the hub to catch up")
+        for h in halls:  # each hall keeps its cursor at its last event, in its own database
+            wait_until(lambda h=h: _cursor(h.server.db) == _last_seq(h.server.db), 10, "cursor")
 
         # Batches repeated and reordered on the way: c0's own again, and c0's whole log as a
         # new hall "d" (registered while the hub runs), shuffled and sent twice.
@@ -267,10 +283,11 @@ def test_hub_figures_equal_the_halls_own_through_crashes_and_cuts(
         mixed = batches + batches[::2]
         random.Random(3).shuffle(mixed)
         acks = []
+        config = load_config(c0.server.config)
+        profile = hall_profile(config, config.services_by_code())
         for b in mixed:
-            status, out = http(
-                hub.url, "POST", "/api/v1/ingest", {"hall": "d", "events": b}, token=d_token
-            )
+            body = {"hall": "d", "events": b, "profile": profile}
+            status, out = http(hub.url, "POST", "/api/v1/ingest", body, token=d_token)
             assert status == 200, out
             acks.append(out["acked"])
         assert acks[-1] == batches[-1][-1]["seq"]

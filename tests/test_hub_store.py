@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import random
+from datetime import date
 
 import pytest
 
+from city_hub import figures
 from city_hub.fold import Logged
-from city_hub.store import Hall, SchemaTooNew, open_store
-from hall_server.core.measures import window_figures
+from city_hub.store import Hall, HubStore, SchemaTooNew, open_store
 
 DAY = "2026-11-30"
 
@@ -42,8 +43,25 @@ def a_day() -> list[Logged]:
     return out
 
 
+PROFILE = {
+    "hall": {"id": "h", "name": "H", "level": "town", "timezone": "Asia/Shanghai",
+             "hours": ["00:00-24:00"]},
+    "service": [{"code": c, "prefix": c.upper(), "name": c, "name_en": "", "target_wait_min": 30,
+                 "items": []} for c in "ab"],
+    "window": [{"id": "1", "name": "", "services": ["a", "b"]},
+               {"id": "2", "name": "", "services": ["b", "a"]}],
+}  # fmt: skip
+
+
+async def windows(store: HubStore, hall: str) -> list[dict]:
+    """The hall's per-window figures of the day on the hub."""
+    await store.save_state(hall, None, PROFILE, 1.0)
+    row = next(h for h in await store.halls() if h["id"] == hall)
+    return await figures.windows(store, row, date.fromisoformat(DAY))
+
+
 EXPECTED = [
-    {"window": "1", "served": 2, "no_show": 1, "called": 2, "wait_mean_s": 40.0,
+    {"window": "1", "served": 2, "no_show": 1, "called": 3, "wait_mean_s": 40.0,
      "wait_p50_s": 10.0, "wait_p90_s": 70.0, "wait_max_s": 70.0, "service_mean_s": 57.5},
     {"window": "2", "served": 0, "no_show": 0, "called": 1, "wait_mean_s": 89.0,
      "wait_p50_s": 89.0, "wait_p90_s": 89.0, "wait_max_s": 89.0, "service_mean_s": None},
@@ -60,7 +78,7 @@ async def test_batches_repeated_and_reordered_count_once(hub_db: str) -> None:
         acks = [await store.ingest("h", b, 1.0) for b in order]
         assert acks[-1] == len(day)
         assert acks[0] == 0  # the last batch alone waits for the ones before it
-        assert window_figures(await store.window_rows("h", DAY)) == EXPECTED
+        assert await windows(store, "h") == EXPECTED
         rows = (await store.day_rows("h", DAY, DAY))[DAY]
         statuses = sorted(r[4] for r in rows)
         assert statuses == ["done", "done", "expired", "no_show", "transferred"]
@@ -74,7 +92,7 @@ async def test_a_batch_in_order_is_acknowledged_whole(hub_db: str) -> None:
         await store.add_hall(Hall("h", "H", "town"), "hash-h", 0.0)
         assert await store.ingest("h", a_day(), 1.0) == len(a_day())
         assert await store.ingest("h", a_day(), 2.0) == len(a_day())  # again: nothing new
-        assert window_figures(await store.window_rows("h", DAY)) == EXPECTED
+        assert await windows(store, "h") == EXPECTED
         assert (await store.halls())[0]["applied_seq"] == len(a_day())
     finally:
         await store.close()
@@ -86,7 +104,7 @@ async def test_halls_are_kept_apart(hub_db: str) -> None:
         for h in ("x", "y"):
             await store.add_hall(Hall(h, h.upper(), "village", parent="t"), f"hash-{h}", 0.0)
         await store.ingest("x", a_day(), 1.0)
-        assert await store.window_rows("y", DAY) == []
+        assert await windows(store, "y") == []
         assert await store.hall_of_token("hash-y") == "y"
     finally:
         await store.close()
@@ -157,7 +175,7 @@ async def test_many_halls_pushing_at_once_each_count_once_and_a_failing_push_alo
         assert isinstance(results[-1], KeyError)
         assert not any(isinstance(r, BaseException) for r in results[:-1])
         for h in halls:
-            assert window_figures(await store.window_rows(h, DAY)) == EXPECTED
+            assert await windows(store, h) == EXPECTED
         assert {h["id"]: h["applied_seq"] for h in await store.halls()}["hx"] == 0
     finally:
         await store.close()

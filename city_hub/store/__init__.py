@@ -26,10 +26,6 @@ from typing import Any
 
 from ..fold import Logged, fold, referenced
 
-#: The rows ``hall_server.core.measures.window_figures`` takes, as the hall selects them
-#: (``hall_server.store.tickets.called_of_day``), in the hall's column names.
-WINDOW_COLUMNS = ("window", "status", "issued_at", "called_at", "started_at", "finished_at",
-                  "predecessor")  # fmt: skip
 #: Events folded per round when a gap closes and a long run waits.
 RUN_LIMIT = 50_000
 
@@ -157,10 +153,6 @@ class HubStore(ABC):
             await tx.update_hall(hall_id, now, None, state, profile)
 
     # -- figures --
-
-    @abstractmethod
-    async def window_rows(self, hall_id: str, day: str) -> list[tuple[Any, ...]]:
-        """Called tickets of a day as :data:`WINDOW_COLUMNS`."""
 
     @abstractmethod
     async def day_rows(self, hall_id: str, start: str, end: str) -> dict[str, list[tuple]]:

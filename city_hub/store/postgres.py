@@ -18,7 +18,7 @@ import asyncpg
 from hall_server.core.reports import ROW_COLUMNS as DAY_COLUMNS
 
 from ..fold import OPEN, TICKET_COLUMNS, Logged
-from . import WINDOW_COLUMNS, Hall, HubStore, SchemaTooNew, Tx, hall_update, logged
+from . import Hall, HubStore, SchemaTooNew, Tx, hall_update, logged
 from .schema import migrations
 
 _AS_HUB = {"window": "window_id", "called_by": "NULL::text"}
@@ -129,15 +129,6 @@ class PostgresStore(HubStore):
     # -- what halls send --
 
     # -- figures --
-
-    async def window_rows(self, hall_id: str, day: str) -> list[tuple[Any, ...]]:
-        rows = await self.pool.fetch(
-            f"SELECT {_select(WINDOW_COLUMNS)} FROM tickets WHERE hall_id = $1 AND day = $2 "
-            "AND called_at IS NOT NULL AND window_id IS NOT NULL",
-            hall_id,
-            day,
-        )
-        return [tuple(r) for r in rows]
 
     async def day_rows(self, hall_id: str, start: str, end: str) -> dict[str, list[tuple]]:
         out: dict[str, list[tuple]] = {}

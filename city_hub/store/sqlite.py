@@ -24,7 +24,7 @@ from typing import Any, TypeVar
 from hall_server.core.reports import ROW_COLUMNS as DAY_COLUMNS
 
 from ..fold import OPEN, TICKET_COLUMNS, Logged
-from . import WINDOW_COLUMNS, Hall, HubStore, SchemaTooNew, Tx, hall_update, logged
+from . import Hall, HubStore, SchemaTooNew, Tx, hall_update, logged
 from .schema import migrations
 
 T = TypeVar("T")
@@ -216,13 +216,6 @@ class SqliteStore(HubStore):
     # -- what halls send --
 
     # -- figures --
-
-    async def window_rows(self, hall_id: str, day: str) -> list[tuple[Any, ...]]:
-        return await self._all(
-            f"SELECT {_select(WINDOW_COLUMNS)} FROM tickets WHERE hall_id = ? AND day = ? "
-            "AND called_at IS NOT NULL AND window_id IS NOT NULL",
-            (hall_id, day),
-        )
 
     async def day_rows(self, hall_id: str, start: str, end: str) -> dict[str, list[tuple]]:
         out: dict[str, list[tuple]] = {}
