@@ -168,7 +168,9 @@ def hall_profile(config: HallConfig, services: Mapping[str, Service]) -> dict[st
         "hall": {
             "id": c.hall.id,
             "name": c.hall.name,
+            "name_en": c.hall.name_en,
             "level": c.hall.level,
+            "public_url": c.hall.public_url,
             "timezone": c.hall.timezone,
             "hours": list(c.hall.hours),
         },
@@ -274,7 +276,7 @@ class Pusher:
         if ratings:
             body["ratings"] = [outbox_rating(r) for r in ratings]
         if send_state:
-            body["state"] = self.state()
+            body["state"] = {**self.state(), **await asyncio.to_thread(store.supervision, now)}
             body["profile"] = self.profile()
         answer = await self._post("/api/v1/ingest", body)
         acked = int(answer["acked"])
