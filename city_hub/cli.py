@@ -67,7 +67,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--host", default="127.0.0.1", help="address (default 127.0.0.1)")
     demo.add_argument("--port", type=int, default=8090, help="TCP port (default 8090)")
     demo.add_argument("--speed", type=float, default=8.0, help="time compression (default 8)")
+    demo.add_argument("--towns", type=int, default=18, help="town centers (default 18)")
     demo.add_argument("--villages", type=int, default=225, help="village points (default 225)")
+    demo.add_argument("--idle", action="store_true", help="no simulated visitors (for tests)")
     return parser
 
 
@@ -117,7 +119,17 @@ def main(argv: list[str] | None = None) -> None:
 
             logging.basicConfig(level="WARNING", format="%(levelname)s %(name)s: %(message)s")
             with contextlib.suppress(KeyboardInterrupt):
-                asyncio.run(run(args.host, args.port, args.db, args.speed, args.villages))
+                asyncio.run(
+                    run(
+                        args.host,
+                        args.port,
+                        args.db,
+                        args.speed,
+                        args.towns,
+                        args.villages,
+                        args.idle,
+                    )
+                )
         elif args.command == "hall":
             token = asyncio.run(_hall_add(args))
             print(token)

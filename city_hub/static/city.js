@@ -164,11 +164,11 @@
     a.title = T["city.drill"];
     th.append(a);
     if (kids && kids.length) {
-      const b = cell("button", fill("city.villages", { n: kids.length }), "btn btn-quiet toggle");
+      const label = fill("city.villages", { n: kids.length });
+      const b = cell("button", label, "btn btn-quiet toggle");
       b.type = "button";
-      const open = expanded.has(h.id);
-      b.setAttribute("aria-expanded", String(open));
-      b.setAttribute("aria-label", (open ? T["city.hide_villages"] : T["city.show_villages"]) + " · " + nameOf(h));
+      b.setAttribute("aria-expanded", String(expanded.has(h.id)));
+      b.setAttribute("aria-label", label + " · " + nameOf(h));
       b.addEventListener("click", () => {
         if (expanded.has(h.id)) expanded.delete(h.id); else expanded.add(h.id);
         render(true);

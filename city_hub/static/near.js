@@ -3,12 +3,13 @@
    is known, else shortest wait first. Refreshed every 30 s while shown. */
 "use strict";
 (function () {
+  const PAGE = 6;
   const setup = JSON.parse(document.getElementById("near-setup").textContent);
   const T = setup.texts;
   const en = setup.lang === "en";
   const $ = (id) => document.getElementById(id);
   const fill = (key, values) => (T[key] || key).replace(/\{(\w+)\}/g, (_, k) => (k in values ? values[k] : ""));
-  let items = [], towns = [], where = null, current = null, timer = null;
+  let items = [], towns = [], where = null, current = null, timer = null, shown = PAGE;
 
   const el = (tag, text, cls) => {
     const e = document.createElement(tag);
@@ -37,6 +38,7 @@
     }
     const code = new URLSearchParams(location.search).get("item");
     if (code) choose(code, false);
+    else if ($("q").value) renderItems();
   }
 
   function renderItems() {
@@ -59,6 +61,7 @@
 
   function choose(code, push) {
     current = code;
+    shown = PAGE;
     if (push) {
       const url = new URL(location.href);
       url.searchParams.set("item", code);
@@ -112,7 +115,8 @@
     $("online-link").href = setup.online_url;
     $("answer-state").textContent = fill("near.updated", { time: new Date().toLocaleTimeString(en ? "en-GB" : "zh-CN", { hour: "2-digit", minute: "2-digit" }) });
     $("no-halls").hidden = r.data.halls.length > 0;
-    $("halls").replaceChildren(...r.data.halls.map((h) => {
+    $("more").hidden = r.data.halls.length <= shown;
+    $("halls").replaceChildren(...r.data.halls.slice(0, shown).map((h) => {
       const li = el("li", null, "hall");
       li.dataset.hall = h.id;
       li.dataset.status = h.status;
@@ -140,6 +144,7 @@
     }));
   }
 
+  $("more").addEventListener("click", () => { shown += PAGE; ask(); });
   $("locate").addEventListener("click", () => {
     const state = $("where-state");
     if (!navigator.geolocation) { state.textContent = T["near.location_denied"]; return; }
