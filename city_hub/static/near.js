@@ -69,6 +69,7 @@
     }
     $("find").hidden = true;
     $("answer").hidden = false;
+    document.body.classList.add("answering");
     ask();
   }
   window.addEventListener("popstate", () => {
@@ -80,6 +81,7 @@
     clearTimeout(timer);
     $("answer").hidden = true;
     $("find").hidden = false;
+    document.body.classList.remove("answering");
     $("q").focus();
   }
   $("again").addEventListener("click", () => {
