@@ -32,11 +32,10 @@ from aiohttp import web
 
 from hall_server.app import make_app as make_hall_app
 from hall_server.config import HallConfig
-from hall_server.engine import Ticket
+from hall_server.core.engine import Ticket
 from hall_server.hall import Hall as HallEngine
-from hall_server.ratings import RATINGS
+from hall_server.http.common import HALL, RATINGS
 from hall_server.simulate import simulate
-from hall_server.web import HALL
 
 from .api import STORE
 from .app import make_app as make_hub_app

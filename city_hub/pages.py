@@ -4,9 +4,10 @@ the public nearby page (``/near``), the login, and the small read-only APIs they
 (``/api/v1/pilot``) and the searchable catalog (``/api/v1/near/items``).
 
 Pages extend the hall's ``base.html`` and use its style, script helpers and the manager's
-sheet and charts, so a hall's day looks on the hub as it does in the hall. Texts are the hub's
-own catalogs (``i18n/zh.toml``, ``i18n/en.toml``) over the hall's: Chinese unless ``?lang=en``
-or the ``lang`` cookie. Figures are the hub's (``figures``), themselves the halls' measures.
+sheet and charts, so a hall's day looks on the hub as it does in the hall. Texts are in the
+hall's catalogs (``hall_server/i18n``, keys ``hub.``, ``city.``, ``near.``): Chinese unless
+``?lang=en`` or the ``lang`` cookie. Figures are the hub's (``figures``), themselves the
+halls' measures.
 """
 
 from __future__ import annotations
@@ -15,8 +16,6 @@ import csv
 import io
 import os
 import time
-import tomllib
-from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -25,13 +24,14 @@ import aiohttp_jinja2
 import jinja2
 from aiohttp import web
 
-from hall_server import reports
-from hall_server.i18n import lang_of
-from hall_server.i18n import translator as hall_translator
-from hall_server.manager import hours_svg, waits_svg
+from hall_server.core import reports
+from hall_server.http.errors import ApiError
+from hall_server.http.lang import lang_of
+from hall_server.http.pages import PAGE_FOLDERS
+from hall_server.i18n import texts, translator
 from hall_server.network import items_for
-from hall_server.screens import full_pinyin, initials
-from hall_server.web import ApiError
+from kiosk_ui.search import full_pinyin, initials
+from manager_pages.charts import hours_svg, waits_svg
 
 from . import figures
 from .auth import COOKIE, Principal, principal, require, token_hash, token_of
@@ -39,11 +39,11 @@ from .live import Network
 
 routes = web.RouteTableDef()
 HERE = Path(__file__).resolve().parent
-ROOT = HERE.parent
-TEMPLATE_DIRS = [HERE / "templates", ROOT / "hall_server" / "templates"]
+#: Ours, then the hall's frame (base.html).
+TEMPLATE_DIRS = [HERE / "templates", PAGE_FOLDERS["common"] / "templates"]
+#: The hall's common style and scripts, the manager's sheet, the kiosk's search; and ours.
 STATIC_DIRS = {
-    "common": ROOT / "hall_server" / "static",
-    "kiosk": ROOT / "kiosk_ui" / "static",
+    **{k: PAGE_FOLDERS[k] / "static" for k in ("common", "manager", "kiosk")},
     "hub": HERE / "static",
 }
 LEVELS = ("city", "town", "village")
@@ -59,33 +59,6 @@ MEASURES = {
     "satisfaction": "high",
     "followups_overdue": "low",
 }
-
-
-def _load(lang: str) -> dict[str, str]:
-    with open(HERE / "i18n" / f"{lang}.toml", "rb") as f:
-        return tomllib.load(f)
-
-
-TEXTS = {lang: _load(lang) for lang in ("zh", "en")}
-
-
-def translator(lang: str) -> Callable[..., str]:
-    """The hub's texts, then the hall's (log in, the language switch); Chinese as fallback."""
-    mine, zh, hall = TEXTS.get(lang, TEXTS["zh"]), TEXTS["zh"], hall_translator(lang)
-
-    def t(key: str, **values: object) -> str:
-        text = mine.get(key) or zh.get(key)
-        if text is None:
-            return hall(key, **values)
-        return text.format(**values) if values else text
-
-    return t
-
-
-def texts(lang: str, prefix: str) -> dict[str, str]:
-    """Every text under ``prefix`` in ``lang``: what a page's script needs."""
-    t = translator(lang)
-    return {k: t(k) for k in TEXTS["zh"] if k.startswith(prefix)}
 
 
 def setup(app: web.Application) -> None:
@@ -223,7 +196,7 @@ async def hall_page(request: web.Request) -> web.Response:
     if profile:
         config = figures.hall_config(profile)
         rows = await store.day_rows(hall_id, day.isoformat(), day.isoformat())
-        days = [reports.day_of_rows(r, config, d) for d, r in sorted(rows.items())]
+        days = [reports.build_day(r, config, d) for d, r in sorted(rows.items())]
         rep = reports.aggregate(reports.merge(days), config, "window")
         names = {w.id: w.name_en if lang == "en" and w.name_en else w.label for w in config.window}
         services = {s.code: s.name_en if lang == "en" and s.name_en else s.name

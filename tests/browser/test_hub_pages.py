@@ -22,8 +22,9 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from hall_server.auth import Accounts, Role
-from hall_server.store import Store
+from hall_server.core.access import Role
+from hall_server.store.accounts import Accounts
+from hall_server.store.db import Store
 from tests.browser.helpers import axe_violations, screenshot, screenshot_both
 from tests.support import ROOT, free_port, wait_until
 
