@@ -65,8 +65,6 @@ def hall_view(row: dict[str, Any], now: float) -> dict[str, Any]:
         "followups": state.get("followups", {"open": 0, "overdue": 0}),
         "alarms_open": state.get("alarms_open", 0),
         "state_at": iso(row.get("state_at"), tz),
-        "alarms": state.get("alarms", 0),
-        "followups_overdue": state.get("followups_overdue", 0),
         "name_en": (profile.get("hall") or {}).get("name_en") or "",
         "public_url": (profile.get("hall") or {}).get("public_url"),
     }

@@ -195,15 +195,12 @@ async def hall_page(request: web.Request) -> web.Response:
     names: dict[str, str] = {}
     if profile:
         config = figures.hall_config(profile)
-        rows = await store.day_rows(hall_id, day.isoformat(), day.isoformat())
-        days = [reports.build_day(r, config, d) for d, r in sorted(rows.items())]
-        rep = reports.aggregate(reports.merge(days), config, "window")
+        rep = await figures.hall_report(store, row, day, day, "window")
         names = {w.id: w.name_en if lang == "en" and w.name_en else w.label for w in config.window}
         services = {s.code: s.name_en if lang == "en" and s.name_en else s.name
                     for s in config.service}  # fmt: skip
         for r in rep["rows"]:
-            r["name"] = names.get(r["key"], r["key"])
-        rep["rows"].sort(key=lambda r: (len(r["key"]), r["key"]))
+            r["name"] = names.get(r["key"], r["name"])
     else:
         services = {}
     windows = await figures.windows(store, hall_id, day.isoformat())
@@ -292,12 +289,7 @@ async def _ranking(request: web.Request) -> dict[str, Any]:
     rows = await figures.report_by_hall(store, halls, start, end)
     for r in rows:
         view = net.views.get(r["hall"], {})
-        called = r["served"] + r["no_show"]
-        r["no_show_rate"] = round(r["no_show"] / called, 4) if called else None
-        r["satisfaction"] = (
-            round((r["ratings"] - r["bad_ratings"]) / r["ratings"], 4) if r["ratings"] else None
-        )
-        r["followups_overdue"] = view.get("followups_overdue", 0)
+        r["followups_overdue"] = (view.get("followups") or {}).get("overdue", 0)
         r["name_en"] = view.get("name_en", "")
     rank(rows)
     return {"from": start.isoformat(), "to": end.isoformat(), "level": level, "rows": rows}

@@ -276,7 +276,7 @@ class Pusher:
         if ratings:
             body["ratings"] = [outbox_rating(r) for r in ratings]
         if send_state:
-            body["state"] = {**self.state(), **await asyncio.to_thread(store.supervision, now)}
+            body["state"] = self.state()
             body["profile"] = self.profile()
         answer = await self._post("/api/v1/ingest", body)
         acked = int(answer["acked"])

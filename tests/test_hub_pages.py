@@ -86,3 +86,15 @@ def test_the_demo_catalog_is_valid_and_most_town_centers_meet_the_pilot_targets(
     assert 0 < meets.count(False) < 5  # the dashboard has a town to point at
     villages = items_for(published, "village", {services[0]["code"]})
     assert villages[services[0]["code"]]  # simple social-insurance items reach the villages
+
+
+def test_a_halls_booking_address_reaches_the_public_page_only_as_a_plain_web_address() -> None:
+    from city_hub.api import _shown
+
+    assert _shown({"public_url": "http://10.0.0.5:8080", "name_en": "Donghu"}) == {
+        "name_en": "Donghu",
+        "public_url": "http://10.0.0.5:8080",
+    }
+    for bad in ("javascript:alert(1)", 'http://x/"><script>', "ftp://x", "http://" + "a" * 300, 7):
+        assert _shown({"public_url": bad})["public_url"] is None
+    assert _shown({}) == {"name_en": "", "public_url": None}

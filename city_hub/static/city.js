@@ -37,7 +37,8 @@
     return T["city.err." + (res.error && res.error.code)] || T["city.err.generic"];
   }
   function loginAgain() { location.href = "/login?next=" + encodeURIComponent(location.pathname); }
-  const problem = (h) => h.status !== "online" || h.alarms > 0 || h.followups_overdue > 0;
+  const overdue = (h) => (h.followups && h.followups.overdue) || 0;
+  const problem = (h) => h.status !== "online" || h.alarms_open > 0 || overdue(h) > 0;
 
   // -- the tree: roots are halls whose parent the reader does not see ---------------------------
   const order = { city: 0, town: 1, village: 2 };
@@ -64,8 +65,8 @@
       if (h.status in n) n[h.status]++;
       n.waiting += h.waiting || 0;
       n.windows += h.open_windows || 0;
-      n.alarms += h.alarms || 0;
-      n.overdue += h.followups_overdue || 0;
+      n.alarms += h.alarms_open || 0;
+      n.overdue += overdue(h);
       if (published != null && h.catalog_version !== published) behind++;
     }
     for (const k of Object.keys(n)) $("n-" + k).textContent = n[k];
@@ -114,7 +115,7 @@
       const r = h.level === "city" ? 16 : h.level === "town" ? 10 : 4.5;
       const c = document.createElementNS(SVG, "circle");
       c.setAttribute("cx", X(h).toFixed(1)); c.setAttribute("cy", Y(h).toFixed(1)); c.setAttribute("r", r);
-      c.setAttribute("class", "hall " + h.level + (h.alarms ? " alarmed" : ""));
+      c.setAttribute("class", "hall " + h.level + (h.alarms_open ? " alarmed" : ""));
       c.dataset.status = h.status;
       const label = `${nameOf(h)}: ${T["city." + h.status]}, ${fill("city.waiting")} ${h.waiting}`;
       const title = document.createElementNS(SVG, "title");
@@ -179,7 +180,7 @@
     const num = (v, cls) => cell("td", v, "num" + (cls ? " " + cls : ""));
     tr.append(th, statusCell(h), num(h.waiting), num(mins(h.longest_wait_s)), num(h.open_windows),
       num(pct(d.service_level)), num(pct(d.satisfaction)),
-      num(h.followups_overdue || 0, h.followups_overdue ? "bad" : ""), num(h.alarms || 0, h.alarms ? "bad" : ""));
+      num(overdue(h), overdue(h) ? "bad" : ""), num(h.alarms_open || 0, h.alarms_open ? "bad" : ""));
     return tr;
   }
   function renderTable() {

@@ -181,21 +181,6 @@ class Store:
         finally:
             conn.close()
 
-    def supervision(self, now: float) -> dict[str, int]:
-        """What the city supervises beside the queues (监督考核): bad ratings whose follow-up is
-        past its deadline and not resolved, and alarms still raised."""
-        conn = connect(self.path)
-        try:
-            overdue = conn.execute(
-                "SELECT count(*) FROM ratings WHERE followup IS NOT NULL "
-                "AND followup != 'resolved' AND due_at < ?",
-                (now,),
-            ).fetchone()[0]
-            alarms = conn.execute("SELECT count(*) FROM alarms WHERE cleared_at IS NULL")
-            return {"followups_overdue": int(overdue), "alarms": int(alarms.fetchone()[0])}
-        finally:
-            conn.close()
-
     # -- small things kept in meta ------------------------------------------------------------
 
     def meta(self, key: str, default: str | None = None) -> str | None:
