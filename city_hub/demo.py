@@ -266,7 +266,8 @@ async def run(
     services, published = catalog()
     points = network([s["code"] for s in services], towns, villages)
     tokens = await _prepare(db, points, published)
-    hub_url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '') else host}:{port}"
+    public_host = "127.0.0.1" if host in ("0.0.0.0", "") else host  # what a browser can open
+    hub_url = f"http://{public_host}:{port}"
     hub_app = make_hub_app(db)
     hub = web.AppRunner(hub_app, handle_signals=False)
     await hub.setup()
@@ -280,7 +281,7 @@ async def run(
 
     async def start(p: Point, seed: int) -> None:
         sock = _bound(host)
-        url = f"http://{sock.getsockname()[0]}:{sock.getsockname()[1]}"
+        url = f"http://{public_host}:{sock.getsockname()[1]}"
         public[p.id] = url
         config = hall_config(p, services, hub_url, tokens[p.id], url)
         app = make_hall_app(config, halls_dir / f"{p.id}.db", base_url=url)
