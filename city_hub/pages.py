@@ -383,6 +383,7 @@ async def pilot(request: web.Request) -> web.Response:
             {
                 "hall": h["id"],
                 "name": h["name"],
+                "name_en": ((h.get("profile") or {}).get("hall") or {}).get("name_en") or "",
                 "known": bool(served),
                 "items": len(items),
                 "online": online,

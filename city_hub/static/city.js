@@ -294,8 +294,7 @@
     const rows = r.data.halls.map((x) => {
       const tr = document.createElement("tr");
       tr.dataset.hall = x.hall;
-      const h = halls.get(x.hall);
-      const th = cell("th", h ? nameOf(h) : x.name);
+      const th = cell("th", nameOf(x));
       th.scope = "row";
       const verdict = cell("span", x.known ? (x.meets ? T["city.pilot_yes"] : T["city.pilot_no"]) : T["city.pilot_unknown"], "pill");
       verdict.dataset.status = x.known ? (x.meets ? "open" : "paused") : "closed";
