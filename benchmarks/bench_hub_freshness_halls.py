@@ -69,9 +69,11 @@ async def register(db: str) -> tuple[list[Point], dict[str, str]]:
     return points, tokens
 
 
-async def start_hall(p: Point, hub: str, token: str, folder: Path) -> tuple[Hall, Pusher]:
+async def start_hall(
+    p: Point, hub: str, token: str, folder: Path, push_every_s: float | None
+) -> tuple[Hall, Pusher]:
     services, _ = catalog()
-    config = hall_config(p, services, hub, token, "http://127.0.0.1:9")
+    config = hall_config(p, services, hub, token, "http://127.0.0.1:9", push_every_s)
     hall = Hall(config, Store(folder / f"{p.id}.db"))
     await hall.start()
     assert config.network is not None
@@ -83,7 +85,7 @@ async def start_hall(p: Point, hub: str, token: str, folder: Path) -> tuple[Hall
 # -- the loaded network (a second process) -------------------------------------------------------
 
 
-async def load_worker(hub: str, tokens_file: str, folder: str) -> None:
+async def load_worker(hub: str, tokens_file: str, folder: str, push_every_s: float | None) -> None:
     """243 halls pushing; visitors arrive at the rate in ``folder/rate`` (a second, over the
     city; reread every second), clerks serve; ``folder/issued`` counts what was issued."""
     tokens = json.loads(Path(tokens_file).read_text())
@@ -92,7 +94,10 @@ async def load_worker(hub: str, tokens_file: str, folder: str) -> None:
     halls = []
     for i in range(0, len(points), 20):
         halls += await asyncio.gather(
-            *(start_hall(p, hub, tokens[p.id], Path(folder)) for p in points[i : i + 20])
+            *(
+                start_hall(p, hub, tokens[p.id], Path(folder), push_every_s)
+                for p in points[i : i + 20]
+            )
         )
     weights = [p.windows for p in points]  # bigger halls get more visitors
     rng = random.Random(1)
@@ -190,7 +195,7 @@ async def measure(args: argparse.Namespace) -> None:
         board = Dashboard(hub.url, token)
         reader = asyncio.create_task(board.run(session))
         p = next(p for p in points if p.id == PROBE)
-        hall, pusher = await start_hall(p, hub.url, tokens[PROBE], folder)
+        hall, pusher = await start_hall(p, hub.url, tokens[PROBE], folder, args.push_every)
         try:
             await board.until(0, 30)
             for rate in (0.0, args.rate, args.rate * 4):
@@ -199,7 +204,7 @@ async def measure(args: argparse.Namespace) -> None:
                 if rate and load is None:
                     load = subprocess.Popen(
                         [sys.executable, __file__, "--load-worker", hub.url, str(tokens_file),
-                         str(folder)],
+                         str(folder), str(args.push_every or 0)],
                         stdout=subprocess.PIPE, text=True, cwd=ROOT,
                     )  # fmt: skip
                     assert load.stdout is not None
@@ -231,7 +236,7 @@ async def measure(args: argparse.Namespace) -> None:
             hub.stop()
     print(
         f"\nHall action -> city dashboard frame ({args.probes} probes per row; pusher every "
-        "1 s; loaded: 243 more halls pushing, visitors arriving over the city)\n"
+        f"{args.push_every or 1:g} s; loaded: 243 more halls pushing, visitors arriving)\n"
     )
     print(
         table(
@@ -266,14 +271,17 @@ async def _online(session: aiohttp.ClientSession, url: str) -> int:
 
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "--load-worker":
-        hub, tokens, folder = sys.argv[2:5]
+        hub, tokens, folder, every = sys.argv[2:6]
         with contextlib.suppress(KeyboardInterrupt):
-            asyncio.run(load_worker(hub, tokens, folder))
+            asyncio.run(load_worker(hub, tokens, folder, float(every) or None))
         return
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--probes", type=int, default=60)
     ap.add_argument("--rate", type=float, default=12.0, help="tickets/s over the city")
     ap.add_argument("--warmup", type=float, default=15.0, help="seconds before measuring")
+    ap.add_argument(
+        "--push-every", type=float, help="the halls' push_every_s (default: 1 s, villages 2 s)"
+    )
     ap.add_argument("--dir", default=os.environ.get("TMPDIR"), help="where the databases go")
     asyncio.run(measure(ap.parse_args()))
 

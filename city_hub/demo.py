@@ -175,7 +175,12 @@ def catalog() -> tuple[list[dict[str, Any]], dict[str, Any]]:
 
 
 def hall_config(
-    p: Point, services: list[dict[str, Any]], hub: str, token: str, public_url: str
+    p: Point,
+    services: list[dict[str, Any]],
+    hub: str,
+    token: str,
+    public_url: str,
+    push_every_s: float | None = None,
 ) -> HallConfig:
     mine = [s for s in services if s["code"] in p.services]
     windows = []
@@ -201,7 +206,7 @@ def hall_config(
             "network": {
                 "hub": hub,
                 "token": token,
-                "push_every_s": 2.0 if quiet else 1.0,
+                "push_every_s": push_every_s or (2.0 if quiet else 1.0),
                 "state_every_s": 15.0 if quiet else 5.0,
             },
         }
