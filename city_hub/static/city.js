@@ -23,6 +23,10 @@
     return el;
   };
   const nameOf = (h) => (en && h.name_en ? h.name_en : h.name);
+  /* The map's label: the place, without "public service center" and the like. */
+  const shortName = (h) => nameOf(h)
+    .replace(/(公共|政务|行政|党群)服务中心$/, "")
+    .replace(/ (Town |Village )?(Public |Administrative )?Service Center$/, "");
   const pct = (v) => (v == null ? "—" : (v * 100).toFixed(1) + "%");
   const mins = (s) => (s ? fill("city.minutes", { n: (s / 60).toFixed(s < 600 ? 1 : 0) }) : "—");
   function when(iso) {
@@ -134,7 +138,13 @@
       t.setAttribute("class", "count " + h.level);
       t.setAttribute("aria-hidden", "true");
       t.textContent = h.waiting;
-      labels.append(t);
+      const name = document.createElementNS(SVG, "text");
+      name.setAttribute("x", X(h).toFixed(1)); name.setAttribute("y", (Y(h) + r + 13).toFixed(1));
+      name.setAttribute("text-anchor", "middle");
+      name.setAttribute("class", "place");
+      name.setAttribute("aria-hidden", "true");
+      name.textContent = shortName(h);
+      labels.append(t, name);
     }
     svg.append(links, dots, labels);
     box.replaceChildren(svg);
@@ -197,6 +207,13 @@
       }
     };
     for (const r of roots) walk(r, 0);
+    if (!rows.length && halls.size) {
+      const tr = document.createElement("tr");
+      const td = cell("td", only ? T["city.no_problems"] : T["city.loading"], "muted");
+      td.colSpan = 9;
+      tr.append(td);
+      rows.push(tr);
+    }
     $("halls-body").replaceChildren(...rows);
     $("updated").textContent = new Date().toLocaleTimeString(locale);
   }
