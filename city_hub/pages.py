@@ -30,7 +30,7 @@ from hall_server.http.lang import lang_of
 from hall_server.http.pages import PAGE_FOLDERS
 from hall_server.i18n import texts, translator
 from hall_server.network import items_for
-from kiosk_ui.search import full_pinyin, initials
+from kiosk_ui.search import searchable
 from manager_pages.charts import hours_svg, waits_svg
 
 from . import figures
@@ -254,21 +254,10 @@ def _searchable(cat: tuple[int, dict[str, Any]]) -> list[dict[str, Any]]:
     version, data = cat
     if version not in _search_cache:
         _search_cache.clear()
-        out = []
-        for it in data["items"]:
-            words = [it["name"], *it.get("keywords", [])]
-            out.append(
-                {
-                    "code": it["code"],
-                    "service": it["service"],
-                    "name": it["name"],
-                    "name_en": it.get("name_en", ""),
-                    "online": it["online"],
-                    "keywords": it.get("keywords", []),
-                    "initials": [initials(w) for w in words],
-                    "pinyin": [full_pinyin(w) for w in words],
-                }
-            )
+        out = [
+            {**searchable({**it, "kind": "item"}, it["service"]), "online": it["online"]}
+            for it in data["items"]
+        ]
         _search_cache[version] = out
     return _search_cache[version]
 

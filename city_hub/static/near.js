@@ -28,7 +28,7 @@
   async function load() {
     const r = await hallq.api("GET", "/api/v1/near/items");
     if (!r.ok) return showError(r);
-    items = r.data.items;
+    items = hallqSearch.prepare(r.data.items);
     towns = r.data.towns;
     const sel = $("town");
     for (const t of towns) {

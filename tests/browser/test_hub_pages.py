@@ -60,9 +60,10 @@ class HubDemo:
                 halls = self.get("/api/v1/halls")[1]["halls"]
             except OSError:
                 return False
-            return sum(h["status"] == "online" for h in halls) >= HALLS
+            ready = [h for h in halls if h["status"] == "online" and h["catalog_version"] == 1]
+            return len(ready) >= HALLS
 
-        wait_until(all_online, 90, "the demo's halls online at the hub")
+        wait_until(all_online, 90, "the demo's halls online at the hub, running its catalog")
         return self
 
     def stop(self) -> None:
