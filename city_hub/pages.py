@@ -203,7 +203,7 @@ async def hall_page(request: web.Request) -> web.Response:
             r["name"] = names.get(r["key"], r["name"])
     else:
         services = {}
-    windows = await figures.windows(store, hall_id, day.isoformat())
+    windows = await figures.windows(store, row, day)
     parent = net.rows.get(row["parent"] or "")
     ctx = {
         "hall": view,
