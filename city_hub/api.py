@@ -403,12 +403,25 @@ def _state(raw: Any) -> dict[str, Any]:
     return state
 
 
+def _shown(hall: dict[str, Any]) -> dict[str, Any]:
+    """What the public pages show of a hall beyond its name: its English name, and the address
+    visitors book at (only a plain http(s) address: it becomes a link on /near)."""
+    name_en, url = hall.get("name_en"), hall.get("public_url")
+    return {
+        "name_en": name_en[:200] if isinstance(name_en, str) else "",
+        "public_url": url
+        if isinstance(url, str) and len(url) <= 200 and re.fullmatch(r"https?://[^\s\"'<>]+", url)
+        else None,
+    }
+
+
 def _profile(raw: Any) -> dict[str, Any]:
     """A hall's profile, refused unless it makes a hall configuration the figures can use."""
     try:
         figures.hall_config(raw)
         return {
-            "hall": {k: raw["hall"][k] for k in ("id", "name", "level", "timezone", "hours")},
+            "hall": {**{k: raw["hall"][k] for k in ("id", "name", "level", "timezone", "hours")},
+                     **_shown(raw["hall"])},
             "service": [
                 {**{k: s[k] for k in ("code", "prefix", "name", "name_en", "target_wait_min")},
                  "items": [{k: i[k] for k in ("code", "name", "name_en", "online")}

@@ -9,7 +9,7 @@ from aiohttp import web
 
 from hall_server.http.errors import errors_middleware
 
-from . import api
+from . import api, pages
 from .live import Network
 from .store import HubStore, open_store
 
@@ -18,6 +18,7 @@ def make_app(db: str, store: HubStore | None = None) -> web.Application:
     """The hub on ``db`` (a SQLite path or a ``postgresql://`` URL), or on an open ``store``."""
     app = web.Application(middlewares=[errors_middleware], client_max_size=16 * 1024 * 1024)
     app.add_routes(api.routes)
+    pages.setup(app)
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         s = store or await open_store(db)

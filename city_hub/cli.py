@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import getpass
 import logging
 import sys
@@ -54,6 +55,21 @@ def build_parser() -> argparse.ArgumentParser:
     uadd.add_argument("--role", required=True, choices=ROLES)
     uadd.add_argument("--scope", help="for a manager: the hall they see, with those under it")
     uadd.add_argument("--db", default="./hallq-hub.db", help=DB_HELP)
+
+    demo = sub.add_parser(
+        "demo",
+        help="run a hub with a simulated city network (city, 18 towns, 225 villages)",
+        description="Every hall is a real hall server with simulated visitors and clerks, "
+        "pushing to this hub over HTTP; prints the accounts (password 'demo') and addresses. "
+        "The halls' own databases go beside the hub's, in DB.halls/.",
+    )
+    demo.add_argument("--db", default="./hallq-hub-demo.db", help="SQLite file of the hub")
+    demo.add_argument("--host", default="127.0.0.1", help="address (default 127.0.0.1)")
+    demo.add_argument("--port", type=int, default=8090, help="TCP port (default 8090)")
+    demo.add_argument("--speed", type=float, default=8.0, help="time compression (default 8)")
+    demo.add_argument("--towns", type=int, default=18, help="town centers (default 18)")
+    demo.add_argument("--villages", type=int, default=225, help="village points (default 225)")
+    demo.add_argument("--idle", action="store_true", help="no simulated visitors (for tests)")
     return parser
 
 
@@ -98,6 +114,22 @@ def main(argv: list[str] | None = None) -> None:
                 print=lambda s: print(s, flush=True),
                 shutdown_timeout=5,
             )
+        elif args.command == "demo":
+            from .demo import run
+
+            logging.basicConfig(level="WARNING", format="%(levelname)s %(name)s: %(message)s")
+            with contextlib.suppress(KeyboardInterrupt):
+                asyncio.run(
+                    run(
+                        args.host,
+                        args.port,
+                        args.db,
+                        args.speed,
+                        args.towns,
+                        args.villages,
+                        args.idle,
+                    )
+                )
         elif args.command == "hall":
             token = asyncio.run(_hall_add(args))
             print(token)

@@ -65,6 +65,8 @@ def hall_view(row: dict[str, Any], now: float) -> dict[str, Any]:
         "followups": state.get("followups", {"open": 0, "overdue": 0}),
         "alarms_open": state.get("alarms_open", 0),
         "state_at": iso(row.get("state_at"), tz),
+        "name_en": (profile.get("hall") or {}).get("name_en") or "",
+        "public_url": (profile.get("hall") or {}).get("public_url"),
     }
 
 
@@ -200,6 +202,8 @@ def near(
                     "estimated_wait_s": live.get("eta_s"),
                     "distance_m": dist,
                     "service": s["code"],
+                    "name_en": (profile.get("hall") or {}).get("name_en") or "",
+                    "public_url": (profile.get("hall") or {}).get("public_url"),
                     "lat": h["lat"],
                     "lon": h["lon"],
                 }

@@ -11,7 +11,8 @@ Messages (JSON), server to client:
 
 ``HALL`` is an element of ``GET /api/v1/halls`` (``id, name, level, parent, lat, lon, status,
 last_seen, waiting, open_windows, longest_wait_s, catalog_version``) plus ``open_now``, ``day``,
-``state_at``, ``followups`` (``{open, overdue}``: 差评 still to answer), ``alarms_open`` and
+``state_at``, ``followups`` (``{open, overdue}``: 差评 still to answer), ``alarms_open``,
+``name_en``, ``public_url`` (where visitors book, or null) and
 ``services``: ``[{service, waiting, longest_wait_s, open_windows, eta_s, open}]``. A manager's
 socket hears only the halls of their scope. The socket needs a login
 (session cookie, ``Authorization: Bearer``, or ``?token=``).

@@ -168,7 +168,9 @@ def hall_profile(config: HallConfig, services: Mapping[str, Service]) -> dict[st
         "hall": {
             "id": c.hall.id,
             "name": c.hall.name,
+            "name_en": c.hall.name_en,
             "level": c.hall.level,
+            "public_url": c.hall.public_url,
             "timezone": c.hall.timezone,
             "hours": list(c.hall.hours),
         },

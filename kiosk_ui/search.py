@@ -67,6 +67,24 @@ def short_names(name: str) -> list[str]:
     return [short for short, longs in SHORT_NAMES.items() if any(w in name for w in longs)]
 
 
+def searchable(entry: dict[str, Any], service: str) -> dict[str, Any]:
+    """One catalog entry (a service or an item: ``code``, ``name``, ``name_en``, ``keywords``,
+    ``kind``) with what the search matches on. The hub's 就近办 page searches its published
+    catalog through this too, with the same script (``static/search.js``)."""
+    keywords = list(dict.fromkeys([*entry.get("keywords", []), *short_names(entry["name"])]))
+    words = [entry["name"], *keywords]
+    return {
+        "code": entry["code"],
+        "kind": entry.get("kind", "service"),
+        "service": service,
+        "name": entry["name"],
+        "name_en": entry.get("name_en") or "",
+        "keywords": keywords,
+        "initials": [initials(w) for w in words],
+        "pinyin": [syllables(w) for w in words],
+    }
+
+
 def catalog(config: HallConfig) -> list[dict[str, Any]]:
     """Every service (a category) and its items with what the kiosk search matches on,
     computed once per hall: the browser then searches 100+ items as the visitor types, without
@@ -75,23 +93,7 @@ def catalog(config: HallConfig) -> list[dict[str, Any]]:
     for s in config.service:
         entries = [{"code": s.code, "name": s.name, "name_en": s.name_en, "keywords": []}]
         entries += [{**i.model_dump(), "kind": "item"} for i in s.items]
-        for entry in entries:
-            keywords = list(
-                dict.fromkeys([*entry.get("keywords", []), *short_names(entry["name"])])
-            )
-            words = [entry["name"], *keywords]
-            out.append(
-                {
-                    "code": entry["code"],
-                    "kind": entry.get("kind", "service"),
-                    "service": s.code,
-                    "name": entry["name"],
-                    "name_en": entry["name_en"],
-                    "keywords": keywords,
-                    "initials": [initials(w) for w in words],
-                    "pinyin": [syllables(w) for w in words],
-                }
-            )
+        out += [searchable(entry, s.code) for entry in entries]
     return out
 
 

@@ -1,0 +1,290 @@
+"""How fresh is the city dashboard? Hall action → the dashboard's websocket frame.
+
+A real ``hall-hub serve`` (subprocess) knows the 244 halls of the work plan's city
+(``city_hub.demo.network``). A probe hall runs here, a real ``Hall`` with its real ``Pusher``;
+a dashboard client here holds ``/ws/city`` as the city account. Each probe is one hall action
+(a ticket issued, then called, alternately) timed from just before the action to the first
+``hall`` frame of that hall showing the new number of people waiting: the hall writes the
+event, its pusher sends it (every ``push_every_s``, 1 s by default) with its state, the hub
+stores and folds it and pushes the frame. Measured twice in the same run:
+
+- baseline: the probe hall alone (the other 243 registered, silent);
+- loaded: the other 243 halls, real ``Hall`` + ``Pusher`` each in a second process, pushing
+  their state every few seconds and their events every second while visitors arrive at a
+  city's peak rate and clerks call and finish them; then at four times that rate.
+
+    python benchmarks/bench_hub_freshness_halls.py [--probes 60] [--rate 12] [--dir /var/tmp]
+
+``--rate`` is tickets per second over the whole city; a day of 100,000 tickets over a nine
+hour day averages 3.1 a second, so the default 12 is about four times the average hour.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+from common import ROOT, cpu_cell, cpu_s, latency_cells, table
+
+from city_hub.auth import add_user, new_token, token_hash
+from city_hub.demo import Point, catalog, hall_config, network
+from city_hub.store import Hall as HubHall
+from city_hub.store import open_store
+from hall_server.core.engine import EngineError
+from hall_server.hall import Hall
+from hall_server.network import Pusher
+from hall_server.store.db import Store
+from tests.hub_support import HubProcess
+
+PROBE = "town-01"
+HEADERS = ["network", "halls online", "tickets/s", "p50 ms", "p99 ms", "max ms", "frames/s",
+           "hub CPU"]  # fmt: skip
+
+
+async def register(db: str) -> tuple[list[Point], dict[str, str]]:
+    """The city's halls with fresh push tokens, and the city account."""
+    services, _ = catalog()
+    points = network([s["code"] for s in services])
+    store = await open_store(db)
+    tokens = {}
+    try:
+        for p in points:
+            tokens[p.id] = new_token()
+            hall = HubHall(p.id, p.name, p.level, p.parent, p.lat, p.lon)
+            await store.add_hall(hall, token_hash(tokens[p.id]), time.time())
+        await add_user(store, "city", "bench", "city", None)
+    finally:
+        await store.close()
+    return points, tokens
+
+
+async def start_hall(
+    p: Point, hub: str, token: str, folder: Path, push_every_s: float | None
+) -> tuple[Hall, Pusher]:
+    services, _ = catalog()
+    config = hall_config(p, services, hub, token, "http://127.0.0.1:9", push_every_s)
+    hall = Hall(config, Store(folder / f"{p.id}.db"))
+    await hall.start()
+    assert config.network is not None
+    pusher = Pusher(hall, config.network)
+    pusher.start()
+    return hall, pusher
+
+
+# -- the loaded network (a second process) -------------------------------------------------------
+
+
+async def load_worker(hub: str, tokens_file: str, folder: str, push_every_s: float | None) -> None:
+    """243 halls pushing; visitors arrive at the rate in ``folder/rate`` (a second, over the
+    city; reread every second), clerks serve; ``folder/issued`` counts what was issued."""
+    tokens = json.loads(Path(tokens_file).read_text())
+    services, _ = catalog()
+    points = [p for p in network([s["code"] for s in services]) if p.id != PROBE]
+    halls = []
+    for i in range(0, len(points), 20):
+        halls += await asyncio.gather(
+            *(
+                start_hall(p, hub, tokens[p.id], Path(folder), push_every_s)
+                for p in points[i : i + 20]
+            )
+        )
+    weights = [p.windows for p in points]  # bigger halls get more visitors
+    rng = random.Random(1)
+    rate_file, issued_file = Path(folder) / "rate", Path(folder) / "issued"
+    rate, issued, checked = float(rate_file.read_text()), 0, time.monotonic()
+    print("ready", flush=True)
+    while True:
+        await asyncio.sleep(rng.expovariate(rate))
+        if time.monotonic() - checked > 1:
+            rate, checked = float(rate_file.read_text()), time.monotonic()
+            issued_file.write_text(str(issued))
+        hall, _ = rng.choices(halls, weights)[0]
+        try:
+            service = rng.choice(hall.config.service).code
+            await hall.issue(service)
+            issued += 1
+            window = rng.choice(hall.config.window).id
+            if hall.engine.window(window).current:
+                await hall.act(window, "finish", "bench")
+            await hall.act(window, "call", "bench")
+        except EngineError:
+            pass
+
+
+# -- the probe -----------------------------------------------------------------------------------
+
+
+class Dashboard:
+    """A city dashboard's socket; remembers when each frame of the probe hall arrived."""
+
+    def __init__(self, url: str, token: str) -> None:
+        self.url, self.token = url, token
+        self.waiting: int | None = None
+        self.changed = asyncio.Event()
+        self.frames = 0
+
+    async def run(self, session: aiohttp.ClientSession) -> None:
+        ws_url = self.url.replace("http", "ws") + f"/ws/city?token={self.token}"
+        async with session.ws_connect(ws_url, max_msg_size=0) as ws:
+            async for msg in ws:
+                m = json.loads(msg.data)
+                self.frames += 1
+                halls = m["halls"] if m["type"] == "snapshot" else [m.get("hall")]
+                for h in halls:
+                    if h and h["id"] == PROBE:
+                        self.waiting = h["waiting"]
+                        self.changed.set()
+
+    async def until(self, waiting: int, timeout: float = 30) -> float:
+        async with asyncio.timeout(timeout):
+            while self.waiting != waiting:
+                self.changed.clear()
+                await self.changed.wait()
+        return time.perf_counter()
+
+
+async def probe(hall: Hall, board: Dashboard, n: int) -> list[float]:
+    """``n`` actions at the probe hall, alternately issue and call, each timed to its frame."""
+    out = []
+    window = hall.config.window[0].id
+    rng = random.Random(2)
+    for i in range(n):
+        await asyncio.sleep(rng.uniform(0.3, 1.3))  # out of step with the pusher's cycle
+        before = hall.engine.waiting(hall.config.service[0].code)
+        total = board.waiting if board.waiting is not None else 0
+        t0 = time.perf_counter()
+        if i % 2 == 0 or before == 0:
+            await hall.issue(hall.config.service[0].code)
+            want = total + 1
+        else:
+            if hall.engine.window(window).current:
+                await hall.act(window, "finish", "bench")
+            await hall.act(window, "call", "bench")
+            want = total - 1
+        out.append((await board.until(want)) - t0)
+    return out
+
+
+async def measure(args: argparse.Namespace) -> None:
+    folder = Path(tempfile.mkdtemp(prefix="hallq-fresh-", dir=args.dir))
+    db = str(folder / "hub.db")
+    points, tokens = await register(db)
+    hub = HubProcess(db, folder / "hub.log").start()
+    assert hub.proc is not None
+    hub_pid = hub.proc.pid
+    tokens_file = folder / "tokens.json"
+    tokens_file.write_text(json.dumps(tokens))
+    results: list[tuple[str, list[float], dict[str, Any]]] = []
+    load: subprocess.Popen[str] | None = None
+    async with aiohttp.ClientSession() as session:
+        async with session.post(
+            hub.url + "/api/v1/auth/login", json={"username": "city", "password": "bench"}
+        ) as r:
+            token = (await r.json())["token"]
+        board = Dashboard(hub.url, token)
+        reader = asyncio.create_task(board.run(session))
+        p = next(p for p in points if p.id == PROBE)
+        hall, pusher = await start_hall(p, hub.url, tokens[PROBE], folder, args.push_every)
+        try:
+            await board.until(0, 30)
+            for rate in (0.0, args.rate, args.rate * 4):
+                if rate:
+                    (folder / "rate").write_text(str(rate))
+                if rate and load is None:
+                    load = subprocess.Popen(
+                        [sys.executable, __file__, "--load-worker", hub.url, str(tokens_file),
+                         str(folder), str(args.push_every or 0)],
+                        stdout=subprocess.PIPE, text=True, cwd=ROOT,
+                    )  # fmt: skip
+                    assert load.stdout is not None
+                    line = await asyncio.to_thread(load.stdout.readline)
+                    assert line.strip() == "ready", line
+                if rate:
+                    await asyncio.sleep(args.warmup)
+                issued0 = _issued(folder)
+                cpu0, frames0, t0 = cpu_s(hub_pid), board.frames, time.perf_counter()
+                lat = await probe(hall, board, args.probes)
+                elapsed = time.perf_counter() - t0
+                name = f"loaded, {rate:g} tickets/s" if rate else "baseline: one hall"
+                extra = {
+                    "online": await _online(session, hub.url),
+                    "tickets_s": (_issued(folder) - issued0) / elapsed,
+                    "hub_cpu": cpu_cell(cpu_s(hub_pid) - cpu0, elapsed),
+                    "frames_s": (board.frames - frames0) / elapsed,
+                }
+                results.append((name, lat, extra))
+        finally:
+            if load is not None:
+                load.terminate()
+                load.wait(30)
+            await pusher.stop()
+            await hall.stop()
+            reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await reader
+            hub.stop()
+    print(
+        f"\nHall action -> city dashboard frame ({args.probes} probes per row; pusher every "
+        f"{args.push_every or 1:g} s; loaded: 243 more halls pushing, visitors arriving)\n"
+    )
+    print(
+        table(
+            HEADERS,
+            [
+                [
+                    name,
+                    extra["online"],
+                    f"{extra['tickets_s']:.1f}",
+                    *latency_cells([x * 1000 for x in lat]),
+                    f"{max(lat) * 1000:.0f}",
+                    f"{extra['frames_s']:.0f}",
+                    extra["hub_cpu"],
+                ]
+                for name, lat, extra in results
+            ],
+        )
+    )
+    print("\ntarget: p99 <= 2000 ms")
+
+
+def _issued(folder: Path) -> int:
+    with contextlib.suppress(OSError, ValueError):
+        return int((folder / "issued").read_text())
+    return 0
+
+
+async def _online(session: aiohttp.ClientSession, url: str) -> int:
+    async with session.get(url + "/api/v1/halls") as r:
+        return sum(h["status"] == "online" for h in (await r.json())["halls"])
+
+
+def main() -> None:
+    if len(sys.argv) > 1 and sys.argv[1] == "--load-worker":
+        hub, tokens, folder, every = sys.argv[2:6]
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(load_worker(hub, tokens, folder, float(every) or None))
+        return
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--probes", type=int, default=60)
+    ap.add_argument("--rate", type=float, default=12.0, help="tickets/s over the city")
+    ap.add_argument("--warmup", type=float, default=15.0, help="seconds before measuring")
+    ap.add_argument(
+        "--push-every", type=float, help="the halls' push_every_s (default: 1 s, villages 2 s)"
+    )
+    ap.add_argument("--dir", default=os.environ.get("TMPDIR"), help="where the databases go")
+    asyncio.run(measure(ap.parse_args()))
+
+
+if __name__ == "__main__":
+    main()
