@@ -8,7 +8,7 @@ import re
 
 from aiohttp.test_utils import TestClient
 
-from devices import idnumber
+from hall_server.core import idnumber
 from hall_server.guard.edge import LIMITER
 from hall_server.guard.pow import solve
 from hall_server.http.appointments import PHONE_PROOF

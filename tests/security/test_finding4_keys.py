@@ -17,11 +17,11 @@ from pathlib import Path
 import pytest
 from websockets.asyncio.client import connect
 
-from devices import idnumber
 from devices.agent import DeviceLoop, protected
 from devices.reader import CardEvent
 from devices.sim import cards
 from hall_server.config import DEMO_CONFIG, load_config, parse_config
+from hall_server.core import idnumber
 from hall_server.http.common import HALL
 from hall_server.store.db import Store
 from hall_server.store.devices import add_token
