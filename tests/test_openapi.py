@@ -30,7 +30,7 @@ from tests.support import ServerProcess, add_demo_accounts
 #: the schema allows may rightly be refused; and aiohttp's 405 lists the methods of every
 #: route matching a path (``/appointments/days`` also matches ``/appointments/{code}``).
 LENIENT = [checks.positive_data_acceptance, checks.allow_header_conformance]
-ROLES = ("anonymous", "staff1", "manager", "admin")
+ROLES = ("anonymous", "kiosk", "staff1", "manager", "admin")
 #: examples per operation, each sent as every role: ~50 operations stay within two minutes
 EXAMPLES = int(os.environ.get("HALLQ_FUZZ_EXAMPLES", "12"))
 
@@ -104,7 +104,8 @@ def demo_hall(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProces
 def tokens(demo_hall: ServerProcess) -> dict[str, str]:
     with urllib.request.urlopen(demo_hall.url + "/api/v1/openapi.json") as r:
         assert json.loads(r.read()) == DOCUMENT  # the fuzzed document is the served one
-    return {role: demo_hall.login(role) for role in ROLES if role != "anonymous"}
+    tokens = {role: demo_hall.login(role) for role in ROLES if role not in ("anonymous", "kiosk")}
+    return tokens | {"kiosk": demo_hall.paired("k1")}  # the paired kiosk's device token
 
 
 def _document() -> dict[str, Any]:
@@ -185,7 +186,7 @@ async def test_the_answers_of_a_served_and_rated_visit_match_the_document(
     await call("POST", "/api/v1/windows/1/finish", 200, "/api/v1/windows/{window}/finish")
     pad = await call("GET", "/api/v1/ratings/pad/1", 200, "/api/v1/ratings/pad/{window}")
     assert pad["ticket"]["id"] == ticket["id"]
-    body = {"ticket": ticket["id"], "level": 1, "options": ["slow"]}
+    body = {"token": ticket["token"], "level": 1, "options": ["slow"]}
     await call("POST", "/api/v1/ratings", 201, json=body)
     get["Authorization"] = manager
     await call("GET", "/api/v1/ratings/satisfaction", 200)

@@ -24,8 +24,8 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 from hall_server import __version__
 from hall_server.core.access import Role
 from hall_server.core.integration import TYPES
-from hall_server.http.appointments import BookRequest
-from hall_server.http.auth import LoginRequest
+from hall_server.http.appointments import BookRequest, CancelRequest, PhoneCodeRequest
+from hall_server.http.auth import LoginRequest, PasswordChange
 from hall_server.http.devices import SimulateRequest
 from hall_server.http.ratings import FollowUpRequest, RatingRequest
 from hall_server.http.tickets import TicketRequest
@@ -303,6 +303,20 @@ class Device(_Answer):
     last_seen: str | None
 
 
+class Challenge(_Answer):
+    challenge: str
+
+
+class CodeSent(_Answer):
+    sent: bool
+    expires_in_s: int
+
+
+class NewSession(_Answer):
+    token: str
+    username: str
+
+
 class Anything(_Answer):
     """A JSON object (its fields are described in the README)."""
 
@@ -327,6 +341,8 @@ class Op:
     answers: dict[int, Any] = field(default_factory=lambda: {200: Anything})
     errors: tuple[int, ...] = ()
     media: tuple[str, ...] = ("application/json",)
+    #: a device credential (a paired kiosk's or pad's token) that stands in for a login
+    device: str = ""
     tag: str = "hall"
 
 
@@ -354,6 +370,32 @@ OPERATIONS: list[Op] = [
     ),
     Op("post", f"{V1}/auth/logout", "End the session", answers={200: Ok}, tag="auth"),
     Op("get", f"{V1}/auth/me", "Who is logged in", STAFF, answers={200: Me}, tag="auth"),
+    Op(
+        "post",
+        f"{V1}/auth/password",
+        "Change one's password (every other session ends)",
+        STAFF,
+        body=PasswordChange,
+        answers={200: NewSession},
+        errors=(503,),
+        tag="auth",
+    ),
+    Op(
+        "get",
+        f"{V1}/challenge",
+        "A proof-of-work challenge, asked for when bookings flood in",
+        answers={200: Challenge},
+        tag="appointments",
+    ),
+    Op(
+        "post",
+        f"{V1}/appointments/phone-code",
+        "Send a booking code to a phone (halls with security.phone_proof)",
+        body=PhoneCodeRequest,
+        answers={202: CodeSent},
+        errors=(409,),
+        tag="appointments",
+    ),
     # visitors and tickets
     Op(
         "get",
@@ -371,6 +413,7 @@ OPERATIONS: list[Op] = [
         answers={201: IssuedTicket},
         errors=(404, 409),
         tag="tickets",
+        device="a paired kiosk's device token, or a staff login",
     ),
     Op(
         "get",
@@ -475,7 +518,7 @@ OPERATIONS: list[Op] = [
         "Book a slot",
         body=BookRequest,
         answers={201: Appointment},
-        errors=(403, 404, 409, 429),
+        errors=(403, 404, 409, 428, 429),
         tag="appointments",
     ),
     Op(
@@ -511,6 +554,7 @@ OPERATIONS: list[Op] = [
         answers={200: AppointmentView},
         errors=(403, 404, 409),
         tag="appointments",
+        body=CancelRequest,
     ),
     # ratings
     Op(
@@ -521,6 +565,7 @@ OPERATIONS: list[Op] = [
         answers={201: Rating},
         errors=(404, 409),
         tag="ratings",
+        device="the ticket's token in the body, or the window's paired pad (by ticket id)",
     ),
     Op(
         "get",
@@ -558,6 +603,7 @@ OPERATIONS: list[Op] = [
         answers={200: Pad},
         errors=(404,),
         tag="ratings",
+        device="the window's paired pad",
     ),
     Op(
         "patch",
@@ -790,7 +836,9 @@ _MESSAGES = {
     404: "Unknown thing",
     409: "The state forbids it",
     422: "Wrong shape or value",
-    429: "Too many attempts",
+    415: "Writes take a JSON body",
+    428: "Solve the proof-of-work challenge first",
+    429: "Too many requests: wait the seconds given (Retry-After)",
     503: "The store failed; the hall refuses work until restarted",
 }
 
@@ -858,7 +906,9 @@ def document(app: web.Application) -> dict[str, Any]:
                     "content": {"application/json": {"schema": schema}},
                 }
         errors = set(op.errors) | {503}
-        if op.role is not None:
+        if op.method in ("post", "put", "patch", "delete"):  # the edge: origin, JSON, limits
+            errors |= {403, 415, 429}
+        if op.role is not None or op.device:
             errors |= {401, 403}
         if op.body is not None:
             errors |= {400, 422}
@@ -878,7 +928,11 @@ def document(app: web.Application) -> dict[str, Any]:
             "parameters": params,
             "responses": responses,
         }
-        if op.role is None:
+        if op.device:
+            operation["security"] = [{"bearer": []}, {"session": []}]
+            operation["x-hallq-credential"] = op.device
+            operation["description"] = f"Needs {op.device}."
+        elif op.role is None:
             operation["security"] = [{}]
         else:
             operation["security"] = [{"bearer": []}, {"session": []}]
