@@ -10,6 +10,7 @@ from aiohttp import web
 from hall_server.http.errors import errors_middleware
 
 from . import api, pages
+from .auth import Lockout
 from .live import Network
 from .store import HubStore, open_store
 
@@ -18,6 +19,7 @@ def make_app(db: str, store: HubStore | None = None) -> web.Application:
     """The hub on ``db`` (a SQLite path or a ``postgresql://`` URL), or on an open ``store``."""
     app = web.Application(middlewares=[errors_middleware], client_max_size=16 * 1024 * 1024)
     app.add_routes(api.routes)
+    app[api.LOCKOUT] = Lockout()
     pages.setup(app)
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:

@@ -106,6 +106,15 @@ async def test_halls_are_online_stale_offline_or_never(hub: TestClient) -> None:
     assert (await (await hub.get("/api/v1/health")).json())["status"] == "ok"
 
 
+async def test_wrong_passwords_lock_the_name_for_a_while(hub: TestClient) -> None:
+    for _ in range(5):
+        r = await hub.post("/api/v1/auth/login", json={"username": "city", "password": "guess"})
+        assert r.status == 401
+    r = await hub.post("/api/v1/auth/login", json={"username": "city", "password": "city-pass"})
+    assert r.status == 429 and (await r.json())["error"]["code"] == "too_many_attempts"
+    assert (await login(hub, "town")) != ""  # other names are not locked
+
+
 async def test_logins_and_scopes(hub: TestClient) -> None:
     r = await hub.post("/api/v1/auth/login", json={"username": "city", "password": "nope"})
     assert r.status == 401 and (await r.json())["error"]["code"] == "bad_credentials"
