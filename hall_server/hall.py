@@ -70,6 +70,7 @@ class Hall:
             **config.engine_args(), day_of=self.day_of, new_id=lambda: uuid.uuid4().hex
         )
         self.estimator = Estimator(config, clock)
+        self.estimator.deferred = True  # played again after commits, not on their path
         self.admission = admission.Admission(
             tuple(config.opening_spans()),
             tuple(config.hall.hours),
@@ -183,6 +184,8 @@ class Hall:
                     log.exception("listener %r failed", listener)
             for _, _, fut in batch:
                 fut.set_result(None)
+            # After the answers (they use the play there is): play again if it is due.
+            loop.call_soon(self.estimator.refresh, self.engine)
 
     async def issue(
         self,

@@ -298,3 +298,18 @@ async def test_a_stalled_board_is_dropped_without_holding_up_the_others(tmp_path
         stalled.close()
         for b in boards:
             await b.close()
+
+
+async def test_boards_read_every_size_of_pre_built_frame_in_order(hall: Hall) -> None:
+    """Calls reach boards as frames built once and written to every socket: short, medium and
+    long payloads (the three length encodings) arrive whole and in order."""
+    boards = [await hall.board() for _ in range(3)]
+    hub = hall.app[HUB]
+    sizes = (10, 300, 70_000)
+    for i, size in enumerate(sizes):
+        hub.publish({"type": "call", "number": f"X{i}", "pad": "号" * size})
+    for board in boards:
+        await until(lambda b=board: len(b.of("call")) == len(sizes))
+        got = board.of("call")
+        assert [m["number"] for m in got] == ["X0", "X1", "X2"]
+        assert [len(m["pad"]) for m in got] == list(sizes)

@@ -226,3 +226,19 @@ def test_a_surge_never_yields_an_estimate_past_closing_time() -> None:
         assert ten + est.for_new(engine, service).eta_s <= closing
     last_help = max((t for t in waiting if t.service == "help"), key=lambda t: t.order)
     assert est.for_ticket(engine, last_help).eta_s > 3600  # long, but not past closing
+
+
+def test_a_deferred_estimator_plays_again_only_when_refreshed(config: HallConfig) -> None:
+    """In the hall, estimates asked for on a commit's path use the play there is; the hall
+    refreshes it after the commit. A change of windows is never deferred."""
+    now = [NOW]
+    engine, _, tickets = hall(config, *[("tax", Priority.NORMAL)] * 6)
+    est = Estimator(config, clock=lambda: now[0])
+    est.deferred = True
+    first = est.for_ticket(engine, tickets[-1]).eta_s
+    now[0] += 120  # the windows take longer than played: the play is old
+    assert est.for_ticket(engine, tickets[-1]).eta_s == first - 120
+    est.refresh(engine)
+    assert est.for_ticket(engine, tickets[-1]).eta_s > first - 120
+    engine.set_window("2", WindowStatus.CLOSED, now[0])
+    assert est.for_ticket(engine, tickets[-1]).eta_s == round(5 * TAX_S)

@@ -228,6 +228,7 @@ class Estimator:
         self.seen: set[tuple[str, str]] = set()
         self.day: str | None = None
         self._play: _Play | None = None
+        self.deferred = False  # see refresh()
         self._stale = False
         self._sampled: float | None = None
 
@@ -454,7 +455,13 @@ class Estimator:
 
     # -- the forward play ------------------------------------------------------------------------
 
-    def _played(self, engine: Engine) -> tuple[_Play, float]:
+    def refresh(self, engine: Engine) -> None:
+        """Play again if the play is due. With ``deferred`` set, only this plays a due play
+        again (the hall calls it after a commit, off the commit path); estimates asked for
+        meanwhile use the play there is, unless the windows changed or the day did."""
+        self._played(engine, refreshing=True)
+
+    def _played(self, engine: Engine, refreshing: bool = False) -> tuple[_Play, float]:
         """The current play, played again when the windows changed, the day left it or it is
         old; a burst of changes plays it at most every REPLAY_EVERY_S."""
         now = self.clock()
@@ -464,13 +471,14 @@ class Estimator:
             tuple(wid for wid, w in engine.windows.items() if self._is_serving(w)),
         )
         play = self._play
-        if (
-            play is None
-            or play.key != key
-            or now - play.at >= REFRESH_S
-            or (self._stale and now - play.at >= REPLAY_EVERY_S)
-            or now < play.at
-        ):
+        if play is None or play.key != key or now < play.at:
+            due = True
+        else:
+            old = now - play.at
+            due = (refreshing or not self.deferred) and (
+                old >= REFRESH_S or (self._stale and old >= REPLAY_EVERY_S)
+            )
+        if due or play is None:
             play = self._play = self._play_forward(engine, now, key)
             self._stale = False
         return play, now

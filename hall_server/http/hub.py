@@ -8,6 +8,10 @@ again from a snapshot. One slow or dead board can therefore never delay the othe
 ever needs the latest: each client holds at most one, sent after its ordered messages. A call
 is thus never queued behind a state message, and one that arrives drops the state it would
 otherwise follow (every call brings a fresh state shortly after).
+
+For clients without compression (boards) whose buffer is empty, an ordered message (a call)
+is not queued at all: its websocket frame is built once and written to every such client's
+transport in the publishing step, with no task switch per board.
 """
 
 from __future__ import annotations
@@ -31,10 +35,25 @@ Filter = Callable[[dict[str, Any]], bool]
 SEND_BUFFER = 64 * 1024
 
 
+def text_frame(text: str) -> bytes:
+    """One unfragmented, unmasked (server to client) websocket text frame (RFC 6455 5.2)."""
+    payload = text.encode()
+    n = len(payload)
+    if n < 126:
+        header = bytes((0x81, n))
+    elif n < 1 << 16:
+        header = bytes((0x81, 126)) + n.to_bytes(2, "big")
+    else:
+        header = bytes((0x81, 127)) + n.to_bytes(8, "big")
+    return header + payload
+
+
 @dataclass(eq=False)
 class Client:
     ws: web.WebSocketResponse
     accepts: Filter
+    #: for a client without compression: where pre-built frames are written directly
+    transport: asyncio.Transport | None = None
     pending: deque[str] = field(default_factory=deque)
     latest: str | None = None
     wake: asyncio.Event = field(default_factory=asyncio.Event)
@@ -53,11 +72,18 @@ class Hub:
     def publish(self, message: dict[str, Any]) -> None:
         text = json.dumps(message, ensure_ascii=False, separators=(",", ":"))
         kind = message.get("type")
+        frame: bytes | None = None
         for client in list(self.clients):
             if not client.accepts(message):
                 continue
             if kind == "state":
                 client.latest = text
+            elif self._direct(client):
+                frame = frame or text_frame(text)
+                client.transport.write(frame)  # type: ignore[union-attr]
+                if kind == "call":
+                    client.latest = None
+                continue
             elif len(client.pending) >= self.buffer:
                 self._drop(client)
                 continue
@@ -66,6 +92,18 @@ class Hub:
                 if kind == "call":
                     client.latest = None
             client.wake.set()
+
+    @staticmethod
+    def _direct(client: Client) -> bool:
+        """May an ordered message skip the queue: nothing queued before it (what the sender
+        took is already written), and the kernel keeps up."""
+        t = client.transport
+        return (
+            t is not None
+            and not client.pending
+            and not t.is_closing()
+            and t.get_write_buffer_size() < SEND_BUFFER
+        )
 
     def _drop(self, client: Client) -> None:
         if client.dropped:
@@ -98,17 +136,19 @@ class Hub:
         snapshot: dict[str, Any],
         accepts: Filter = lambda m: True,
         abort: Callable[[], None] | None = None,
+        transport: asyncio.Transport | None = None,
     ) -> None:
         """Send the snapshot, then every accepted message, until the socket closes.
 
         The snapshot is queued before the client joins, in the same step, so no message can
-        fall between the two. ``abort`` (the request transport's) cuts a client that stalls.
+        fall between the two. ``abort`` (the request transport's) cuts a client that stalls;
+        ``transport`` (only for a socket without compression) takes pre-built frames.
         The kernel's send buffer is kept small, so a stalled client is noticed after a few
         hundred kilobytes rather than megabytes and costs little memory meanwhile."""
         sock = ws.get_extra_info("socket")
         if sock is not None:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER)
-        client = Client(ws, accepts, abort=abort)
+        client = Client(ws, accepts, transport, abort=abort)
         client.pending.append(json.dumps(snapshot, ensure_ascii=False, separators=(",", ":")))
         client.wake.set()
         self.clients.add(client)

@@ -112,6 +112,9 @@ class Window(_Answer):
     name: str
     services: list[str]
     status: Literal["open", "paused", "closed"]
+    staffed: bool = Field(
+        description="a clerk is logged in at it: only open, staffed windows count as capacity"
+    )
     current: str | None
 
 

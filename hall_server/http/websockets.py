@@ -21,6 +21,7 @@ The device layer publishes on the hub, for the kiosk page:
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import logging
@@ -81,7 +82,9 @@ async def board_ws(request: web.Request) -> web.WebSocketResponse:
     def console(m: dict[str, Any]) -> bool:  # a console also lists tickets kiosks did not print
         return board(m) or (m.get("type") == "print" and m.get("state") in ("failed", "done"))
 
-    await request.app[HUB].serve(ws, snapshot, console if snapshot["staff"] else board, abort=abort)
+    accepts = console if snapshot["staff"] else board
+    transport = request.transport if isinstance(request.transport, asyncio.Transport) else None
+    await request.app[HUB].serve(ws, snapshot, accepts, abort=abort, transport=transport)
     return ws
 
 
