@@ -24,8 +24,8 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 from hall_server import __version__
 from hall_server.core.access import Role
 from hall_server.core.integration import TYPES
-from hall_server.http.appointments import BookRequest
-from hall_server.http.auth import LoginRequest
+from hall_server.http.appointments import BookRequest, PhoneCodeRequest
+from hall_server.http.auth import LoginRequest, PasswordChange
 from hall_server.http.devices import SimulateRequest
 from hall_server.http.ratings import FollowUpRequest, RatingRequest
 from hall_server.http.tickets import TicketRequest
@@ -352,6 +352,16 @@ OPERATIONS: list[Op] = [
         errors=(401, 403, 404, 429),
         tag="auth",
     ),
+    Op(
+        "post",
+        f"{V1}/auth/password",
+        "Set a new password (ends every session of the account)",
+        STAFF,
+        body=PasswordChange,
+        answers={200: Anything},
+        errors=(429,),
+        tag="auth",
+    ),
     Op("post", f"{V1}/auth/logout", "End the session", answers={200: Ok}, tag="auth"),
     Op("get", f"{V1}/auth/me", "Who is logged in", STAFF, answers={200: Me}, tag="auth"),
     # visitors and tickets
@@ -369,7 +379,7 @@ OPERATIONS: list[Op] = [
         "Take a ticket",
         body=TicketRequest,
         answers={201: IssuedTicket},
-        errors=(404, 409),
+        errors=(401, 403, 404, 409),
         tag="tickets",
     ),
     Op(
@@ -475,7 +485,23 @@ OPERATIONS: list[Op] = [
         "Book a slot",
         body=BookRequest,
         answers={201: Appointment},
-        errors=(403, 404, 409, 429),
+        errors=(403, 404, 409, 428, 429),
+        tag="appointments",
+    ),
+    Op(
+        "post",
+        f"{V1}/appointments/phone-code",
+        "Send a booking code to a phone (halls with security.phone_proof)",
+        body=PhoneCodeRequest,
+        answers={202: Anything},
+        errors=(409, 429),
+        tag="appointments",
+    ),
+    Op(
+        "get",
+        f"{V1}/challenge",
+        "A proof-of-work challenge (asked of bookings during a flood)",
+        answers={200: Anything},
         tag="appointments",
     ),
     Op(
@@ -501,7 +527,7 @@ OPERATIONS: list[Op] = [
         "An appointment's QR code",
         answers={200: str},
         media=("image/svg+xml",),
-        errors=(404,),
+        errors=(404, 429),
         tag="appointments",
     ),
     Op(
@@ -519,7 +545,7 @@ OPERATIONS: list[Op] = [
         "Rate a served ticket (好差评)",
         body=RatingRequest,
         answers={201: Rating},
-        errors=(404, 409),
+        errors=(401, 403, 404, 409),
         tag="ratings",
     ),
     Op(
@@ -790,7 +816,10 @@ _MESSAGES = {
     404: "Unknown thing",
     409: "The state forbids it",
     422: "Wrong shape or value",
-    429: "Too many attempts",
+    408: "The body came too slowly",
+    415: "The body is not JSON (Content-Type: application/json)",
+    428: "Many bookings at once: solve the proof-of-work challenge in the answer",
+    429: "Too many attempts (Retry-After says when to try again)",
     503: "The store failed; the hall refuses work until restarted",
 }
 
@@ -858,6 +887,10 @@ def document(app: web.Application) -> dict[str, Any]:
                     "content": {"application/json": {"schema": schema}},
                 }
         errors = set(op.errors) | {503}
+        if op.method in ("post", "put", "patch", "delete"):  # the public edge (guard/edge.py)
+            errors |= {403, 415, 429}
+        if op.body is not None:
+            errors |= {408}
         if op.role is not None:
             errors |= {401, 403}
         if op.body is not None:
