@@ -294,8 +294,8 @@ def _base_url(host: str, port: int, scheme: str = "http") -> str:
 
 
 def _device(args: argparse.Namespace) -> None:
-    from hall_server.guard.credentials import add_pairing, pad, revoke
-    from hall_server.store.devices import add_token, remove_token
+    from hall_server.guard.credentials import pad
+    from hall_server.store.devices import add_pairing, add_token, remove_token, revoke
 
     config = load_config(args.config) if args.config else None
     if config is not None:
@@ -344,7 +344,8 @@ def _device(args: argparse.Namespace) -> None:
 def _demo_pairings(db: str, config: HallConfig, base: str) -> list[str]:
     """Pairing addresses for the demo's kiosks and pads, usable any number of times while
     this demo runs, so a newcomer still opens the demo in one step."""
-    from hall_server.guard.credentials import add_pairing, pad, remove_reusable_pairings
+    from hall_server.guard.credentials import pad
+    from hall_server.store.devices import add_pairing, remove_reusable_pairings
 
     store = _open_store(db)
     try:
@@ -362,7 +363,7 @@ def _demo_pairings(db: str, config: HallConfig, base: str) -> list[str]:
 
 
 def _end_demo_pairings(db: str) -> None:
-    from hall_server.guard.credentials import remove_reusable_pairings
+    from hall_server.store.devices import remove_reusable_pairings
 
     store = _open_store(db)
     try:

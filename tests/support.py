@@ -22,9 +22,9 @@ from typing import Any, TypeVar
 from hall_server.cli import demo_staff_name
 from hall_server.config import HallConfig
 from hall_server.core.access import Role
-from hall_server.guard.credentials import add_pairing, redeem
 from hall_server.store.accounts import Accounts
 from hall_server.store.db import Store
+from hall_server.store.devices import add_pairing, redeem
 
 ROOT = Path(__file__).resolve().parent.parent
 DEMO_CONFIG = ROOT / "hall_server" / "data" / "demo-hall.toml"

@@ -73,7 +73,8 @@ class TooMany(ApiError):
 
 
 def _refuse(status: int, code: str, message: str) -> web.Response:
-    return web.json_response({"error": {"code": code, "message": message}}, status=status)
+    """Raised, not returned: the errors middleware answers it in the reader's language."""
+    raise ApiError(status, code, message)
 
 
 def client_key(address: str | None) -> str:

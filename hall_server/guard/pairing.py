@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from hall_server.guard.credentials import redeem, set_device_cookie
+from hall_server.guard.credentials import set_device_cookie
 from hall_server.http.common import HALL, device_of
 from hall_server.http.pages import render
+from hall_server.store.devices import redeem
 
 
 def paired_or_page(request: web.Request, device: str, name: str) -> web.Response | None:

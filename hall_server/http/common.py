@@ -10,11 +10,12 @@ from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
 from hall_server.core.access import Principal, Role
-from hall_server.guard.credentials import device_of_token, device_token_of
+from hall_server.guard.credentials import device_token_of
 from hall_server.hall import Hall
 from hall_server.http.errors import ApiError
 from hall_server.http.hub import Hub
 from hall_server.store.accounts import Accounts
+from hall_server.store.devices import device_of_token
 
 if TYPE_CHECKING:
     from hall_server.alarms import Alarms

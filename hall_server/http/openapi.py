@@ -414,7 +414,7 @@ OPERATIONS: list[Op] = [
         "Take a ticket",
         body=TicketRequest,
         answers={201: IssuedTicket},
-        errors=(404, 409),
+        errors=(401, 403, 404, 409),
         tag="tickets",
         device="a paired kiosk's device token, or a staff login",
     ),
@@ -547,7 +547,7 @@ OPERATIONS: list[Op] = [
         "An appointment's QR code",
         answers={200: str},
         media=("image/svg+xml",),
-        errors=(404,),
+        errors=(404, 429),
         tag="appointments",
     ),
     Op(
@@ -566,7 +566,7 @@ OPERATIONS: list[Op] = [
         "Rate a served ticket (好差评)",
         body=RatingRequest,
         answers={201: Rating},
-        errors=(404, 409),
+        errors=(401, 403, 404, 409),
         tag="ratings",
         device="the ticket's token in the body, or the window's paired pad (by ticket id)",
     ),
@@ -839,6 +839,7 @@ _MESSAGES = {
     404: "Unknown thing",
     409: "The state forbids it",
     422: "Wrong shape or value",
+    408: "The body came too slowly",
     415: "Writes take a JSON body",
     428: "Solve the proof-of-work challenge first",
     429: "Too many requests: wait the seconds given (Retry-After)",
@@ -911,6 +912,8 @@ def document(app: web.Application) -> dict[str, Any]:
         errors = set(op.errors) | {503}
         if op.method in ("post", "put", "patch", "delete"):  # the edge: origin, JSON, limits
             errors |= {403, 415, 429}
+        if op.body is not None:
+            errors |= {408}
         if op.role is not None or op.device:
             errors |= {401, 403}
         if op.body is not None:

@@ -112,6 +112,8 @@ async def rating_pad(request: web.Request) -> web.Response:
     """The ticket this window just finished (its id rates it): for that window's pad (or its
     staff) only."""
     window = request.match_info["window"]
+    if window not in request.app[HALL].windows_cfg:
+        raise ApiError(404, "unknown_window", f"no window {window!r}", {"window": window})
     if device_of(request) != pad_device(window):
         who = principal(request)
         if who is None:

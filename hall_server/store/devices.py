@@ -73,3 +73,69 @@ def _upsert(store: Store, table: str, row: dict[str, Any]) -> None:
     marks = ", ".join("?" for _ in row)
     with store.writing() as db:
         db.execute(f"INSERT OR REPLACE INTO {table} ({cols}) VALUES ({marks})", list(row.values()))
+
+
+# -- paired browsers of kiosks and pads (``guard/credentials.py`` says what they are for) ------
+
+PAIRING_TTL_S = 600.0
+
+
+def add_pairing(
+    store: Store, device: str, ttl_s: float = PAIRING_TTL_S, single_use: bool = True
+) -> str:
+    code = secrets.token_urlsafe(24)
+    with store.writing() as db:
+        db.execute(
+            "INSERT INTO pairing_codes (code_hash, device, expires_at, single_use) "
+            "VALUES (?, ?, ?, ?)",
+            (_token_hash(code), device, time.time() + ttl_s, int(single_use)),
+        )
+    return code
+
+
+def remove_reusable_pairings(store: Store) -> None:
+    """The demo's codes end with the demo (and are cleared again when the next one starts,
+    should this one have been killed)."""
+    with store.writing() as db:
+        db.execute("DELETE FROM pairing_codes WHERE single_use = 0")
+
+
+def redeem(store: Store, code: str, device: str) -> str | None:
+    """Pair a browser with `device` if `code` is a live code for it: a new device session's
+    token, else None. A single-use code is spent in the same statement that checks it, so two
+    browsers racing with one code cannot both be paired."""
+    now = time.time()
+    with store.writing() as db:
+        cur = db.execute(
+            "UPDATE pairing_codes SET used_at = ? WHERE code_hash = ? AND device = ? "
+            "AND expires_at > ? AND (single_use = 0 OR used_at IS NULL)",
+            (now, _token_hash(code[:100]), device, now),
+        )
+        if cur.rowcount != 1:
+            return None
+        token = secrets.token_urlsafe(32)
+        db.execute(
+            "INSERT INTO device_sessions (token_hash, device, created_at) VALUES (?, ?, ?)",
+            (_token_hash(token), device, now),
+        )
+        db.execute("DELETE FROM pairing_codes WHERE expires_at < ?", (now,))
+    return token
+
+
+def device_of_token(store: Store, token: str) -> str | None:
+    h = _token_hash(token)
+    row = store.db.execute(
+        "SELECT kiosk FROM device_tokens WHERE token_hash = ? "
+        "UNION ALL SELECT device FROM device_sessions WHERE token_hash = ? LIMIT 1",
+        (h, h),
+    ).fetchone()
+    return row[0] if row else None
+
+
+def revoke(store: Store, device: str) -> int:
+    """Unpair every browser of the device and forget its codes (its agent token is removed by
+    ``device_hub.remove_token``)."""
+    with store.writing() as db:
+        n = db.execute("DELETE FROM device_sessions WHERE device = ?", (device,)).rowcount
+        db.execute("DELETE FROM pairing_codes WHERE device = ?", (device,))
+    return n

@@ -77,7 +77,7 @@ async def test_a_pairing_address_pairs_one_browser_once(start: Start) -> None:
     assert r.status == 401
     page = await r.text()
     assert "此设备尚未配对" in page and "hall-server device add k1" in page
-    from hall_server.guard.credentials import add_pairing
+    from hall_server.store.devices import add_pairing
 
     code = add_pairing(client.app[HALL].store, "k1")
     jar = aiohttp.CookieJar(unsafe=True)
