@@ -97,11 +97,21 @@ def report(
     ``staff_names`` (login name -> display name) names the rows by staff as people know them."""
     if by not in DIMENSIONS:
         raise ReportError("invalid_dimension", f"by must be one of {', '.join(DIMENSIONS)}")
-    agg = aggregate(merge(load(store, config, start, end, today)), config, by)
-    names = (staff_names or {}) if by == "staff" else labels(config, by)
-    for row in agg["rows"]:
-        row["name"] = names.get(row["key"], row["key"])
-    agg["rows"].sort(key=order(config, by))
+    loaded = load(store, config, start, end, today)
+    if by == "day":  # the range's total and charts, and each day's own total as its row
+        agg = aggregate(merge(loaded), config, "window")
+        dates = [d for d in days_between(start, end) if d <= today.isoformat()]
+        agg["rows"] = [
+            {"key": d, "name": d, **(aggregate(merge([day]), config, "window")["total"] or {})}
+            for d, day in zip(dates, loaded, strict=True)
+            if day.n
+        ]
+    else:
+        agg = aggregate(merge(loaded), config, by)
+        names = (staff_names or {}) if by == "staff" else labels(config, by)
+        for row in agg["rows"]:
+            row["name"] = names.get(row["key"], row["key"])
+        agg["rows"].sort(key=order(config, by))
     return {"from": start.isoformat(), "to": end.isoformat(), "by": by, **agg}
 
 

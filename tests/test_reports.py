@@ -261,3 +261,17 @@ def test_a_closed_days_cache_is_written_through_the_stores_writer(
         assert n == 1
     finally:
         store.close()
+
+
+def test_report_by_day_has_one_row_per_day_with_that_days_total(
+    small_day: Path, demo_config: HallConfig
+) -> None:
+    store = Store(small_day)
+    try:
+        rep = reports.report(store, demo_config, DAY - timedelta(days=1), DAY, DAY, "day")
+    finally:
+        store.close()
+    assert [r["key"] for r in rep["rows"]] == [DAY.isoformat()]  # the empty day has no row
+    (row,) = rep["rows"]
+    assert {k: v for k, v in row.items() if k not in ("key", "name")} == rep["total"]
+    assert rep["by"] == "day" and rep["hours"]

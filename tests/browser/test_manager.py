@@ -80,6 +80,10 @@ def test_reports_draw_their_charts_and_export(page: Page, live_server: ServerPro
     page.locator("#by").select_option("hour")
     page.locator(".report-form button[type=submit]").click()
     expect(page).to_have_url(re.compile(r"by=hour"))
+    page.locator("#by").select_option("day")  # 按日: one row per business day
+    page.locator(".report-form button[type=submit]").click()
+    expect(page).to_have_url(re.compile(r"by=day"))
+    expect(page.locator("#report tbody th").first).to_have_text(re.compile(r"^\d{4}-\d{2}-\d{2}$"))
     page.goto(f"{s.url}/manager/reports?from=2025-03-04&to=2025-03-01")
     expect(page.locator(".notice-error")).to_have_text("日期范围不正确")  # not English
     page.goto(f"{s.url}/manager?lang=en")
