@@ -90,17 +90,33 @@ def report(
     end: date,
     today: date,
     by: str = "window",
+    staff_names: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """The report of a range grouped ``by`` one of :data:`DIMENSIONS`, with its total row and
-    the data of the charts (arrivals and served per hour, distribution of waiting times)."""
+    the data of the charts (arrivals and served per hour, distribution of waiting times).
+    ``staff_names`` (login name -> display name) names the rows by staff as people know them."""
     if by not in DIMENSIONS:
         raise ReportError("invalid_dimension", f"by must be one of {', '.join(DIMENSIONS)}")
-    agg = aggregate(merge(load(store, config, start, end, today)), config, by)
-    names = labels(config, by)
-    for row in agg["rows"]:
-        row["name"] = names.get(row["key"], row["key"])
-    agg["rows"].sort(key=order(config, by))
+    loaded = load(store, config, start, end, today)
+    if by == "day":  # the range's total and charts, and each day's own total as its row
+        agg = aggregate(merge(loaded), config, "window")
+        dates = [d for d in days_between(start, end) if d <= today.isoformat()]
+        agg["rows"] = [
+            {"key": d, "name": d, **(aggregate(merge([day]), config, "window")["total"] or {})}
+            for d, day in zip(dates, loaded, strict=True)
+            if day.n
+        ]
+    else:
+        agg = aggregate(merge(loaded), config, by)
+        names = (staff_names or {}) if by == "staff" else labels(config, by)
+        for row in agg["rows"]:
+            row["name"] = names.get(row["key"], row["key"])
+        agg["rows"].sort(key=order(config, by))
     return {"from": start.isoformat(), "to": end.isoformat(), "by": by, **agg}
+
+
+#: The columns that are shares (0..1): exported as percentages.
+RATE_COLUMNS = frozenset({"no_show_rate", "service_level", "utilisation"})
 
 
 def _table(rep: dict[str, Any], lang: str) -> list[list[Any]]:
@@ -119,16 +135,24 @@ def to_xlsx(rep: dict[str, Any], lang: str = "zh") -> bytes:
     from openpyxl import Workbook
     from openpyxl.styles import Font
 
+    t = translator(lang)
     wb = Workbook()
     ws = wb.active
-    ws.title = f"{rep['by']} {rep['from']}"[:31]
+    ws.title = f"{t('report.by.' + rep['by'])} {rep['from']}"[:31]
     for row in _table(rep, lang):
         ws.append(row)
     for cell in ws[1]:
         cell.font = Font(bold=True)
+    # rates read as percentages (12.5%), not raw fractions (0.125)
+    for i, column in enumerate(COLUMNS, start=1):
+        if column in RATE_COLUMNS:
+            for (cell,) in ws.iter_rows(min_row=2, min_col=i, max_col=i):
+                cell.number_format = "0.0%"
     ws.freeze_panes = "C2"
-    hours = wb.create_sheet("hours")
-    hours.append(["hour", "arrived", "served"])
+    hours = wb.create_sheet(t("report.sheet.hours"))
+    hours.append([t("report.hour"), t("report.column.arrived"), t("report.column.served")])
+    for cell in hours[1]:
+        cell.font = Font(bold=True)
     for h in rep.get("hours", []):
         hours.append([f"{h['hour']:02d}:00", h["arrived"], h["served"]])
     buf = io.BytesIO()

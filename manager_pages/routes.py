@@ -21,7 +21,7 @@ from hall_server.http.lang import lang_of
 from hall_server.http.pages import page_login, render
 from hall_server.http.reports import report
 from hall_server.http.webhooks import attempt_view, views
-from hall_server.i18n import texts, translator
+from hall_server.i18n import error_message, texts, translator
 from manager_pages.charts import hours_svg, waits_svg
 
 routes = web.RouteTableDef()
@@ -43,14 +43,16 @@ async def reports_page(request: web.Request) -> web.Response:
     page_login(request, Role.MANAGER)
     hall = request.app[HALL]
     q = request.query
+    t = translator(lang_of(request))
     ctx: dict[str, Any] = {
         "page": "reports",
         "from": q.get("from", hall.today().isoformat()),
         "to": q.get("to", q.get("from", hall.today().isoformat())),
         "by": q.get("by", "window"),
         "dimensions": figures.DIMENSIONS,
+        # the page shows times in minutes, and its headers say so (the exports keep seconds)
         "columns": [
-            (c, translator(lang_of(request))(f"report.column.{c}"))
+            (c, t(f"report.in_minutes.{c}" if c.endswith("_s") else f"report.column.{c}"))
             for c in figures.COLUMNS
             if c != "key"
         ],
@@ -59,8 +61,8 @@ async def reports_page(request: web.Request) -> web.Response:
     }
     try:
         rep = await report(request)
-    except DomainError as e:
-        ctx["error"] = e.message
+    except DomainError as e:  # in the page's language, from the catalog
+        ctx["error"] = error_message(lang_of(request), e.code, {**e.values, **e.params}, e.message)
         return render(request, "manager_reports.html", ctx, status=422)
     lang = lang_of(request)
     sat = await asyncio.gather(

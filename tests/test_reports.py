@@ -162,7 +162,14 @@ def test_exports_open_in_csv_and_excel(small_day: Path, demo_config: HallConfig)
     sheet = wb.worksheets[0]
     assert sheet["A1"].value == "Key" and sheet.max_row == 5
     assert [c.value for c in sheet[5]][1:3] == ["Total", 6]
-    assert wb["hours"]["A11"].value == "09:00"
+    assert wb["By hour"]["A11"].value == "09:00"
+    zh = load_workbook(io.BytesIO(reports.to_xlsx(rep, "zh")))
+    main, hours = zh.worksheets
+    assert main.title.startswith("按窗口") and hours.title == "按小时"
+    assert [c.value for c in hours[1]] == ["时段", "到达", "办结"]
+    headers = [c.value for c in main[1]]
+    rate = main.cell(row=2, column=headers.index("达标率") + 1)
+    assert rate.number_format == "0.0%" and 0 <= rate.value <= 1  # 0.75 shows as 75.0%
 
 
 def test_range_and_dimension_errors_are_named() -> None:
@@ -228,6 +235,9 @@ async def test_live_metrics_and_reports_agree_after_a_transfer(
         for figure in ("called", "served", "no_show", "wait_mean_s", "wait_max_s"):
             assert w[figure] == row[figure], (w["window"], figure)
     assert by_report["1"]["served"] == 1 and by_report["1"]["wait_mean_s"] is None
+    staff = await (await client.get("/api/v1/metrics/report?by=staff", headers=manager)).json()
+    names = {row["key"]: row["name"] for row in staff["rows"]}
+    assert names["staff8"] == "黄丽" and names["staff1"] == "王芳"  # people, not logins
 
 
 def test_a_closed_days_cache_is_written_through_the_stores_writer(
@@ -251,3 +261,17 @@ def test_a_closed_days_cache_is_written_through_the_stores_writer(
         assert n == 1
     finally:
         store.close()
+
+
+def test_report_by_day_has_one_row_per_day_with_that_days_total(
+    small_day: Path, demo_config: HallConfig
+) -> None:
+    store = Store(small_day)
+    try:
+        rep = reports.report(store, demo_config, DAY - timedelta(days=1), DAY, DAY, "day")
+    finally:
+        store.close()
+    assert [r["key"] for r in rep["rows"]] == [DAY.isoformat()]  # the empty day has no row
+    (row,) = rep["rows"]
+    assert {k: v for k, v in row.items() if k not in ("key", "name")} == rep["total"]
+    assert rep["by"] == "day" and rep["hours"]

@@ -23,7 +23,9 @@ from hall_server.core.errors import DomainError
 from hall_server.core.measures import nearest_rank
 
 VERSION = 1
-DIMENSIONS = ("window", "service", "staff", "hour")
+#: How a report groups its rows. ``day`` is one row per business day: each day's total, made
+#: by the report service from the days one by one (``aggregate`` groups within the records).
+DIMENSIONS = ("window", "service", "staff", "hour", "day")
 STATUSES = (
     "waiting",
     "called",

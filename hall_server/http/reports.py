@@ -11,7 +11,7 @@ from aiohttp import web
 from hall_server import reports
 from hall_server.core import reports as figures
 from hall_server.core.access import Role
-from hall_server.http.common import HALL, require
+from hall_server.http.common import ACCOUNTS, HALL, require
 
 routes = web.RouteTableDef()
 
@@ -30,8 +30,9 @@ def report_args(request: web.Request) -> tuple[date, date, str]:
 async def report(request: web.Request) -> dict[str, Any]:
     start, end, by = report_args(request)
     hall = request.app[HALL]
+    names = request.app[ACCOUNTS].display_names() if by == "staff" else None
     return await asyncio.to_thread(
-        reports.report, hall.store, hall.config, start, end, hall.today(), by
+        reports.report, hall.store, hall.config, start, end, hall.today(), by, names
     )
 
 

@@ -124,6 +124,11 @@ class Accounts:
             )
         return token
 
+    def display_names(self) -> dict[str, str]:
+        """Login name -> the name people know (reports list staff by it)."""
+        rows = self.db.query("SELECT username, display_name FROM users")
+        return {r["username"]: r["display_name"] or r["username"] for r in rows}
+
     def staffed_windows(self) -> set[str]:
         """Windows with a clerk logged in at them (a session that has not run out)."""
         rows = self.db.query(

@@ -74,12 +74,18 @@ def test_reports_draw_their_charts_and_export(page: Page, live_server: ServerPro
     xlsx = page.request.get(s.url + (page.locator("#export-xlsx").get_attribute("href") or ""))
     assert xlsx.ok and xlsx.body()[:2] == b"PK"
     screenshot_both(page, "manager-reports")
+    # times are shown in minutes and the headers say minutes (they said 秒 over 0.4′)
+    expect(table.locator("thead th", has_text="平均等候")).to_have_text("平均等候(分钟)")
     assert axe_violations(page) == []
     page.locator("#by").select_option("hour")
     page.locator(".report-form button[type=submit]").click()
     expect(page).to_have_url(re.compile(r"by=hour"))
+    page.locator("#by").select_option("day")  # 按日: one row per business day
+    page.locator(".report-form button[type=submit]").click()
+    expect(page).to_have_url(re.compile(r"by=day"))
+    expect(page.locator("#report tbody th").first).to_have_text(re.compile(r"^\d{4}-\d{2}-\d{2}$"))
     page.goto(f"{s.url}/manager/reports?from=2025-03-04&to=2025-03-01")
-    expect(page.locator(".notice-error")).to_contain_text("ends before it starts")
+    expect(page.locator(".notice-error")).to_have_text("日期范围不正确")  # not English
     page.goto(f"{s.url}/manager?lang=en")
     expect(page.locator("#services-h")).to_have_text("Queues")
 
