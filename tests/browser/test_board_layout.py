@@ -20,7 +20,9 @@ pytestmark = pytest.mark.browser
 
 
 def issue(server: ServerProcess, service: str) -> str:
-    status, body = server.request("POST", "/api/v1/tickets", {"service": service})
+    status, body = server.request(
+        "POST", "/api/v1/tickets", {"service": service}, token=server.paired("k1")
+    )
     assert status == 201, body
     return body["ticket"]["number"]
 

@@ -17,7 +17,9 @@ pytestmark = pytest.mark.browser
 
 
 def issue(server: ServerProcess, service: str) -> str:
-    status, body = server.request("POST", "/api/v1/tickets", {"service": service})
+    status, body = server.request(
+        "POST", "/api/v1/tickets", {"service": service}, token=server.paired("k1")
+    )
     assert status == 201, body
     return body["ticket"]["number"]
 
@@ -134,6 +136,7 @@ def test_clerk_sees_who_is_in_front_badge_masked_name_and_waiting_time(
         "POST",
         "/api/v1/tickets",
         {"service": "real-estate", "id_card": {"name": "张三丰", "id_number": OLD_ID}},
+        token=live_server.paired("k1"),
     )
     assert status == 201 and body["ticket"]["priority"] == "priority"
     number = body["ticket"]["number"]

@@ -72,7 +72,7 @@ def test_server_errors_reach_chinese_screens_in_chinese(
 ) -> None:
     """Issue 11, item 1: the kiosk and the console show the API's errors in their language."""
     kiosk = browser.new_context(locale="en-US", has_touch=True).new_page()  # an English browser
-    kiosk.goto(f"{live_server.url}/kiosk/k1")
+    kiosk.goto(live_server.pairing_url("/kiosk/k1", "k1"))
     expect(kiosk.locator("body")).to_have_attribute("data-link", "open")
     kiosk.locator("#appt-btn").tap()
     kiosk.locator("#appt-input").fill("ZZZZ2345")

@@ -33,13 +33,16 @@ def signed_in(browser: Browser, server: ServerProcess, user: str) -> Page:
 
 def test_every_page_in_both_orientations(browser: Browser, live_server: ServerProcess) -> None:
     s = live_server
-    status, body = s.request("POST", "/api/v1/tickets", {"service": "civil-affairs"})
+    status, body = s.request(
+        "POST", "/api/v1/tickets", {"service": "civil-affairs"}, token=s.paired("k1")
+    )
     assert status == 201
     ticket = body["ticket"]
     staff = s.login("staff6")
     assert s.request("POST", "/api/v1/windows/6/call", {}, staff)[0] == 200
 
     visitor = browser.new_context(locale="zh-CN", has_touch=True).new_page()
+    visitor.goto(s.pairing_url("/kiosk/k1", "k1"))  # this browser is kiosk k1
     for name, path in [
         ("kiosk", "/kiosk/k1"),
         ("kiosk-en", "/kiosk/k1?lang=en"),
@@ -47,7 +50,6 @@ def test_every_page_in_both_orientations(browser: Browser, live_server: ServerPr
         ("window-screen", "/board?window=6"),
         ("book", "/book"),
         ("progress", f"/t/{ticket['token']}"),
-        ("rate-pad", "/rate/6"),
         ("login", "/login"),
         ("not-found", "/no/such/page"),
     ]:
@@ -66,6 +68,12 @@ def test_every_page_in_both_orientations(browser: Browser, live_server: ServerPr
     expect(visitor.locator("#ticket-number")).to_be_visible()
     both(visitor, "kiosk-ticket")
     visitor.context.close()
+
+    pad = browser.new_context(locale="zh-CN", has_touch=True).new_page()
+    pad.goto(s.pairing_url("/rate/6", "pad:6"))
+    pad.wait_for_load_state("networkidle")
+    both(pad, "rate-pad")
+    pad.context.close()
 
     clerk = signed_in(browser, s, "staff6")
     for name, path in [("console", "/staff"), ("no-permission", "/manager")]:

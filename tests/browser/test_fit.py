@@ -45,7 +45,7 @@ def test_english_large_text_kiosk_keeps_every_service_reachable_with_a_scroll_cu
     w, h = ORIENTATIONS[orientation]
     ctx = browser.new_context(viewport={"width": w, "height": h}, has_touch=True, locale="zh-CN")
     page = ctx.new_page()
-    page.goto(f"{live_server.url}/kiosk/k1?lang=en&idle=600")
+    page.goto(live_server.pairing_url("/kiosk/k1?lang=en&idle=600", "k1"))
     expect(page.locator("body")).to_have_attribute("data-link", "open")
     expect(page.locator("#more-cue")).to_be_hidden()  # normal type: everything fits
     page.locator("#elder-btn").tap()
@@ -71,12 +71,14 @@ def test_english_large_text_kiosk_keeps_every_service_reachable_with_a_scroll_cu
 
 
 def test_phone_labels_never_break_inside_a_word(phone: Page, live_server: ServerProcess) -> None:
-    phone.goto(f"{live_server.url}/rate/3")
+    phone.goto(live_server.pairing_url("/rate/3", "pad:3"))
     expect(phone.locator("#window-name")).to_have_text("3号窗口")
     assert lines(phone, "#window-name") == [1]  # not 3/号/窗/口
     screenshot(phone, "phone-rate-pad-idle")
 
-    status, body = live_server.request("POST", "/api/v1/tickets", {"service": "tax"})
+    status, body = live_server.request(
+        "POST", "/api/v1/tickets", {"service": "tax"}, token=live_server.paired("k1")
+    )
     assert status == 201
     token = live_server.login("staff9")
     while True:  # serve the queue down to our ticket

@@ -197,7 +197,7 @@ def test_the_pad_asks_only_about_the_visitor_at_the_counter_and_stops_once_they_
     after B006 had rated on the phone."""
     pad = touch_page
     pad.set_viewport_size({"width": 1280, "height": 800})
-    pad.goto(live_server.url + "/rate/6")
+    pad.goto(live_server.pairing_url("/rate/6", "pad:6"))
     expect(pad.locator("#idle")).to_be_visible()
     staff = live_server.login("staff6")
     while act(live_server, staff, "6", "call") is not None:  # window 6 starts empty

@@ -16,7 +16,7 @@ pytestmark = pytest.mark.browser
 
 
 def open_search(page: Page, server: ServerProcess) -> None:
-    page.goto(f"{server.url}/kiosk/k1")
+    page.goto(server.pairing_url("/kiosk/k1", "k1"))
     expect(page.locator("body")).to_have_attribute("data-link", "open")
     page.locator("#search-btn").tap()
     expect(page.locator("#search")).to_be_visible()
@@ -69,7 +69,7 @@ def test_browsing_by_category_takes_a_ticket_without_typing(
     touch_page: Page, live_server: ServerProcess
 ) -> None:
     page = touch_page
-    page.goto(f"{live_server.url}/kiosk/k1")
+    page.goto(live_server.pairing_url("/kiosk/k1", "k1"))
     expect(page.locator("body")).to_have_attribute("data-link", "open")
     page.locator("#browse-btn").tap()
     expect(page.locator("#categories")).to_be_in_viewport()
@@ -92,7 +92,7 @@ def test_kiosk_clock_shows_the_halls_time_not_the_devices(
 ) -> None:
     ctx = browser.new_context(timezone_id="Europe/London", locale="zh-CN")
     page = ctx.new_page()
-    page.goto(f"{live_server.url}/kiosk/k1")
+    page.goto(live_server.pairing_url("/kiosk/k1", "k1"))
     hall_time = page.evaluate(
         "new Date().toLocaleTimeString('zh-CN', {timeZone: 'Asia/Shanghai', hour: '2-digit',"
         " minute: '2-digit', hour12: false})"
