@@ -81,7 +81,7 @@ def city_hall(tmp_path: Path) -> Iterator[ServerProcess]:
     ]
     windows = [[f"s{i % 24}"] for i in range(40)]
     config = tmp_path / "city.toml"
-    config.write_text(hall_toml("市民中心", services, windows), encoding="utf-8")
+    config.write_text(hall_toml("市民中心", services, windows, kiosks=["k1"]), encoding="utf-8")
     add_demo_accounts(tmp_path / "hall.db", load_config(config))
     server = ServerProcess(tmp_path / "hall.db", config=config).start()
     yield server
