@@ -9,7 +9,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.browser.helpers import axe_violations, screenshot_both
-from tests.support import ServerProcess
+from tests.support import ServerProcess, wait_until
 
 pytestmark = pytest.mark.browser
 
@@ -99,7 +99,16 @@ def test_dashboard_names_device_states_in_words(page: Page, live_server: ServerP
     assert (
         s.request("POST", "/api/v1/devices/k2/simulate", {"action": "paper_out"}, token)[0] == 200
     )
-    page.reload()  # the device list refreshes every 30 s; a reload shows it at once
+    # the simulator's printer reports its state on the device loop's next check, after the
+    # answer above; once the hall knows it, a reload shows it (the list refreshes every 30 s)
+    wait_until(
+        lambda: any(
+            d["kiosk"] == "k2" and d["printer"] == "paper_out"
+            for d in s.request("GET", "/api/v1/devices", None, token)[1]
+        ),
+        what="k2's printer reported paper out",
+    )
+    page.reload()
     expect(row).to_contain_text("打印机 缺纸")
     assert not re.search(r"\b(ok|offline|paper_out)\b", row.inner_text())
     screenshot_both(page, "manager-devices-paper-out")
