@@ -15,6 +15,7 @@ from tests.support import bearer, paired
 async def test_a_qr_flood_does_not_stall_the_hall(start: Start) -> None:
     client = await start(demo_with(limits={"qr": "1000/minute"}))
     latencies: list[float] = []
+    answered_at: list[float] = []
     flood_done = asyncio.Event()
 
     async def probe() -> None:
@@ -22,6 +23,7 @@ async def test_a_qr_flood_does_not_stall_the_hall(start: Start) -> None:
             t0 = time.perf_counter()
             assert (await client.get("/api/v1/health")).status == 200
             latencies.append(time.perf_counter() - t0)
+            answered_at.append(time.perf_counter())
             await asyncio.sleep(0.02)
 
     async def qr(n: int) -> int:
@@ -31,14 +33,17 @@ async def test_a_qr_flood_does_not_stall_the_hall(start: Start) -> None:
     prober = asyncio.create_task(probe())
     t0 = time.perf_counter()
     statuses = await asyncio.gather(*(qr(n) for n in range(100)))
-    flood_s = time.perf_counter() - t0
+    flood_end = time.perf_counter()
+    flood_s = flood_end - t0
     flood_done.set()
     await prober
     worst = max(latencies)
     print(f"\nQR flood: {statuses.count(200)} made, {statuses.count(503)} shed in {flood_s:.2f} s;"
           f" health p-max {worst * 1000:.0f} ms over {len(latencies)} probes")  # fmt: skip
     assert set(statuses) <= {200, 503} and statuses.count(200) >= 16
-    assert len(latencies) >= 3  # health kept answering during the flood
+    # health answered while codes were still being made (a quiet machine ends the flood in
+    # half a second, so count answers that came before its end, not a number of probes)
+    assert any(at < flood_end for at in answered_at)
     assert worst < 1.0  # was 13.8 s: the loop is no longer the one making codes
 
 
