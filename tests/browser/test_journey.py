@@ -7,16 +7,17 @@ import re
 from collections.abc import Iterator
 
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, Page, Response, expect
 
 from hall_server.core import idnumber
 from tests.browser.helpers import axe_violations, screenshot
-from tests.support import ServerProcess
+from tests.support import DEMO_CONFIG, ServerProcess
 
 pytestmark = pytest.mark.browser
 
 PHONE = {"width": 375, "height": 812}
 VALID_ID = "11010519800101001" + idnumber.check_digit("11010519800101001")
+OTHER_ID = "11010519750505002" + idnumber.check_digit("11010519750505002")
 
 
 @pytest.fixture
@@ -221,3 +222,52 @@ def test_the_pad_asks_only_about_the_visitor_at_the_counter_and_stops_once_they_
     assert status == 201
     expect(pad.locator("#asking")).to_be_hidden(timeout=3000)  # at once, not after 30 s
     expect(pad.locator("#idle")).to_be_visible()
+
+
+@pytest.fixture
+def flooded_hall(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    """The demo hall as if a script were booking it empty: past one anonymous booking a
+    minute, every booking must carry solved work (hall_server/guard/pow.py)."""
+    directory = tmp_path_factory.mktemp("flooded")
+    config = directory / "hall.toml"
+    config.write_text(
+        DEMO_CONFIG.read_text(encoding="utf-8")
+        + '\n[security]\nlimits = { book_all = "1/minute" }\npow_difficulty = 12\n',
+        encoding="utf-8",
+    )
+    server = ServerProcess(directory / "hall.db", config=config).start()
+    yield server
+    server.stop()
+
+
+def test_booking_in_a_flood_solves_the_challenge_in_the_browser_and_still_books(
+    flooded_hall: ServerProcess, phone: Page
+) -> None:
+    statuses: list[int] = []
+    phone.on(
+        "response",
+        lambda r: (
+            statuses.append(r.status)
+            if r.url.endswith("/api/v1/appointments") and r.request.method == "POST"
+            else None
+        ),
+    )
+
+    def booked(r: Response) -> bool:
+        return r.url.endswith("/api/v1/appointments") and r.status == 201
+
+    for n, id_number in enumerate((VALID_ID, OTHER_ID)):
+        phone.goto(flooded_hall.url + "/book")
+        phone.locator("#services button", has_text="不动产与规划建设").click()
+        phone.locator("#items button", has_text="不动产权证书补发、换发登记").click()
+        phone.locator("#days button").first.click()
+        phone.locator("#slots button:not([disabled])").nth(n).click()
+        phone.fill("#name", "王小明")
+        phone.fill("#id_number", id_number)
+        with phone.expect_response(booked, timeout=30_000):
+            phone.click("#submit")
+        expect(phone.locator("#result-title")).to_have_text("预约成功")
+    # the first went straight through; the second was asked for work, did it, and booked
+    assert statuses == [201, 428, 201]
+    code = phone.locator("#result-code").get_attribute("data-code")
+    assert flooded_hall.request("GET", f"/api/v1/appointments/{code}")[1]["status"] == "booked"
