@@ -97,7 +97,7 @@ class CardReader:
         self.simulator: ReaderSimulator | None = None  # set for sim: addresses
         self.closed_hook: Callable[[], None] | None = None  # stops the sim: link
         self._port: serial.SerialBase | None = None
-        self._parser = sam.FrameParser()
+        self._parser: sam.FrameParser[sam.ReplyFrame] = sam.FrameParser()
         self._present = False
         self._silent = 0
         self._stop = threading.Event()

@@ -161,7 +161,7 @@ class FrameParser(Generic[F]):
     """
 
     def __init__(self, frame_type: type[F] = ReplyFrame) -> None:  # type: ignore[assignment]
-        self._frame_type = frame_type
+        self._frame_type: type[F] = frame_type
         self._buf = bytearray()
 
     def reset(self) -> None:

@@ -306,6 +306,7 @@ class Appointments:
         self, service: str | None, code: str | None, identity: Identity | None, kiosk: str | None
     ) -> Arrival:
         """Decide what a visitor checking in gets; nothing is written yet."""
+        row: dict[str, Any] | None
         if code:
             row = self._row(code)
         else:

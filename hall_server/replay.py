@@ -209,11 +209,13 @@ def run(
             if engine.windows[payload.window].status is not status:
                 engine.set_window(payload.window, status, at)
         else:
-            a: Arrival = payload
-            evs = engine.issue(a.service, at, token=f"r{len(rows)}", priority=a.priority)
+            arrival: Arrival = payload
+            evs = engine.issue(
+                arrival.service, at, token=f"r{len(rows)}", priority=arrival.priority
+            )
             t = engine.tickets[evs[-1].ticket_id]  # type: ignore[attr-defined]
             learn(evs)
-            arrival_of[t.id] = a
+            arrival_of[t.id] = arrival
             est = estimator.for_ticket(engine, t)
             assert est is not None
             row = {

@@ -36,7 +36,7 @@ async def simulate(
     rng = random.Random(seed)
     services = hall.config.service
     weights = [float((s.model_extra or {}).get("share", 1.0)) for s in services]
-    kiosks = [k.id for k in hall.config.kiosk] or [None]
+    kiosks: list[str | None] = [k.id for k in hall.config.kiosk] or [None]
     windows = [w.id for w in hall.config.window]
     clerks = windows if staffed is None else [w for w in windows if w in staffed]
     for w in windows:

@@ -98,8 +98,8 @@ def catalog(config: HallConfig) -> list[dict[str, Any]]:
 
 
 #: The everyday words offered as one-tap keys beside the kiosk's keyboard, in this order.
-POPULAR = ("社保", "社保卡", "医保", "身份证", "户口本", "公积金", "房产证", "营业执照", "个税")
-POPULAR += ("残疾证", "低保", "退休")
+POPULAR: tuple[str, ...] = ("社保", "社保卡", "医保", "身份证", "户口本", "公积金", "房产证")
+POPULAR += ("营业执照", "个税", "残疾证", "低保", "退休")
 
 
 def popular_words(config: HallConfig) -> list[str]:

@@ -70,6 +70,8 @@ class PrintedTicket:
 class PrinterSimulator:
     """Virtual printer; attach with `PtyLink(sim)` or `TcpLink(sim)` (raw port 9100 style)."""
 
+    _align: str  # set by _reset_modes (ESC @), changed by ESC a
+
     def __init__(self, *, encoding: str = "gb18030", needs_chinese_mode: bool = False) -> None:
         self.encoding = encoding
         self.needs_chinese_mode = needs_chinese_mode

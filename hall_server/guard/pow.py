@@ -16,6 +16,7 @@ import hashlib
 import hmac
 import secrets
 import time
+from typing import Any
 
 TTL_S = 120.0
 
@@ -49,7 +50,7 @@ class ProofOfWork:
     def _sign(self, body: str) -> str:
         return hmac.new(self._key, body.encode(), hashlib.sha256).hexdigest()[:32]
 
-    def challenge(self) -> dict[str, object]:
+    def challenge(self) -> dict[str, Any]:
         body = f"{time.time() + TTL_S:.0f}.{secrets.token_hex(8)}"
         return {
             "challenge": f"{body}.{self._sign(body)}",

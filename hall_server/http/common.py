@@ -107,7 +107,7 @@ def principal(request: web.Request) -> Principal | None:
     return request.app[ACCOUNTS].principal(token) if token else None
 
 
-_DEVICE = web.RequestKey("device", object)
+_DEVICE: web.RequestKey[str | None] = web.RequestKey("device")
 
 
 def device_of(request: web.Request) -> str | None:

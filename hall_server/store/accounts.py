@@ -79,7 +79,7 @@ class Accounts:
         with self.store.writing() as db:
             # a new password ends every session opened with the old one
             db.execute("DELETE FROM sessions WHERE username = ?", [username])
-            db["users"].upsert(
+            db.table("users").upsert(
                 {
                     "username": username,
                     "password_hash": hash_password(password),
@@ -113,7 +113,7 @@ class Accounts:
         token = secrets.token_urlsafe(32)
         now = time.time()
         with self.store.writing() as db:
-            db["sessions"].insert(
+            db.table("sessions").insert(
                 {
                     "token_hash": _token_hash(token),
                     "username": username,

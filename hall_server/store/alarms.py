@@ -23,9 +23,11 @@ def of_day(store: Store, day: str | None) -> list[dict[str, Any]]:
 
 def insert(store: Store, row: dict[str, Any]) -> int:
     with store.writing() as db:
-        return int(db["alarms"].insert(row).last_pk)
+        pk = db.table("alarms").insert(row).last_pk
+    assert pk is not None  # an insert into a rowid table always has one
+    return int(pk)
 
 
 def update(store: Store, alarm_id: int, values: dict[str, Any]) -> None:
     with store.writing() as db:
-        db["alarms"].update(alarm_id, values)
+        db.table("alarms").update(alarm_id, values)
