@@ -13,7 +13,6 @@ from hall_server.config import HallConfig
 from hall_server.core import idnumber
 from hall_server.core.appointments import (
     DAY_S,
-    PHONE,
     Arrival,
     Calendar,
     check_in_outcome,
@@ -28,6 +27,7 @@ from hall_server.core.appointments import (
 from hall_server.core.engine import Priority, Ticket
 from hall_server.core.errors import DomainError
 from hall_server.core.identity import Identity
+from hall_server.core.phone import MOBILE as PHONE
 from hall_server.hall import Hall
 from hall_server.i18n import translator
 from hall_server.store import appointments as store

@@ -35,7 +35,6 @@ ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"  # no 0/O, 1/I: read aloud and typ
 CODE_LENGTH = 8
 #: Statuses that hold a place in a slot (a cancelled one frees it).
 HOLDING = ("booked", "checked_in", "arrived", "missed")
-PHONE = re.compile(r"^1[3-9]\d{9}$")
 DAY_S = 86400.0
 
 

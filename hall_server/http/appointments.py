@@ -10,7 +10,7 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
 from hall_server.core.access import Role
-from hall_server.core.appointments import PHONE
+from hall_server.core.phone import MOBILE as PHONE
 from hall_server.guard.edge import LIMITER, TooMany
 from hall_server.guard.phone_proof import PhoneProof
 from hall_server.guard.pow import ProofOfWork
