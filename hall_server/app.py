@@ -156,11 +156,12 @@ def make_app(
         store.close()
 
     async def desk(app: web.Application) -> AsyncIterator[None]:
-        """Booking and ratings, and the sweep that records missed appointments."""
+        """Booking and ratings, and the sweep that records missed appointments and erases
+        the phone numbers of 差评 kept past their retention."""
         hall = app[HALL]
         app[APPOINTMENTS] = Appointments(hall)
         app[RATINGS] = Ratings(hall)
-        task = asyncio.create_task(_sweep(app[APPOINTMENTS], sweep_every))
+        task = asyncio.create_task(_sweep(app[APPOINTMENTS], app[RATINGS], sweep_every))
         yield
         task.cancel()
 
@@ -224,10 +225,14 @@ async def _roll_days(hall: Hall, accounts: Accounts, every: float = 30.0) -> Non
             await hall.roll_day()
 
 
-async def _sweep(desk: Appointments, every: float) -> None:
+async def _sweep(desk: Appointments, ratings: Ratings, every: float) -> None:
     while True:
         with contextlib.suppress(Exception):
             n = await desk.sweep()
             if n:
                 log.info("%d appointment(s) missed", n)
+        with contextlib.suppress(Exception):
+            n = await ratings.sweep_phones()
+            if n:
+                log.info("%d phone number(s) of bad ratings erased after retention", n)
         await asyncio.sleep(every)

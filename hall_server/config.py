@@ -143,11 +143,14 @@ class AppointmentRules(_Model):
 
 
 class RatingRules(_Model):
-    """好差评: how long a bad rating may stay unanswered, and who may still rate."""
+    """好差评: how long a bad rating may stay unanswered, and who may still rate.
+    ``phone_keep_days``: the longest a 差评's phone number is kept when nobody marks the
+    rating contacted (it is erased at once when they do)."""
 
     followup_working_days: int = Field(default=3, ge=1)
     pad_show_min: float = Field(default=10, gt=0)
     holder_days: int = Field(default=7, ge=0)
+    phone_keep_days: float = Field(default=30, gt=0, le=365)
 
 
 class WebhookRules(_Model):

@@ -1,6 +1,14 @@
 """好差评 over the hall and its store: rating a served ticket, the window's pad, managers'
 listing and follow-up. The rules are in ``core/ratings.py`` (read its docstring first); the
-SQL in ``store/ratings.py``."""
+SQL in ``store/ratings.py``.
+
+A 差评 may carry the visitor's mobile number so that the follow-up (标记已联系) can reach them.
+It must be callable back, so it cannot be hashed: it is sealed (``guard/phone_box.py``, a key
+derived from the identity key), shown masked (138****5678) everywhere, opened only by
+:meth:`Ratings.reveal_phone` for a manager (each opening audited: who, when), and erased when
+the rating is marked contacted or resolved, or after ``[ratings] phone_keep_days``
+(:meth:`Ratings.sweep_phones`). It never goes to webhooks, the 好差评 platform or the city hub:
+those read ``ratings`` through their own field lists, and the number is not in that table."""
 
 from __future__ import annotations
 
@@ -12,13 +20,17 @@ from typing import Any, Literal
 
 from hall_server.core.appointments import Calendar
 from hall_server.core.errors import DomainError
+from hall_server.core.phone import mask_mobile, normalize_mobile
 from hall_server.core.ratings import (
     BAD,
     REASONS,
     check_follow_up,
+    check_phone,
     check_rating,
+    erases_phone,
     satisfaction_figures,
 )
+from hall_server.guard.phone_box import PhoneBox, Unreadable
 from hall_server.hall import Hall
 from hall_server.i18n import translator
 from hall_server.store import ratings as store
@@ -31,6 +43,7 @@ class Ratings:
         self.hall = hall
         self.rules = hall.config.ratings
         self.calendar = Calendar(hall.config.appointments)
+        self.phones = PhoneBox(hall.identity_key)
 
     # -- finding the ticket --------------------------------------------------------------------
 
@@ -102,9 +115,11 @@ class Ratings:
         options: list[str] | None = None,
         comment: str | None = None,
         pad_window: str | None = None,
+        phone: str | None = None,
     ) -> dict[str, Any]:
         """By the holder's `token`, or by `ticket_id` from the pad of `pad_window`, which must
-        be the window that served the ticket (a bare id proves nothing)."""
+        be the window that served the ticket (a bare id proves nothing). `phone`: with a 差评,
+        the number the visitor left for the follow-up (kept sealed)."""
         if token:
             t, source = self._ticket("token", token), "progress"
             seconds = self.rules.holder_days * 86400.0
@@ -121,6 +136,7 @@ class Ratings:
         still_open = t is not None and self._open_for(t, seconds)
         options = check_rating(t, rated, still_open, level, options or [])
         assert t is not None
+        number = normalize_mobile(phone) if check_phone(level, phone) else None
         bad = level <= BAD
         now = self.hall.clock()
         row = {
@@ -138,7 +154,10 @@ class Ratings:
             "followup": "open" if bad else None,
             "due_at": self.due(now) if bad else None,
         }
-        rating_id = await asyncio.to_thread(store.insert, self.hall.store, row)
+        sealed = None
+        if number is not None:
+            sealed = (self.phones.seal(number, t["id"]), mask_mobile(number))
+        rating_id = await asyncio.to_thread(store.insert, self.hall.store, row, sealed)
         return self.view(self._get(rating_id))
 
     def due(self, at: float) -> float:
@@ -184,6 +203,8 @@ class Ratings:
             "followup_note": r["followup_note"],
             "followup_by": r["followup_by"],
             "followup_at": self.hall.iso(r["followup_at"]),
+            "phone_masked": r.get("phone_masked"),
+            "phone_erased_at": self.hall.iso(r.get("phone_erased_at")),
         }
 
     def listing(
@@ -204,9 +225,59 @@ class Ratings:
         note = (note or "").strip() or None
         check_follow_up(r["followup"], state, note)
         await asyncio.to_thread(
-            store.set_followup, self.hall.store, rating_id, state, note, by, self.hall.clock()
+            store.set_followup,
+            self.hall.store,
+            rating_id,
+            state,
+            note,
+            by,
+            self.hall.clock(),
+            erases_phone(state),
         )
         return self.view(self._get(rating_id))
+
+    async def reveal_phone(self, rating_id: int, by: str) -> dict[str, Any]:
+        """The full number, for the manager `by` about to call; the opening is audited first
+        (an opening that cannot be recorded does not happen)."""
+        r = self._get(rating_id)
+        sealed = store.sealed_phone(self.hall.store, rating_id)
+        if sealed is None:
+            if r.get("phone_erased_at") is not None:
+                raise DomainError(
+                    "conflict", "phone_erased", "the number was erased after the follow-up"
+                )
+            raise DomainError("not_found", "no_phone", "the visitor left no phone number")
+        now = self.hall.clock()
+        await asyncio.to_thread(
+            store.audit, self.hall.store, now, by, "phone_revealed", f"rating:{rating_id}", ""
+        )
+        try:
+            number = self.phones.open(sealed, r["ticket_id"])
+        except Unreadable:
+            raise DomainError(
+                "conflict", "phone_unreadable", "the number does not open with this hall's key"
+            ) from None
+        return {
+            "rating": rating_id,
+            "phone": number,
+            "phone_masked": mask_mobile(number),
+            "revealed_by": by,
+            "revealed_at": self.hall.iso(now),
+        }
+
+    def phone_audit(self, rating_id: int) -> list[dict[str, Any]]:
+        """Who opened or erased this rating's number, and when."""
+        return [
+            {**a, "at": self.hall.iso(a["at"])}
+            for a in store.audit_of(self.hall.store, f"rating:{rating_id}")
+        ]
+
+    async def sweep_phones(self) -> int:
+        """Erase the numbers kept longer than ``phone_keep_days`` (nobody marked the rating
+        contacted); returns how many."""
+        now = self.hall.clock()
+        before = now - self.rules.phone_keep_days * 86400.0
+        return await asyncio.to_thread(store.erase_phones_kept_since, self.hall.store, before, now)
 
 
 def satisfaction(

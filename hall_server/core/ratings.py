@@ -5,6 +5,10 @@ from the visitor's progress page (by the token on their paper). One rating per t
 1 and 2 are 差评: they need a reason, and open a follow-up (open → contacted → resolved) due
 within ``[ratings] followup_working_days`` working days. The rating belongs to the window that
 served the ticket and to the clerk who finished it (or called it).
+
+A 差评 may carry a mobile number the visitor chose to leave, only so that the follow-up can
+reach them: it is kept until the rating is marked contacted (or resolved), then erased (the
+storage, sealing and retention are ``hall_server/ratings.py``'s; these are the rules).
 """
 
 from __future__ import annotations
@@ -58,6 +62,22 @@ def check_rating(
     if bad and not options:
         raise DomainError("invalid", "reason_required", "a bad rating needs a reason")
     return options if bad else []
+
+
+def check_phone(level: int, phone: str | None) -> bool:
+    """Is there a number to keep: only a 差评 keeps one (it exists for the follow-up)."""
+    if not phone:
+        return False
+    if level > BAD:
+        raise DomainError(
+            "invalid", "phone_only_bad", "a phone number is kept only with a bad rating (1-2)"
+        )
+    return True
+
+
+def erases_phone(state: str) -> bool:
+    """The number has served its purpose once the visitor was reached (or the case closed)."""
+    return FOLLOWUP.index(state) > FOLLOWUP.index("open")
 
 
 def check_follow_up(current: str | None, state: str, note: str | None) -> None:

@@ -173,6 +173,19 @@ class Rating(_Answer):
     level: int = Field(ge=1, le=5)
     options: list[str]
     followup: Literal["open", "contacted", "resolved"] | None
+    phone_masked: str | None = Field(
+        default=None, description="the 差评 visitor's number masked (138****5678), while kept"
+    )
+
+
+class RevealedPhone(_Answer):
+    """A 差评's phone number in full: for a manager, audited, never cached."""
+
+    rating: int
+    phone: str = Field(pattern=r"^1[3-9]\d{9}$")
+    phone_masked: str
+    revealed_by: str
+    revealed_at: str
 
 
 class RatingState(_Answer):
@@ -615,6 +628,15 @@ OPERATIONS: list[Op] = [
         MANAGER,
         body=FollowUpRequest,
         answers={200: Rating},
+        errors=(404, 409),
+        tag="ratings",
+    ),
+    Op(
+        "post",
+        f"{V1}/ratings/{{id}}/phone/reveal",
+        "Reveal a bad rating's phone number (managers; audited)",
+        MANAGER,
+        answers={200: RevealedPhone},
         errors=(404, 409),
         tag="ratings",
     ),

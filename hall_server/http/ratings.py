@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from hall_server import ratings as ratings_mod
 from hall_server.core.access import Role
+from hall_server.core.phone import MAX_TYPED
 from hall_server.core.ratings import FOLLOWUP, REASONS
 from hall_server.guard.credentials import pad as pad_device
 from hall_server.guard.credentials import window_of_pad
@@ -40,6 +41,13 @@ class RatingRequest(_Body):
     level: int = Field(ge=1, le=5, strict=True)
     options: list[str] = Field(default=[], max_length=len(REASONS))
     comment: str | None = Field(default=None, max_length=500)
+    phone: str | None = Field(
+        default=None,
+        max_length=MAX_TYPED,
+        description="with a bad rating (1-2) only, optional: a mainland mobile number for the "
+        "follow-up (spaces, dashes, +86 allowed); kept sealed, shown masked, erased once the "
+        "rating is marked contacted",
+    )
 
 
 class FollowUpRequest(_Body):
@@ -62,6 +70,7 @@ async def rate(request: web.Request) -> web.Response:
         options=req.options,
         comment=req.comment,
         pad_window=pad,
+        phone=req.phone,
     )
     # the window's pad stops asking at once when the holder rated on their phone
     request.app[HUB].publish({"type": "rated", "window": out["window"], "ticket": out["ticket"]})
@@ -130,6 +139,16 @@ async def follow_up(request: web.Request) -> web.Response:
     req = await body(request, FollowUpRequest)
     out = await request.app[RATINGS].follow_up(rating_id, req.followup, req.note, who.username)
     return web.json_response(out)
+
+
+@routes.post("/api/v1/ratings/{id}/phone/reveal")
+async def reveal_phone(request: web.Request) -> web.Response:
+    """The full number of a 差评's visitor, for the manager who will call (a clerk may not);
+    every opening is written to the audit log with who and when. Never cached."""
+    who = require(request, Role.MANAGER)
+    rating_id = row_id(request, "unknown_rating", "rating")
+    out = await request.app[RATINGS].reveal_phone(rating_id, who.username)
+    return web.json_response(out, headers={"Cache-Control": "no-store"})
 
 
 @routes.get("/api/v1/tickets/{token}/rating")

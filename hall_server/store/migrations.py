@@ -278,6 +278,26 @@ def v8_ticket_item(db: Database) -> None:
     db["tickets"].add_column("item", str)
 
 
+def v9_rating_phones_audit(db: Database) -> None:
+    """The phone number a visitor may leave with a 差评, sealed (``guard/phone_box.py``) and
+    masked, in a table of its own so that nothing reading ``ratings`` carries it along; erased
+    (``sealed`` and ``masked`` set to NULL) once followed up or after ``[ratings]
+    phone_keep_days``. And an audit log of who did what to personal data (revealing a number,
+    erasing it): the event log is the queue's, replayed at restart, so it is not the place."""
+    db.execute(
+        "CREATE TABLE rating_phones (rating_id INTEGER PRIMARY KEY REFERENCES ratings(id), "
+        "sealed BLOB, masked TEXT, kept_at REAL NOT NULL, erased_at REAL, erased_why TEXT)"
+    )
+    db.execute(
+        "CREATE INDEX rating_phones_kept ON rating_phones (kept_at) WHERE sealed IS NOT NULL"
+    )
+    db["audit_log"].create(
+        {"id": int, "at": float, "actor": str, "action": str, "subject": str, "detail": str},
+        pk="id",
+    )
+    db["audit_log"].create_index(["subject"])
+
+
 MIGRATIONS: list[Callable[[Database], None]] = [
     v1_core,
     v2_appointments_ratings,
@@ -287,4 +307,5 @@ MIGRATIONS: list[Callable[[Database], None]] = [
     v6_appointment_item,
     v7_device_credentials,
     v8_ticket_item,
+    v9_rating_phones_audit,
 ]

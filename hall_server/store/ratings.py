@@ -1,8 +1,17 @@
-"""Ratings on disk (``ratings``), and the ticket a rating is about."""
+"""Ratings on disk (``ratings``), the ticket a rating is about, the sealed phone number a
+差评 may carry (``rating_phones``) and the audit log of what was done with it.
+
+A phone number leaves this file only sealed (to ``Ratings.reveal``) or masked. Erasing it is
+an UPDATE to NULL under ``secure_delete`` (the freed bytes are zeroed, whatever the SQLite
+build's default) followed by a truncating checkpoint, so that neither the database file nor
+its WAL keeps the sealed bytes.
+"""
 
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -37,26 +46,124 @@ def last_done_at(store: Store, window: str) -> dict[str, Any] | None:
     return next(iter(rows), None)
 
 
+#: A rating as managers see it: its row and, of its phone number, only the masked form and
+#: when it was kept or erased (never the sealed bytes).
+_RATING = (
+    "SELECT r.*, p.masked AS phone_masked, p.kept_at AS phone_kept_at, "
+    "p.erased_at AS phone_erased_at, p.erased_why AS phone_erased_why "
+    "FROM ratings r LEFT JOIN rating_phones p ON p.rating_id = r.id"
+)
+
+
+@contextmanager
+def _transaction(store: Store) -> Iterator[sqlite3.Connection]:
+    with store.writing() as db:
+        c = db.conn
+        c.execute("BEGIN IMMEDIATE")
+        try:
+            yield c
+            c.execute("COMMIT")
+        except BaseException:
+            c.execute("ROLLBACK")
+            raise
+
+
 def of_ticket(store: Store, ticket_id: str) -> dict[str, Any] | None:
     rows = list(store.db.query("SELECT * FROM ratings WHERE ticket_id = ?", [ticket_id]))
     return rows[0] if rows else None
 
 
 def by_id(store: Store, rating_id: int) -> dict[str, Any] | None:
-    rows = list(store.db.query("SELECT * FROM ratings WHERE id = ?", [rating_id]))
+    rows = list(store.db.query(f"{_RATING} WHERE r.id = ?", [rating_id]))
     return rows[0] if rows else None
 
 
-def insert(store: Store, row: dict[str, Any]) -> int:
-    with store.writing() as db:
-        try:
-            cur = db.execute(
+def insert(store: Store, row: dict[str, Any], phone: tuple[bytes, str] | None = None) -> int:
+    """The rating and, with a 差评, its phone number (``(sealed, masked)``), in one
+    transaction: a rating refused as a duplicate keeps no number."""
+    try:
+        with _transaction(store) as c:
+            cur = c.execute(
                 f"INSERT INTO ratings ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})",
                 list(row.values()),
             )
-        except sqlite3.IntegrityError:
-            raise DomainError("conflict", "already_rated", "this ticket has been rated") from None
-        return int(cur.lastrowid or 0)
+            rating_id = int(cur.lastrowid or 0)
+            if phone is not None:
+                c.execute(
+                    "INSERT INTO rating_phones (rating_id, sealed, masked, kept_at) "
+                    "VALUES (?, ?, ?, ?)",
+                    (rating_id, phone[0], phone[1], row["at"]),
+                )
+    except sqlite3.IntegrityError:
+        raise DomainError("conflict", "already_rated", "this ticket has been rated") from None
+    return rating_id
+
+
+def sealed_phone(store: Store, rating_id: int) -> bytes | None:
+    row = store.db.execute(
+        "SELECT sealed FROM rating_phones WHERE rating_id = ?", [rating_id]
+    ).fetchone()
+    return row[0] if row else None
+
+
+def audit(store: Store, at: float, actor: str, action: str, subject: str, detail: str) -> None:
+    """One line in the audit log (who did what to whose personal data, and when)."""
+    with store.writing() as db:
+        db.execute(
+            "INSERT INTO audit_log (at, actor, action, subject, detail) VALUES (?, ?, ?, ?, ?)",
+            [at, actor, action, subject, detail],
+        )
+
+
+def audit_of(store: Store, subject: str) -> list[dict[str, Any]]:
+    return list(
+        store.db.query(
+            "SELECT at, actor, action, detail FROM audit_log WHERE subject = ? ORDER BY id",
+            [subject],
+        )
+    )
+
+
+def _erase(c: sqlite3.Connection, where: str, args: list[Any], at: float, why: str, by: str) -> int:
+    """Erase the numbers still kept that ``where`` selects; audit each; returns how many."""
+    ids = [
+        r[0]
+        for r in c.execute(
+            f"SELECT rating_id FROM rating_phones WHERE sealed IS NOT NULL AND {where}", args
+        )
+    ]
+    for rating_id in ids:
+        c.execute(
+            "UPDATE rating_phones SET sealed = NULL, masked = NULL, erased_at = ?, "
+            "erased_why = ? WHERE rating_id = ?",
+            (at, why, rating_id),
+        )
+        c.execute(
+            "INSERT INTO audit_log (at, actor, action, subject, detail) VALUES (?, ?, ?, ?, ?)",
+            (at, by, "phone_erased", f"rating:{rating_id}", why),
+        )
+    return len(ids)
+
+
+@contextmanager
+def _erasing(store: Store) -> Iterator[sqlite3.Connection]:
+    """A transaction whose deletions are zeroed on disk, then a checkpoint that empties the WAL
+    (where the page that held the sealed number still was)."""
+    with store.writing() as db:
+        c = db.conn
+        (before,) = c.execute("PRAGMA secure_delete").fetchone()
+        c.execute("PRAGMA secure_delete = ON")
+        try:
+            c.execute("BEGIN IMMEDIATE")
+            try:
+                yield c
+                c.execute("COMMIT")
+            except BaseException:
+                c.execute("ROLLBACK")
+                raise
+            c.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        finally:
+            c.execute(f"PRAGMA secure_delete = {int(before)}")
 
 
 def listing(
@@ -81,20 +188,42 @@ def listing(
     if window:
         where.append("window = ?")
         args.append(window)
-    return list(
-        store.db.query(f"SELECT * FROM ratings WHERE {' AND '.join(where)} ORDER BY at DESC", args)
-    )
+    return list(store.db.query(f"{_RATING} WHERE {' AND '.join(where)} ORDER BY at DESC", args))
 
 
 def set_followup(
-    store: Store, rating_id: int, state: str, note: str | None, by: str, at: float
+    store: Store,
+    rating_id: int,
+    state: str,
+    note: str | None,
+    by: str,
+    at: float,
+    erase_phone: bool,
 ) -> None:
-    with store.writing() as db:
-        db.execute(
+    """Move the follow-up; with ``erase_phone``, the rating's number goes in the same
+    transaction (the visitor was reached: it has served its purpose)."""
+    erase_phone = erase_phone and sealed_phone(store, rating_id) is not None
+    with (_erasing if erase_phone else _transaction)(store) as c:
+        c.execute(
             "UPDATE ratings SET followup = ?, followup_note = coalesce(?, followup_note), "
             "followup_by = ?, followup_at = ? WHERE id = ?",
             [state, note, by, at, rating_id],
         )
+        if erase_phone:
+            _erase(c, "rating_id = ?", [rating_id], at, f"followup_{state}", by)
+
+
+def erase_phones_kept_since(store: Store, before: float, at: float) -> int:
+    """Erase every number kept since before ``before`` (the retention period's end)."""
+    if (
+        store.db.execute(
+            "SELECT 1 FROM rating_phones WHERE sealed IS NOT NULL AND kept_at < ? LIMIT 1", [before]
+        ).fetchone()
+        is None
+    ):
+        return 0  # the sweep runs every minute: no write, no checkpoint for nothing
+    with _erasing(store) as c:
+        return _erase(c, "kept_at < ?", [before], at, "retention", "system")
 
 
 def level_counts(
