@@ -1,7 +1,9 @@
 /* 差评 follow-up (/manager/ratings): the bad ratings (levels 1-2) from /api/v1/ratings, each
    with its reasons, comment, window, clerk and deadline, moved open → contacted → resolved with
    PATCH /api/v1/ratings/{id} (resolving asks how). A changed rating is redrawn in place and
-   keeps the focus, so the page works from the keyboard. */
+   keeps the focus, so the page works from the keyboard. A visitor's phone number shows masked;
+   查看号码 asks the server for the full number (POST .../phone/reveal: managers only, each
+   time logged with who and when); marking the rating contacted erases the number. */
 "use strict";
 (function () {
   const setup = JSON.parse(document.getElementById("followup-setup").textContent);
@@ -80,6 +82,7 @@
     fact(dl, T.at, when(r.at));
     fact(dl, T.reason, r.options.map((o) => setup.reasons[o] || o).join("、") || "—");
     fact(dl, T.comment, r.comment || "—").classList.add("r-comment");
+    phoneFact(dl, r);
     const due = fact(dl, T.due, r.due_at ? dueDay(r.due_at) : "—");
     if (r.overdue) due.append(" ", el("span", T.overdue, "pill overdue"));
     const state = el("span", T[r.followup] || r.followup, "pill r-state");
@@ -104,6 +107,36 @@
     }
     if (actions.childElementCount) li.append(actions);
     return li;
+  }
+
+  function phoneFact(dl, r) {
+    if (!r.phone_masked) {
+      const text = r.phone_erased_at ? fill(T.phone_erased, { at: when(r.phone_erased_at) }) : T.no_phone;
+      fact(dl, T.phone, el("span", text, "muted r-phone-none"));
+      return;
+    }
+    const number = el("span", r.phone_masked, "r-phone");
+    const reveal = el("button", T.reveal, "btn btn-quiet reveal");
+    reveal.type = "button";
+    const note = el("span", T.reveal_note + "；" + T.erase_note, "muted r-phone-note");
+    const dd = fact(dl, T.phone, number, " ", reveal, " ", note);
+    dd.classList.add("r-phone-fact");
+    reveal.addEventListener("click", async () => {
+      reveal.disabled = true;
+      const res = await hallq.api("POST", `/api/v1/ratings/${r.id}/phone/reveal`);
+      if (!res.ok) {
+        reveal.disabled = false;
+        note.textContent = res.status === 0 ? T.network : res.error.message;
+        note.setAttribute("role", "alert");
+        return;
+      }
+      const call = el("a", res.data.phone, "r-phone revealed");
+      call.href = "tel:" + res.data.phone;
+      number.replaceWith(call);
+      reveal.remove();
+      note.textContent = fill(T.revealed, { who: res.data.revealed_by, at: when(res.data.revealed_at) }) + "；" + T.erase_note;
+      call.focus();
+    });
   }
 
   /* Send the change; the answer replaces the rating where it stands and takes the focus. */

@@ -105,16 +105,18 @@
     $("rating").hidden = false;
     hallqRating.form($("rating"), {
       T, choices: D.choices,
-      send: (level, options, comment) => hallq.api("POST", "/api/v1/ratings", { token: D.token, level, options, comment }),
+      send: (level, options, comment, phone) =>
+        hallq.api("POST", "/api/v1/ratings", { token: D.token, level, options, comment, phone: phone || undefined }),
       done: thanks,
       errorText: (e) => e.message,
     });
   }
 
-  function thanks(level) {
+  function thanks(level, rating) {
     $("rating").hidden = true;
     const name = D.choices.levels.find((l) => l.level === level);
-    $("thanks").textContent = T["rate.thanks"] + (name ? " " + fmt(T["rate.your_rating"], { level: name.name }) : "");
+    const phone = rating && rating.phone_masked ? " " + fmt(T["rate.phone_kept"], { phone: rating.phone_masked }) : "";
+    $("thanks").textContent = T["rate.thanks"] + (name ? " " + fmt(T["rate.your_rating"], { level: name.name }) : "") + phone;
     $("thanks").hidden = false;
   }
 

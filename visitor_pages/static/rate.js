@@ -30,8 +30,11 @@
     $("service").textContent = en && t.service_name_en ? t.service_name_en : t.service_name;
     hallqRating.form($("form"), {
       T, choices: D.choices,
-      send: (level, options, comment) => hallq.api("POST", "/api/v1/ratings", { ticket: t.id, level, options, comment }),
-      done: () => {
+      keypad: true,
+      send: (level, options, comment, phone) =>
+        hallq.api("POST", "/api/v1/ratings", { ticket: t.id, level, options, comment, phone: phone || undefined }),
+      done: (level, rating) => {
+        $("thanks-phone").textContent = rating && rating.phone_masked ? T["rate.phone_kept"].replace("{phone}", rating.phone_masked) : "";
         view("thanks");
         thanksUntil = Date.now() + 5000;
         setTimeout(refresh, 5100);
