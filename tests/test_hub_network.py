@@ -112,6 +112,7 @@ class Hall:
             body = {"token": token, "level": level, "comment": f"找{NAMES[0]}，电话{PHONE}"}
             if level <= 2:
                 body["options"] = ["wait_long"]
+                body["phone"] = f"+86 {PHONE[:3]} {PHONE[3:7]} {PHONE[7:]}"  # for the follow-up
             self.server.request("POST", "/api/v1/ratings", body)
 
     def book(self) -> None:
@@ -176,13 +177,15 @@ def _batches(db: Path, size: int) -> list[list[dict[str, Any]]]:
 
 def _personal_values(db: Path) -> set[str]:
     """Everything personal a hall holds: tokens, identity hashes, masked names, appointment
-    codes and their people, rating comments; plus the clear values the test typed."""
+    codes and their people, rating comments, bad ratings' phone numbers (masked, and sealed as
+    hex); plus the clear values the test typed."""
     conn = sqlite3.connect(db)
     out = {PHONE, *NAMES, *(id_number(k) for k in range(1, 400))}
     queries = [
         "SELECT token, identity, name_masked, appointment FROM tickets",
         "SELECT code, person, name_masked, contact_masked FROM appointments",
         "SELECT comment FROM ratings",
+        "SELECT masked, hex(sealed) FROM rating_phones",
     ]
     for q in queries:
         for row in conn.execute(q):
@@ -361,6 +364,7 @@ def test_hub_figures_equal_the_halls_own_through_crashes_and_cuts(
     text, payloads = _hub_dump(hub_db)
     held = set().union(*(_personal_values(h.server.db) for h in halls))
     assert len(held) > 40
+    assert f"{PHONE[:3]}****{PHONE[-4:]}" in held  # bad ratings left their number
     assert sorted(v for v in held if v in text) == []
     for p in payloads:
         assert set(p) <= {"type", *OUTBOX_FIELDS[p["type"]]}, p

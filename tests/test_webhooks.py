@@ -5,6 +5,7 @@ hall restarts; no personal data in any body; the delivery log and replays; 好�
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import sqlite3
 import subprocess
@@ -23,7 +24,9 @@ from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 from hall_server.app import make_app
 from hall_server.config import parse_config
 from hall_server.core.integration import retry_delay
+from hall_server.http.common import HALL as HALL_KEY
 from hall_server.http.common import WEBHOOKS
+from hall_server.network import RATING_FIELDS, outbox_rating
 from tests.support import (
     ROOT,
     ServerProcess,
@@ -296,6 +299,55 @@ async def test_bodies_carry_no_personal_data(
         "rating.created",
         "haocha.rating",
     }
+
+
+async def test_phone_never_reaches_hub_or_webhooks(
+    aiohttp_client: Any, tmp_path: Path, receiver: Receiver
+) -> None:
+    """A 差评's phone number, even where the 好差评 platform is allowed the comment and the
+    applicant: in no webhook body, in nothing the outbox holds, in nothing the hub pusher reads
+    (the ratings it sends, the event log it sends from), before or after the follow-up."""
+    permissive = "[haocha]\ninclude_comment = true\ninclude_applicant = true\n"
+    client = await start(aiohttp_client, tmp_path, HAOCHA.replace("[haocha]\n", permissive))
+    await subscribe(client, receiver)
+    staff = await auth(client, "staff1")
+    ticket = await serve_one(client, "1", staff, "tax")
+    r = await client.post(
+        "/api/v1/ratings",
+        json={"token": ticket["token"], "level": 1, "options": ["attitude"],
+              "phone": "+86 139-1234-5678"},
+    )  # fmt: skip
+    assert r.status == 201, await r.text()
+    rating = await r.json()
+    assert rating["phone_masked"] == "139****5678"
+    db = tmp_path / "hall.db"
+    with sqlite3.connect(db) as conn:
+        (sealed,) = conn.execute("SELECT sealed FROM rating_phones").fetchone()
+    manager = await auth(client, "manager")
+    r = await client.post(f"/api/v1/ratings/{rating['id']}/phone/reveal", headers=manager)
+    assert (await r.json())["phone"] == "13912345678"
+    r = await client.patch(
+        f"/api/v1/ratings/{rating['id']}", json={"followup": "contacted"}, headers=manager
+    )
+    assert r.status == 200, await r.text()
+    await eventually(
+        lambda: {"rating.created", "haocha.rating"} <= {m["type"] for m in receiver.got},
+        what="the rating's messages",
+    )
+    haocha = next(m["data"] for m in receiver.got if m["type"] == "haocha.rating")
+    assert "comment" in haocha and "applicant" in haocha  # the permissive platform
+    store = client.app[HALL_KEY].store
+    with sqlite3.connect(db) as conn:
+        outbox_bodies = [b for (b,) in conn.execute("SELECT body FROM outbox")]
+        events = [d for (d,) in conn.execute("SELECT data FROM events")]
+    to_hub = [outbox_rating(row) for row in store.ratings_after(0, 100)]
+    assert [set(row) for row in to_hub] == [set(RATING_FIELDS)]
+    text = "\n".join(
+        [json.dumps(receiver.got, ensure_ascii=False), *outbox_bodies, *events, repr(to_hub)]
+    )
+    for secret in ("13912345678", "139****5678", "139-1234", "1391234", sealed.hex(),
+                   base64.b64encode(sealed).decode()):  # fmt: skip
+        assert secret not in text, secret
 
 
 async def test_haocha_record_from_a_real_rating_field_by_field(
