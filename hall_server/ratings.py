@@ -136,7 +136,8 @@ class Ratings:
         still_open = t is not None and self._open_for(t, seconds)
         options = check_rating(t, rated, still_open, level, options or [])
         assert t is not None
-        number = normalize_mobile(phone) if check_phone(level, phone) else None
+        typed = check_phone(level, phone)
+        number = normalize_mobile(typed) if typed else None
         bad = level <= BAD
         now = self.hall.clock()
         row = {

@@ -64,15 +64,15 @@ def check_rating(
     return options if bad else []
 
 
-def check_phone(level: int, phone: str | None) -> bool:
-    """Is there a number to keep: only a 差评 keeps one (it exists for the follow-up)."""
+def check_phone(level: int, phone: str | None) -> str | None:
+    """The number typed to keep, if any: only a 差评 keeps one (it exists for the follow-up)."""
     if not phone:
-        return False
+        return None
     if level > BAD:
         raise DomainError(
             "invalid", "phone_only_bad", "a phone number is kept only with a bad rating (1-2)"
         )
-    return True
+    return phone
 
 
 def erases_phone(state: str) -> bool:
