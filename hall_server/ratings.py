@@ -44,6 +44,8 @@ class Ratings:
         self.rules = hall.config.ratings
         self.calendar = Calendar(hall.config.appointments)
         self.phones = PhoneBox(hall.identity_key)
+        #: An erasure whose WAL could not be emptied yet (a long reader): the sweep retries.
+        self._wal_pending = False
 
     # -- finding the ticket --------------------------------------------------------------------
 
@@ -225,7 +227,7 @@ class Ratings:
         r = self._get(rating_id)
         note = (note or "").strip() or None
         check_follow_up(r["followup"], state, note)
-        await asyncio.to_thread(
+        erased = await asyncio.to_thread(
             store.set_followup,
             self.hall.store,
             rating_id,
@@ -235,7 +237,12 @@ class Ratings:
             self.hall.clock(),
             erases_phone(state),
         )
+        if erased:
+            await self._empty_wal()
         return self.view(self._get(rating_id))
+
+    async def _empty_wal(self) -> None:
+        self._wal_pending = not await asyncio.to_thread(store.empty_wal, self.hall.store)
 
     async def reveal_phone(self, rating_id: int, by: str) -> dict[str, Any]:
         """The full number, for the manager `by` about to call; the opening is audited first
@@ -278,7 +285,10 @@ class Ratings:
         contacted); returns how many."""
         now = self.hall.clock()
         before = now - self.rules.phone_keep_days * 86400.0
-        return await asyncio.to_thread(store.erase_phones_kept_since, self.hall.store, before, now)
+        n = await asyncio.to_thread(store.erase_phones_kept_since, self.hall.store, before, now)
+        if n or self._wal_pending:
+            await self._empty_wal()
+        return n
 
 
 def satisfaction(

@@ -124,6 +124,36 @@ async def test_phone_is_erased_when_marked_contacted(client: TestClient, tmp_pat
     ]
 
 
+async def test_a_long_reader_does_not_hold_up_the_erasure_and_the_sweep_empties_the_wal(
+    client: TestClient, tmp_path: Path
+) -> None:
+    """A report reading the database keeps the WAL from being emptied: the follow-up still
+    answers (the checkpoint gives up instead of holding writers back), and the next sweep
+    finishes the job."""
+    got = await bad_rating_with_phone(client)
+    db = tmp_path / "hall.db"
+    sealed = phone_row(db, got["id"])["sealed"]
+    reader = sqlite3.connect(db, isolation_level=None)
+    reader.execute("BEGIN")
+    reader.execute("SELECT count(*) FROM tickets").fetchone()  # holds its snapshot
+    try:
+        r = await client.patch(
+            f"/api/v1/ratings/{got['id']}",
+            json={"followup": "contacted"},
+            headers=await login(client, "manager"),
+        )
+        assert r.status == 200 and (await r.json())["phone_masked"] is None
+        ticket = await served(client)  # and the ticket path keeps working meanwhile
+        assert ticket["number"]
+        assert sealed in on_disk(db)  # the page as it was, still in the WAL the reader reads
+    finally:
+        reader.execute("COMMIT")
+        reader.close()
+    assert await client.app[RATINGS].sweep_phones() == 0  # nothing new to erase, but the WAL
+    raw = on_disk(db)
+    assert sealed not in raw and MASKED.encode() not in raw
+
+
 async def test_resolving_straight_away_erases_the_phone_too(
     client: TestClient, tmp_path: Path
 ) -> None:

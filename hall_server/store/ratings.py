@@ -1,10 +1,10 @@
 """Ratings on disk (``ratings``), the ticket a rating is about, the sealed phone number a
 差评 may carry (``rating_phones``) and the audit log of what was done with it.
 
-A phone number leaves this file only sealed (to ``Ratings.reveal``) or masked. Erasing it is
-an UPDATE to NULL under ``secure_delete`` (the freed bytes are zeroed, whatever the SQLite
-build's default) followed by a truncating checkpoint, so that neither the database file nor
-its WAL keeps the sealed bytes.
+A phone number leaves this file only sealed (to ``Ratings.reveal_phone``) or masked. Erasing
+it is an UPDATE to NULL under ``secure_delete`` (the freed bytes are zeroed, whatever the
+SQLite build's default), then :func:`empty_wal` copies the WAL into the file and truncates it,
+so that neither the database file nor its WAL keeps the sealed bytes.
 """
 
 from __future__ import annotations
@@ -49,10 +49,10 @@ def last_done_at(store: Store, window: str) -> dict[str, Any] | None:
 #: A rating as managers see it: its row and, of its phone number, only the masked form and
 #: when it was kept or erased (never the sealed bytes).
 _RATING = (
-    "SELECT r.*, p.masked AS phone_masked, p.kept_at AS phone_kept_at, "
-    "p.erased_at AS phone_erased_at, p.erased_why AS phone_erased_why "
+    "SELECT r.*, p.masked AS phone_masked, p.erased_at AS phone_erased_at "
     "FROM ratings r LEFT JOIN rating_phones p ON p.rating_id = r.id"
 )
+_AUDIT = "INSERT INTO audit_log (at, actor, action, subject, detail) VALUES (?, ?, ?, ?, ?)"
 
 
 @contextmanager
@@ -109,10 +109,7 @@ def sealed_phone(store: Store, rating_id: int) -> bytes | None:
 def audit(store: Store, at: float, actor: str, action: str, subject: str, detail: str) -> None:
     """One line in the audit log (who did what to whose personal data, and when)."""
     with store.writing() as db:
-        db.execute(
-            "INSERT INTO audit_log (at, actor, action, subject, detail) VALUES (?, ?, ?, ?, ?)",
-            [at, actor, action, subject, detail],
-        )
+        db.execute(_AUDIT, [at, actor, action, subject, detail])
 
 
 def audit_of(store: Store, subject: str) -> list[dict[str, Any]]:
@@ -138,17 +135,14 @@ def _erase(c: sqlite3.Connection, where: str, args: list[Any], at: float, why: s
             "erased_why = ? WHERE rating_id = ?",
             (at, why, rating_id),
         )
-        c.execute(
-            "INSERT INTO audit_log (at, actor, action, subject, detail) VALUES (?, ?, ?, ?, ?)",
-            (at, by, "phone_erased", f"rating:{rating_id}", why),
-        )
+        c.execute(_AUDIT, (at, by, "phone_erased", f"rating:{rating_id}", why))
     return len(ids)
 
 
 @contextmanager
 def _erasing(store: Store) -> Iterator[sqlite3.Connection]:
-    """A transaction whose deletions are zeroed on disk, then a checkpoint that empties the WAL
-    (where the page that held the sealed number still was)."""
+    """A transaction whose deletions are zeroed on disk (the WAL still holds the page as it
+    was: :func:`empty_wal` next)."""
     with store.writing() as db:
         c = db.conn
         (before,) = c.execute("PRAGMA secure_delete").fetchone()
@@ -161,9 +155,21 @@ def _erasing(store: Store) -> Iterator[sqlite3.Connection]:
             except BaseException:
                 c.execute("ROLLBACK")
                 raise
-            c.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         finally:
             c.execute(f"PRAGMA secure_delete = {int(before)}")
+
+
+def empty_wal(store: Store, wait_s: float = 1.0) -> bool:
+    """Copy the WAL into the database file and truncate it, so that no earlier version of an
+    erased page survives there. While it runs SQLite holds writers back, so it waits at most
+    ``wait_s`` for readers (a long report) and gives up rather than hold the ticket path:
+    False means try again later. Its own connection, outside the writer's lock."""
+    conn = sqlite3.connect(str(store.path), timeout=wait_s, isolation_level=None)
+    try:
+        (busy, _, _) = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        return busy == 0
+    finally:
+        conn.close()
 
 
 def listing(
@@ -199,9 +205,10 @@ def set_followup(
     by: str,
     at: float,
     erase_phone: bool,
-) -> None:
+) -> bool:
     """Move the follow-up; with ``erase_phone``, the rating's number goes in the same
-    transaction (the visitor was reached: it has served its purpose)."""
+    transaction (the visitor was reached: it has served its purpose). True when a number was
+    erased (the WAL is then to be emptied)."""
     erase_phone = erase_phone and sealed_phone(store, rating_id) is not None
     with (_erasing if erase_phone else _transaction)(store) as c:
         c.execute(
@@ -211,6 +218,7 @@ def set_followup(
         )
         if erase_phone:
             _erase(c, "rating_id = ?", [rating_id], at, f"followup_{state}", by)
+    return erase_phone
 
 
 def erase_phones_kept_since(store: Store, before: float, at: float) -> int:
