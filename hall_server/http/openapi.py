@@ -176,6 +176,9 @@ class Rating(_Answer):
     phone_masked: str | None = Field(
         default=None, description="the 差评 visitor's number masked (138****5678), while kept"
     )
+    phone_erased_at: str | None = Field(
+        default=None, description="when the number was erased (followed up, or kept too long)"
+    )
 
 
 class RevealedPhone(_Answer):
