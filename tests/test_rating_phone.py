@@ -5,15 +5,18 @@ byte by byte afterwards."""
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 from pathlib import Path
 
 import pytest
 from aiohttp.test_utils import TestClient
 
+from hall_server.app import make_app
+from hall_server.config import parse_config
 from hall_server.guard.phone_box import PhoneBox, Unreadable
 from hall_server.http.common import HALL, RATINGS
-from tests.test_appointments import Clock, at, start_hall
+from tests.test_appointments import HALL_TOML, Clock, at, start_hall
 from tests.test_ratings import TODAY, login, rate, served
 
 CLEAR = "13812345678"
@@ -96,7 +99,10 @@ async def test_bad_rating_keeps_phone_encrypted(client: TestClient, tmp_path: Pa
     assert CLEAR not in await r.text()
 
 
-async def test_phone_is_erased_when_marked_contacted(client: TestClient, tmp_path: Path) -> None:
+async def test_phone_is_erased_when_marked_contacted(
+    client: TestClient, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
     got = await bad_rating_with_phone(client)
     db = tmp_path / "hall.db"
     sealed = phone_row(db, got["id"])["sealed"]
@@ -122,6 +128,8 @@ async def test_phone_is_erased_when_marked_contacted(client: TestClient, tmp_pat
         ("manager", "phone_revealed", f"rating:{got['id']}"),
         ("manager", "phone_erased", f"rating:{got['id']}"),
     ]
+    assert caplog.records  # (the access log and the app's own were captured)
+    assert CLEAR not in caplog.text and "1234-5678" not in caplog.text
 
 
 async def test_a_long_reader_does_not_hold_up_the_erasure_and_the_sweep_empties_the_wal(
@@ -196,6 +204,21 @@ async def test_every_reveal_is_audited_with_who_and_when(
         ("manager", "phone_revealed", first["revealed_at"]),
         ("manager", "phone_revealed", second["revealed_at"]),
     ]
+
+
+async def test_a_number_sealed_under_a_key_since_replaced_says_so(
+    aiohttp_client, client: TestClient, tmp_path: Path, clock: Clock, monkeypatch
+) -> None:
+    """The hall restarted with another identity key (lost, or rotated without care): the
+    number cannot be read, and the manager is told why rather than shown garbage or a 500."""
+    got = await bad_rating_with_phone(client)
+    await client.close()
+    monkeypatch.setenv("HALLQ_IDENTITY_KEY", "ab" * 32)
+    config = parse_config(HALL_TOML)
+    again = await aiohttp_client(make_app(config, tmp_path / "hall.db", clock=clock))
+    err = await reveal(again, got["id"], await login(again, "manager"), 409)
+    assert err["error"]["code"] == "phone_unreadable"
+    assert "密钥" in err["error"]["message"]
 
 
 async def test_a_bad_rating_without_a_phone_has_none_to_reveal(client: TestClient) -> None:
