@@ -1,7 +1,8 @@
-"""Reports for any date range, by window, service, staff member or hour of the day, and their
-CSV and Excel exports. The figures are computed in ``core/reports.py``; here the days are
-fetched: closed days from their caches in ``report_days`` (built on first use, kept in memory
-once read: a closed day never changes), today always fresh from ``tickets``.
+"""Reports for any date range, by window, service, item, staff member, hour or day, their CSV
+and Excel exports, and the headline figures of a range beside the range before it. The
+figures are computed in ``core/reports.py``; here the days are fetched: closed days from their
+caches in ``report_days`` (built on first use, kept in memory once read: a closed day never
+changes), today always fresh from ``tickets``.
 
 Run the functions here in a thread: they read through their own SQLite connection and write
 the caches through the store's writer.
@@ -12,30 +13,38 @@ from __future__ import annotations
 import csv
 import io
 import time
+from collections import Counter
 from datetime import date, timedelta
 from typing import Any
 
 from hall_server.config import HallConfig
+from hall_server.core.ratings import satisfaction_figures
 from hall_server.core.reports import (
     COLUMNS,
     DIMENSIONS,
+    NO_ITEM,
     VERSION,
     Day,
     ReportError,
     aggregate,
     build_day,
+    compare,
     days_between,
+    headline,
     labels,
     merge,
     order,
     pack,
+    previous_period,
     table,
     unpack,
 )
 from hall_server.i18n import translator
+from hall_server.store import ratings as ratings_store
 from hall_server.store import report_days
 from hall_server.store.db import Store
 
+ZH, EN = translator("zh"), translator("en")
 #: Closed days already read, per database file: a closed day never changes, and reading a
 #: year of blobs again costs more than aggregating them. Bounded to a few years.
 _MEMORY: dict[tuple[str, str], Day] = {}
@@ -59,7 +68,7 @@ def load(store: Store, config: HallConfig, start: date, end: date, today: date) 
     with report_days.reading(store.path) as conn:
         for d, n, k, b in report_days.cached(conn, start.isoformat(), end.isoformat(), VERSION):
             if d not in known:
-                known[d] = Day(k, unpack(b, n), n)
+                known[d] = Day(k, unpack(b, n), n, d)
                 _remember(store, d, known[d])
         out, fresh = [], []
         for day in days:
@@ -94,25 +103,54 @@ def report(
 ) -> dict[str, Any]:
     """The report of a range grouped ``by`` one of :data:`DIMENSIONS`, with its total row and
     the data of the charts (arrivals and served per hour, distribution of waiting times).
-    ``staff_names`` (login name -> display name) names the rows by staff as people know them."""
+    ``staff_names`` (login name -> display name) names the rows by staff as people know them.
+    Rows by window, service and item carry ``name_en`` as well."""
     if by not in DIMENSIONS:
         raise ReportError("invalid_dimension", f"by must be one of {', '.join(DIMENSIONS)}")
-    loaded = load(store, config, start, end, today)
-    if by == "day":  # the range's total and charts, and each day's own total as its row
-        agg = aggregate(merge(loaded), config, "window")
-        dates = [d for d in days_between(start, end) if d <= today.isoformat()]
-        agg["rows"] = [
-            {"key": d, "name": d, **(aggregate(merge([day]), config, "window")["total"] or {})}
-            for d, day in zip(dates, loaded, strict=True)
-            if day.n
-        ]
-    else:
-        agg = aggregate(merge(loaded), config, by)
-        names = (staff_names or {}) if by == "staff" else labels(config, by)
-        for row in agg["rows"]:
-            row["name"] = names.get(row["key"], row["key"])
-        agg["rows"].sort(key=order(config, by))
+    agg = aggregate(merge(load(store, config, start, end, today)), config, by)
+    names = (staff_names or {}) if by == "staff" else labels(config, by)
+    names_en = labels(config, by, "en")
+    if by == "item":
+        names[NO_ITEM], names_en[NO_ITEM] = ZH("report.no_item"), EN("report.no_item")
+    for row in agg["rows"]:
+        row["name"] = names.get(row["key"], row["key"])
+        if names_en:
+            row["name_en"] = names_en.get(row["key"], row["key"])
+    agg["rows"].sort(key=order(config, by))
     return {"from": start.isoformat(), "to": end.isoformat(), "by": by, **agg}
+
+
+def satisfaction(store: Store, start: date, end: date) -> tuple[int, float | None]:
+    """The number of ratings over the days and their 满意率, by the ratings' one rule."""
+    levels: Counter[int] = Counter()
+    for _, level, n in ratings_store.level_counts(store.path, start, end, "window"):
+        levels[level] += n
+    figures = satisfaction_figures([(None, lv, n) for lv, n in levels.items()], "all")
+    return (figures[0]["count"], figures[0]["satisfaction_rate"]) if figures else (0, None)
+
+
+def summary(
+    store: Store, config: HallConfig, start: date, end: date, today: date
+) -> dict[str, Any]:
+    """The headline figures of a range beside those of the range of the same length just
+    before it, and the range's trend: served and mean wait per day with tickets."""
+    by_day = aggregate(merge(load(store, config, start, end, today)), config, "day")
+    a, b = previous_period(start, end)
+    before = aggregate(merge(load(store, config, a, b, today)), config, "service")["total"]
+    now_fig = headline(by_day["total"], *satisfaction(store, start, end))
+    before_fig = headline(before, *satisfaction(store, a, b))
+    return {
+        "from": start.isoformat(),
+        "to": end.isoformat(),
+        "previous": {"from": a.isoformat(), "to": b.isoformat()},
+        "headline": now_fig,
+        "previous_headline": before_fig,
+        "figures": compare(now_fig, before_fig),
+        "trend": [
+            {"day": row["key"], "served": row["served"], "wait_mean_s": row["wait_mean_s"]}
+            for row in by_day["rows"]
+        ],
+    }
 
 
 #: The columns that are shares (0..1): exported as percentages.
@@ -121,6 +159,8 @@ RATE_COLUMNS = frozenset({"no_show_rate", "service_level", "utilisation"})
 
 def _table(rep: dict[str, Any], lang: str) -> list[list[Any]]:
     t = translator(lang)
+    if lang == "en":  # rows named in English where they have an English name
+        rep = {**rep, "rows": [{**r, "name": r.get("name_en") or r["name"]} for r in rep["rows"]]}
     return table(rep, [t(f"report.column.{c}") for c in COLUMNS], t("report.total"))
 
 

@@ -1,4 +1,5 @@
-"""Reports for any range of days: ``/api/v1/metrics/report`` as JSON, CSV or Excel."""
+"""Reports for any range of days: ``/api/v1/metrics/report`` as JSON, CSV or Excel, and
+``/api/v1/metrics/summary``: the headline figures beside the previous period, and the trend."""
 
 from __future__ import annotations
 
@@ -40,6 +41,17 @@ async def report(request: web.Request) -> dict[str, Any]:
 async def report_json(request: web.Request) -> web.Response:
     require(request, Role.MANAGER)
     return web.json_response(await report(request))
+
+
+@routes.get("/api/v1/metrics/summary")
+async def summary_json(request: web.Request) -> web.Response:
+    require(request, Role.MANAGER)
+    hall = request.app[HALL]
+    q = request.query
+    start, end = figures.parse_range(q.get("from"), q.get("to"), hall.today())
+    return web.json_response(
+        await asyncio.to_thread(reports.summary, hall.store, hall.config, start, end, hall.today())
+    )
 
 
 @routes.get("/api/v1/metrics/report.{fmt:csv|xlsx}")
