@@ -14,7 +14,7 @@ import csv
 import io
 import time
 from collections import Counter
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from hall_server.config import HallConfig
@@ -36,7 +36,9 @@ from hall_server.core.reports import (
     order,
     pack,
     previous_period,
+    same_time_on,
     table,
+    twin_of_today,
     unpack,
 )
 from hall_server.i18n import translator
@@ -130,19 +132,39 @@ def satisfaction(store: Store, start: date, end: date) -> tuple[int, float | Non
 
 
 def summary(
-    store: Store, config: HallConfig, start: date, end: date, today: date
+    store: Store, config: HallConfig, start: date, end: date, today: date, now: float | None = None
 ) -> dict[str, Any]:
     """The headline figures of a range beside those of the range of the same length just
-    before it, and the range's trend: served and mean wait per day with tickets."""
+    before it, and the range's trend: served and mean wait per day with tickets. While the
+    range is not over (``now`` given), the previous period counts up to the same moment:
+    today's counterpart up to the same time of day (the tickets issued before it), and none
+    of the days after it; its ratings by whole days up to the counterpart."""
     by_day = aggregate(merge(load(store, config, start, end, today)), config, "day")
     a, b = previous_period(start, end)
-    before = aggregate(merge(load(store, config, a, b, today)), config, "service")["total"]
+    twin = twin_of_today(start, end, today) if now is not None else None
+    until = None
+    if twin is None:
+        days, rated_to = load(store, config, a, b, today), b
+    else:
+        until = same_time_on(twin, now or 0.0, config)
+        days = load(store, config, a, twin - timedelta(days=1), today) if twin > a else []
+        with report_days.reading(store.path) as conn:
+            rows = report_days.ticket_rows(conn, twin.isoformat(), until)
+        days.append(build_day(rows, config, twin.isoformat()))
+        rated_to = twin
+    before = aggregate(merge(days), config, "service")["total"]
     now_fig = headline(by_day["total"], *satisfaction(store, start, end))
-    before_fig = headline(before, *satisfaction(store, a, b))
+    before_fig = headline(before, *satisfaction(store, a, rated_to))
     return {
         "from": start.isoformat(),
         "to": end.isoformat(),
-        "previous": {"from": a.isoformat(), "to": b.isoformat()},
+        "previous": {
+            "from": a.isoformat(),
+            "to": b.isoformat(),
+            "until": None
+            if until is None
+            else datetime.fromtimestamp(until, config.tz).isoformat(),
+        },
         "headline": now_fig,
         "previous_headline": before_fig,
         "figures": compare(now_fig, before_fig),

@@ -72,7 +72,9 @@ async def reports_page(request: web.Request) -> web.Response:
             row["name"] = row.get("name_en") or row["name"]
     start, end = figures.parse_range(rep["from"], rep["to"], hall.today())
     summary, *sat = await asyncio.gather(
-        asyncio.to_thread(reports_mod.summary, hall.store, hall.config, start, end, hall.today()),
+        asyncio.to_thread(
+            reports_mod.summary, hall.store, hall.config, start, end, hall.today(), hall.clock()
+        ),
         *(
             asyncio.to_thread(ratings_mod.satisfaction, hall.store.path, rep["from"], rep["to"], by)
             for by in ("window", "staff")

@@ -19,6 +19,7 @@ from hall_server.core.reports import (
     headline,
     merge,
     previous_period,
+    twin_of_today,
 )
 
 DAY = "2025-03-03"
@@ -170,3 +171,11 @@ def test_a_period_without_data_has_no_direction_and_ratings_without_count_no_sat
     assert f["wait_mean_s"]["direction"] is None and f["wait_mean_s"]["good"] is None
     assert f["satisfaction"]["value"] is None and f["satisfaction"]["previous"] is None
     assert (f["served"]["value"], f["served"]["direction"]) == (0, "down")
+
+
+def test_only_a_range_not_over_has_a_counterpart_of_today() -> None:
+    monday, wednesday = date(2026, 11, 23), date(2026, 11, 25)
+    sunday = date(2026, 11, 29)
+    assert twin_of_today(monday, sunday, wednesday) == date(2026, 11, 18)  # last Wednesday
+    assert twin_of_today(wednesday, wednesday, wednesday) == date(2026, 11, 24)
+    assert twin_of_today(monday, date(2026, 11, 24), wednesday) is None  # over already

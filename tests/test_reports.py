@@ -337,3 +337,23 @@ async def test_served_per_item_in_the_api_csv_and_excel_and_the_summary_beside_i
     assert [d["served"] for d in summary["trend"]] == [4]
     r = await client.get("/api/v1/metrics/summary?from=2025-03-04&to=2025-03-01", headers=manager)
     assert r.status == 422 and (await r.json())["error"]["code"] == "invalid_range"
+
+
+def test_a_range_not_over_is_compared_with_the_previous_period_up_to_the_same_moment(
+    small_day: Path, demo_config: HallConfig
+) -> None:
+    """Today at 09:20 against yesterday up to 09:20 (four visits came by then), not against
+    all of yesterday (six)."""
+    today = DAY + timedelta(days=1)
+    now = datetime.combine(today, datetime.strptime("09:20", "%H:%M").time(), demo_config.tz)
+    store = Store(small_day)
+    try:
+        so_far = reports.summary(store, demo_config, today, today, today, now.timestamp())
+        whole = reports.summary(store, demo_config, today, today, today)
+    finally:
+        store.close()
+    assert so_far["previous"] == {
+        "from": "2025-03-03", "to": "2025-03-03", "until": "2025-03-03T09:20:00+08:00"
+    }  # fmt: skip
+    assert so_far["previous_headline"]["arrived"] == 4
+    assert whole["previous"]["until"] is None and whole["previous_headline"]["arrived"] == 6

@@ -431,6 +431,22 @@ def previous_period(start: date, end: date) -> tuple[date, date]:
     return start - length, start - timedelta(days=1)
 
 
+def twin_of_today(start: date, end: date, today: date) -> date | None:
+    """Today's counterpart in the previous period, when the range has not ended yet: that
+    day is compared up to the same time of day, and the days after it not at all (this week
+    so far against last week up to the same moment, not against all of last week)."""
+    a, b = previous_period(start, end)
+    twin = today - (end - start + timedelta(days=1))
+    return twin if a <= twin <= b else None
+
+
+def same_time_on(day: date, now: float, config: HallConfig) -> float:
+    """``day`` at the hall's local time of day of ``now``."""
+    return datetime.combine(
+        day, datetime.fromtimestamp(now, config.tz).time(), config.tz
+    ).timestamp()
+
+
 def order(config: HallConfig, by: str) -> Any:
     """Windows and staff in natural order (2 before 10), services as configured, items the
     busiest first (those who chose none last)."""

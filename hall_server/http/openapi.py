@@ -214,6 +214,10 @@ class Compared(_Answer):
 class Period(_Answer):
     from_: str = Field(alias="from")
     to: str
+    until: str | None = Field(
+        description="while the range is not over: the moment the previous period is counted "
+        "up to (today's counterpart at the same time of day)"
+    )
 
 
 class TrendDay(_Answer):

@@ -50,7 +50,9 @@ async def summary_json(request: web.Request) -> web.Response:
     q = request.query
     start, end = figures.parse_range(q.get("from"), q.get("to"), hall.today())
     return web.json_response(
-        await asyncio.to_thread(reports.summary, hall.store, hall.config, start, end, hall.today())
+        await asyncio.to_thread(
+            reports.summary, hall.store, hall.config, start, end, hall.today(), hall.clock()
+        )
     )
 
 

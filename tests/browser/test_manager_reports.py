@@ -127,6 +127,11 @@ def test_headline_figures_compare_the_week_with_the_week_before(
     expect(head.locator(".figure")).to_have_count(6)
     screenshot_both(page, "manager-reports-headline")
     assert axe_violations(page) == []
+    # today is not over: compared with yesterday up to the same time of day, not all of it
+    page.goto(s.url + "/manager/reports")
+    expect(page.locator("#headline-period")).to_contain_text(
+        f"与上期同一时段比较：{(TODAY - timedelta(days=1)).isoformat()} 至 "
+    )
 
 
 def test_served_per_item_with_those_who_chose_none_last(page: Page, history: ServerProcess) -> None:
