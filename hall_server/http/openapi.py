@@ -182,9 +182,6 @@ class RatingState(_Answer):
     level: int | None
 
 
-Figure = Literal[tuple(key for key, _ in HEADLINE)]  # type: ignore[valid-type]
-
-
 class Headline(_Answer):
     """A period's headline figures; times in seconds, shares 0..1, null without data."""
 
@@ -202,7 +199,7 @@ class Headline(_Answer):
 
 
 class Compared(_Answer):
-    key: Figure
+    key: str = Field(json_schema_extra={"enum": [key for key, _ in HEADLINE]})
     value: float | None
     previous: float | None
     change: float | None = Field(description="value - previous (shares in fractions)")
