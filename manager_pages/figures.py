@@ -95,7 +95,7 @@ def views(summary: dict[str, Any], config: HallConfig, lang: str) -> list[dict[s
                 "arrow": ARROWS.get(direction, ""),
                 "judgement": "neutral" if f["good"] is None else "good" if f["good"] else "bad",
                 "change": change,
-                "previous": t("figure.previous", value=previous),
+                "previous": "" if f["previous"] is None else t("figure.previous", value=previous),
                 "said": said,
             }
         )
