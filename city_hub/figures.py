@@ -146,10 +146,7 @@ async def hall_report(
     rows = await store.day_rows(hall["id"], start.isoformat(), end.isoformat())
     days = [reports.build_day(r, config, d) for d, r in sorted(rows.items())]
     agg = reports.aggregate(reports.merge(days), config, by)
-    names = reports.labels(config, by)
-    for row in agg["rows"]:
-        row["name"] = names.get(row["key"], row["key"])
-    agg["rows"].sort(key=reports.order(config, by))
+    reports.name_rows(agg["rows"], config, by)
     return {"from": start.isoformat(), "to": end.isoformat(), "by": by, **agg}
 
 

@@ -31,9 +31,8 @@ from hall_server.core.reports import (
     compare,
     days_between,
     headline,
-    labels,
     merge,
-    order,
+    name_rows,
     pack,
     previous_period,
     same_time_on,
@@ -110,15 +109,11 @@ def report(
     if by not in DIMENSIONS:
         raise ReportError("invalid_dimension", f"by must be one of {', '.join(DIMENSIONS)}")
     agg = aggregate(merge(load(store, config, start, end, today)), config, by)
-    names = (staff_names or {}) if by == "staff" else labels(config, by)
-    names_en = labels(config, by, "en")
     if by == "item":
-        names[NO_ITEM], names_en[NO_ITEM] = ZH("report.no_item"), EN("report.no_item")
-    for row in agg["rows"]:
-        row["name"] = names.get(row["key"], row["key"])
-        if names_en:
-            row["name_en"] = names_en.get(row["key"], row["key"])
-    agg["rows"].sort(key=order(config, by))
+        name_rows(agg["rows"], config, by, {NO_ITEM: ZH("report.no_item")},
+                  {NO_ITEM: EN("report.no_item")})  # fmt: skip
+    else:
+        name_rows(agg["rows"], config, by, staff_names if by == "staff" else None)
     return {"from": start.isoformat(), "to": end.isoformat(), "by": by, **agg}
 
 

@@ -474,6 +474,25 @@ def labels(config: HallConfig, by: str, lang: str = "zh") -> dict[str, str]:
     return {}
 
 
+def name_rows(
+    rows: list[dict[str, Any]],
+    config: HallConfig,
+    by: str,
+    names: dict[str, str] | None = None,
+    names_en: dict[str, str] | None = None,
+) -> None:
+    """Name a report's rows as people know them (``name``; ``name_en`` too by window,
+    service and item), ``names`` adding to or overriding the configuration's, and put them in
+    the report's order: the hall's own reports and the hub's drill-down into a hall alike."""
+    zh = {**labels(config, by), **(names or {})}
+    en = {**labels(config, by, "en"), **(names_en or {})}
+    for row in rows:
+        row["name"] = zh.get(row["key"], row["key"])
+        if by in ("window", "service", "item"):
+            row["name_en"] = en.get(row["key"], row["key"])
+    rows.sort(key=order(config, by))
+
+
 # -- headline figures --------------------------------------------------------------------------
 
 #: The figures at the head of a report, each with the direction that is better: more served
