@@ -188,7 +188,9 @@ def to_csv(rep: dict[str, Any], lang: str = "zh") -> bytes:
     return ("\ufeff" + buf.getvalue()).encode("utf-8")
 
 
-def to_xlsx(rep: dict[str, Any], lang: str = "zh") -> bytes:
+def to_xlsx(rep: dict[str, Any], lang: str = "zh", summary: dict[str, Any] | None = None) -> bytes:
+    """The report's table, its hours and, given the range's ``summary``, a last sheet with
+    the headline figures beside the previous period (times in minutes, shares as %)."""
     from openpyxl import Workbook
     from openpyxl.styles import Font
 
@@ -212,6 +214,30 @@ def to_xlsx(rep: dict[str, Any], lang: str = "zh") -> bytes:
         cell.font = Font(bold=True)
     for h in rep.get("hours", []):
         hours.append([f"{h['hour']:02d}:00", h["arrived"], h["served"]])
+    if summary:
+        head = wb.create_sheet(t("report.sheet.summary"))
+        prev = summary["previous"]
+        head.append([t("report.summary.figure"),
+                     f"{t('report.summary.now')} {summary['from']}–{summary['to']}",
+                     f"{t('report.summary.previous')} {prev['from']}–{prev['to']}",
+                     t("report.summary.change"), t("report.summary.judgement")])  # fmt: skip
+        for cell in head[1]:
+            cell.font = Font(bold=True)
+        for f in summary["figures"]:
+            key, minutes = f["key"], f["key"].endswith("_s")
+            scale = (
+                (lambda v: None if v is None else round(v / 60, 1)) if minutes else (lambda v: v)
+            )
+            word = {True: "figure.good", False: "figure.bad"}.get(f["good"])
+            head.append([
+                t(f"figure.{key}") + (f" ({t('figure.unit.min')})" if minutes else ""),
+                scale(f["value"]), scale(f["previous"]), scale(f["change"]),
+                t(word) if word else t("figure.same") if f["direction"] == "same" else "—",
+            ])  # fmt: skip
+            if key in ("service_level", "satisfaction", "no_show_rate"):
+                for cell in head[head.max_row][1:4]:
+                    cell.number_format = "0.0%"
+        head.column_dimensions["A"].width = 24
     buf = io.BytesIO()
     wb.save(buf)
     return buf.getvalue()

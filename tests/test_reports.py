@@ -319,7 +319,11 @@ async def test_served_per_item_in_the_api_csv_and_excel_and_the_summary_beside_i
         "社会保障卡补领、换领(即时制卡)", "社会保障卡申领", "未选事项", "合计"
     ]  # fmt: skip
     r = await client.get("/api/v1/metrics/report.xlsx?by=item&lang=en", headers=manager)
-    sheet = load_workbook(io.BytesIO(await r.read())).worksheets[0]
+    book = load_workbook(io.BytesIO(await r.read()))
+    glance = book["At a glance"]  # the headline figures beside the previous period
+    assert [c.value for c in glance[2]] == ["Served", 4, 0, 4, "better"]
+    assert glance["A3"].value == "Mean wait (min)" and glance["B5"].number_format == "0.0%"
+    sheet = book.worksheets[0]
     assert sheet.title.startswith("By item")
     headers = [c.value for c in sheet[1]]
     assert [sheet.cell(row=i, column=2).value for i in (2, 4)] == [

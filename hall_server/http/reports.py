@@ -66,7 +66,12 @@ async def report_file(request: web.Request) -> web.Response:
     if fmt == "csv":
         body, ctype = reports.to_csv(rep, lang), "text/csv; charset=utf-8"
     else:
-        body = await asyncio.to_thread(reports.to_xlsx, rep, lang)
+        hall = request.app[HALL]
+        start, end = date.fromisoformat(rep["from"]), date.fromisoformat(rep["to"])
+        summary = await asyncio.to_thread(
+            reports.summary, hall.store, hall.config, start, end, hall.today(), hall.clock()
+        )
+        body = await asyncio.to_thread(reports.to_xlsx, rep, lang, summary)
         ctype = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     return web.Response(
         body=body,
