@@ -3,7 +3,8 @@
 Fills a hallq SQLite file with about a million tickets (``gen_history.py``) unless ``--db``
 already holds them, builds the day caches once (timed: a running server does this in the
 background at start and on first use), then times each report over a year, a month and a day,
-best of ``--repeat`` runs (read days stay in memory, as in the server), next to
+and the summary of each range (headline figures beside the same-length period before it, and
+the trend per day), best of ``--repeat`` runs (read days stay in memory, as in the server), next to
 ``SELECT count(*)`` and a full scan of ``tickets``.
 
     python benchmarks/bench_reports.py [--db /tmp/hallq-year.db] [--repeat 5]
@@ -86,6 +87,8 @@ def main() -> None:
             ms = best_ms(lambda a=a, b=b, by=by: reports.report(store, config, a, b, today, by),
                          args.repeat)  # fmt: skip
             rows.append((f"report by {by}, {label}", ms))
+        ms = best_ms(lambda a=a, b=b: reports.summary(store, config, a, b, today), args.repeat)
+        rows.append((f"summary (headline, previous {label}, trend), {label}", ms))
         rep = reports.report(store, config, *ranges[label], today, "window")
         rows.append((f"CSV export by window, {label}", best_ms(lambda r=rep: reports.to_csv(r), 1)))
     width = max(len(r[0]) for r in rows)

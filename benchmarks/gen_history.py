@@ -2,10 +2,11 @@
 
 A city-sized version of the demo hall (its windows repeated ``--scale`` times) open
 08:30-17:30 on weekdays and Saturday mornings: visitors arrive with a morning peak, a lunch dip
-and a smaller afternoon peak, choose services by the catalog's shares and take lognormal service
-times around the catalog's means. Half the windows close for lunch, priority visitors go first,
-6% never come when called (the window loses 60 s), and some give up after a long wait. The queue
-is simulated event by event, so waits, windows and staff are consistent with each other.
+and a smaller afternoon peak, choose services by the catalog's shares (85% also one of its items,
+事项) and take lognormal service times around the catalog's means. Half the windows close for
+lunch, priority visitors go first, 6% never come when called (the window loses 60 s), and some
+give up after a long wait. The queue is simulated event by event, so waits, windows and staff
+are consistent with each other.
 
     python benchmarks/gen_history.py --db /tmp/year.db            # about a million tickets
 """
@@ -34,6 +35,7 @@ from hall_server.store.db import _UPSERT, Store  # noqa: E402
 PROFILE = [6, 10, 12, 12, 11, 9, 8, 5, 3, 3, 4, 7, 9, 9, 8, 6, 4, 2]
 OPEN_H, LUNCH = 8.5, (12.0, 13.5)
 NO_SHOW, PRIORITY, SIGMA = 0.06, 0.08, 0.6
+NO_ITEM = 0.15  # took a ticket for the service without choosing an item
 
 
 def _windows(config: HallConfig, scale: int) -> list[tuple[str, tuple[str, ...]]]:
@@ -62,10 +64,11 @@ def simulate_day(
         midnight + (OPEN_H + (rng.choices(range(len(slots)), slots)[0] + rng.random()) / 2) * 3600
         for _ in range(arrivals)
     )
-    tickets = []  # [service, priority, issued, patience]
+    tickets = []  # [service, priority, issued, patience, item]
     for t in times:
         s = rng.choices(services, shares)[0]
-        tickets.append((s, rng.random() < PRIORITY, t, 1200 + rng.expovariate(1 / 5400)))
+        item = rng.choice(s.items).code if s.items and rng.random() >= NO_ITEM else None
+        tickets.append((s, rng.random() < PRIORITY, t, 1200 + rng.expovariate(1 / 5400), item))
     queues = {s.code: (deque(), deque()) for s in services}
     staff_pool = len(windows) + len(windows) // 3
     lunch = (midnight + LUNCH[0] * 3600, midnight + LUNCH[1] * 3600)
@@ -87,25 +90,25 @@ def simulate_day(
             high, normal = queues[code]
             while high or normal:
                 i = (high or normal).popleft()
-                svc, prio, issued, patience = tickets[i]
+                svc, prio, issued, patience, item = tickets[i]
                 seq[code] += 1
                 number = f"{svc.prefix}{seq[code]:03d}"
                 if at - issued > patience:  # gave up and left before being called
                     rows.append(_row(day, svc, number, prio, "cancelled", issued, None, None,
-                                     issued + patience, None, None))  # fmt: skip
+                                     issued + patience, None, None, item))  # fmt: skip
                     continue
                 half = 0 if at < lunch[0] else 1
                 who = f"staff{(w + day_index * 7 + half * 13) % staff_pool + 1}"
                 if rng.random() < NO_SHOW:
                     end = at + 60
                     rows.append(_row(day, svc, number, prio, "no_show", issued, at, None, end,
-                                     windows[w][0], who))  # fmt: skip
+                                     windows[w][0], who, item))  # fmt: skip
                 else:
                     mean = svc.mean_service_min * 60
                     took = rng.lognormvariate(math.log(mean) - SIGMA**2 / 2, SIGMA)
                     end = at + 20 + took
                     rows.append(_row(day, svc, number, prio, "done", issued, at, at + 20, end,
-                                     windows[w][0], who))  # fmt: skip
+                                     windows[w][0], who, item))  # fmt: skip
                 heapq.heappush(events, (end, 1, w))
                 return
         idle.add(w)
@@ -115,7 +118,7 @@ def simulate_day(
         if kind == 1:
             dispatch(i, at)
             continue
-        svc, prio, _, _ = tickets[i]
+        svc, prio = tickets[i][:2]
         queues[svc.code][0 if prio else 1].append(i)
         for w in sorted(idle):
             if svc.code in windows[w][1] and not closed_for_lunch(w, at):
@@ -125,7 +128,7 @@ def simulate_day(
     return rows
 
 
-def _row(day, svc, number, prio, status, issued, called, started, finished, window, who):
+def _row(day, svc, number, prio, status, issued, called, started, finished, window, who, item):
     return (
         secrets.token_hex(8),
         day.isoformat(),
@@ -149,6 +152,7 @@ def _row(day, svc, number, prio, status, issued, called, started, finished, wind
         None,
         None,
         None,
+        item,
     )
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import math
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -146,11 +146,47 @@ async def hall_report(
     rows = await store.day_rows(hall["id"], start.isoformat(), end.isoformat())
     days = [reports.build_day(r, config, d) for d, r in sorted(rows.items())]
     agg = reports.aggregate(reports.merge(days), config, by)
-    names = reports.labels(config, by)
-    for row in agg["rows"]:
-        row["name"] = names.get(row["key"], row["key"])
-    agg["rows"].sort(key=reports.order(config, by))
+    reports.name_rows(agg["rows"], config, by)
     return {"from": start.isoformat(), "to": end.isoformat(), "by": by, **agg}
+
+
+async def day_summary(
+    store: HubStore, hall: dict[str, Any], day: date, today: date, now: float
+) -> dict[str, Any]:
+    """A hall's headline figures for a day beside the day before (up to the same time of day
+    while the day is not over): the hall's own computation (``reports.headline``,
+    ``compare``) over the hub's rows and ratings, without the trend."""
+    config = hall_config(hall["profile"])
+    prev = day - timedelta(days=1)
+    rows = await store.day_rows(hall["id"], prev.isoformat(), day.isoformat())
+    before, until = rows.get(prev.isoformat(), []), None
+    if reports.twin_of_today(day, day, today) == prev:
+        until = reports.same_time_on(prev, now, config)
+        issued = reports.ROW_COLUMNS.index("issued_at")
+        before = [r for r in before if r[issued] < until]
+    figs = []
+    for d, r in ((day, rows.get(day.isoformat(), [])), (prev, before)):
+        total = reports.aggregate(
+            reports.merge([reports.build_day(r, config, d.isoformat())]), config, "service"
+        )["total"]
+        n, bad = (await store.rating_counts(d.isoformat(), d.isoformat(), BAD)).get(
+            hall["id"], (0, 0)
+        )
+        figs.append(reports.headline(total, n, round((n - bad) / n, 4) if n else None))
+    return {
+        "from": day.isoformat(),
+        "to": day.isoformat(),
+        "previous": {
+            "from": prev.isoformat(),
+            "to": prev.isoformat(),
+            "until": None
+            if until is None
+            else datetime.fromtimestamp(until, config.tz).isoformat(),
+        },
+        "headline": figs[0],
+        "previous_headline": figs[1],
+        "figures": reports.compare(figs[0], figs[1]),
+    }
 
 
 def distance_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:

@@ -32,6 +32,7 @@ from hall_server.i18n import texts, translator
 from hall_server.network import items_for
 from kiosk_ui.search import searchable
 from manager_pages.charts import hours_svg, waits_svg
+from manager_pages.figures import views
 
 from . import figures
 from .auth import COOKIE, Principal, principal, require, token_hash, token_of
@@ -191,11 +192,14 @@ async def hall_page(request: web.Request) -> web.Response:
     store = _store(request)
     view = net.views.get(hall_id) or figures.hall_view(row, time.time())
     profile = row.get("profile")
-    rep = None
+    rep = summary = None
+    headline: list[dict[str, str]] = []
     names: dict[str, str] = {}
     if profile:
         config = figures.hall_config(profile)
         rep = await figures.hall_report(store, row, day, day, "window")
+        summary = await figures.day_summary(store, row, day, _today(), time.time())
+        headline = views(summary, config, lang)
         names = {w.id: w.name_en if lang == "en" and w.name_en else w.label for w in config.window}
         services = {s.code: s.name_en if lang == "en" and s.name_en else s.name
                     for s in config.service}  # fmt: skip
@@ -211,6 +215,8 @@ async def hall_page(request: web.Request) -> web.Response:
         "parent": parent if parent and who.sees(parent["id"], net.parents()) else None,
         "day": day.isoformat(),
         "rep": rep,
+        "summary": summary,
+        "headline": headline,
         "windows": windows,
         "window_names": names,
         "service_names": services,

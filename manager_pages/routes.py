@@ -12,6 +12,7 @@ from typing import Any
 from aiohttp import web
 
 from hall_server import ratings as ratings_mod
+from hall_server import reports as reports_mod
 from hall_server.core import reports as figures
 from hall_server.core.access import Role
 from hall_server.core.errors import DomainError
@@ -22,7 +23,8 @@ from hall_server.http.pages import page_login, render
 from hall_server.http.reports import report
 from hall_server.http.webhooks import attempt_view, views
 from hall_server.i18n import error_message, texts, translator
-from manager_pages.charts import hours_svg, waits_svg
+from manager_pages import figures as headline
+from manager_pages.charts import hours_svg, trend_svg, waits_svg
 
 routes = web.RouteTableDef()
 
@@ -65,13 +67,23 @@ async def reports_page(request: web.Request) -> web.Response:
         ctx["error"] = error_message(lang_of(request), e.code, {**e.values, **e.params}, e.message)
         return render(request, "manager_reports.html", ctx, status=422)
     lang = lang_of(request)
-    sat = await asyncio.gather(
+    if lang == "en":  # rows named in English where the configuration gives a name
+        for row in rep["rows"]:
+            row["name"] = row.get("name_en") or row["name"]
+    start, end = figures.parse_range(rep["from"], rep["to"], hall.today())
+    summary, *sat = await asyncio.gather(
+        asyncio.to_thread(
+            reports_mod.summary, hall.store, hall.config, start, end, hall.today(), hall.clock()
+        ),
         *(
             asyncio.to_thread(ratings_mod.satisfaction, hall.store.path, rep["from"], rep["to"], by)
             for by in ("window", "staff")
-        )
+        ),
     )
     ctx.update(
+        summary=summary,
+        headline=headline.views(summary, hall.config, lang),
+        trend_svg=trend_svg(summary["trend"], lang) if len(summary["trend"]) > 1 else "",
         satisfaction={"window": sat[0], "staff": sat[1]},
         window_names={w.id: _window_name(w, lang) for w in hall.config.window},
         rep=rep,

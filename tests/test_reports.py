@@ -275,3 +275,89 @@ def test_report_by_day_has_one_row_per_day_with_that_days_total(
     (row,) = rep["rows"]
     assert {k: v for k, v in row.items() if k not in ("key", "name")} == rep["total"]
     assert rep["by"] == "day" and rep["hours"]
+
+
+async def test_served_per_item_in_the_api_csv_and_excel_and_the_summary_beside_it(
+    aiohttp_client, tmp_path: Path, demo_config: HallConfig
+) -> None:
+    """by=item: one row per item chosen at the kiosk, the visits without one as 未选事项;
+    the exports name the rows in the reader's language and show shares as percentages; the
+    summary answers the headline figures and the previous period's."""
+    from hall_server.app import make_app
+    from tests.support import add_demo_accounts, bearer, kiosk_client
+
+    db = tmp_path / "hall.db"
+    add_demo_accounts(db, demo_config)
+    client = await kiosk_client(aiohttp_client, make_app(demo_config, db), db)
+    login = await client.post("/api/v1/auth/login", json={"username": "staff1", "password": "demo"})
+    clerk = bearer((await login.json())["token"])
+    login = await client.post(
+        "/api/v1/auth/login", json={"username": "manager", "password": "demo"}
+    )
+    manager = bearer((await login.json())["token"])
+    for item in ("A-012", "A-012", "A-011", None):
+        body = {"service": "social-insurance", **({"item": item} if item else {})}
+        assert (await client.post("/api/v1/tickets", json=body)).status == 201
+        assert (await client.post("/api/v1/windows/1/call", headers=clerk)).status == 200
+        assert (await client.post("/api/v1/windows/1/finish", headers=clerk)).status == 200
+    r = await client.get("/api/v1/metrics/report?by=item", headers=manager)
+    assert r.status == 200
+    rows = (await r.json())["rows"]
+    assert [(x["key"], x["name"], x["served"]) for x in rows] == [
+        ("A-012", "社会保障卡补领、换领(即时制卡)", 2),
+        ("A-011", "社会保障卡申领", 1),
+        ("", "未选事项", 1),
+    ]  # the busiest first, those who chose no item last
+    assert [x["name_en"] for x in rows][1:] == [
+        "Social security card application",
+        "no item chosen",
+    ]
+    r = await client.get("/api/v1/metrics/report.csv?by=item", headers=manager)
+    table = list(csv.reader(io.StringIO((await r.read()).decode("utf-8-sig"))))
+    assert table[0][:3] == ["键", "名称", "到达"]
+    assert [row[1] for row in table[1:]] == [
+        "社会保障卡补领、换领(即时制卡)", "社会保障卡申领", "未选事项", "合计"
+    ]  # fmt: skip
+    r = await client.get("/api/v1/metrics/report.xlsx?by=item&lang=en", headers=manager)
+    book = load_workbook(io.BytesIO(await r.read()))
+    glance = book["At a glance"]  # the headline figures beside the previous period
+    assert [c.value for c in glance[2]] == ["Served", 4, 0, 4, "better"]
+    assert glance["A3"].value == "Mean wait (min)" and glance["B5"].number_format == "0.0%"
+    sheet = book.worksheets[0]
+    assert sheet.title.startswith("By item")
+    headers = [c.value for c in sheet[1]]
+    assert [sheet.cell(row=i, column=2).value for i in (2, 4)] == [
+        "Social security card replacement (instant issuance)", "no item chosen"
+    ]  # fmt: skip
+    level = sheet.cell(row=2, column=headers.index("Service level") + 1)
+    assert level.number_format == "0.0%" and level.value == 1.0
+    assert (await client.get("/api/v1/metrics/summary")).status == 401
+    r = await client.get("/api/v1/metrics/summary", headers=manager)
+    summary = await r.json()
+    assert r.status == 200 and summary["headline"]["served"] == 4
+    assert summary["previous"]["to"] < summary["from"] == summary["to"]
+    served = next(f for f in summary["figures"] if f["key"] == "served")
+    assert (served["previous"], served["direction"], served["good"]) == (0, "up", True)
+    assert [d["served"] for d in summary["trend"]] == [4]
+    r = await client.get("/api/v1/metrics/summary?from=2025-03-04&to=2025-03-01", headers=manager)
+    assert r.status == 422 and (await r.json())["error"]["code"] == "invalid_range"
+
+
+def test_a_range_not_over_is_compared_with_the_previous_period_up_to_the_same_moment(
+    small_day: Path, demo_config: HallConfig
+) -> None:
+    """Today at 09:20 against yesterday up to 09:20 (four visits came by then), not against
+    all of yesterday (six)."""
+    today = DAY + timedelta(days=1)
+    now = datetime.combine(today, datetime.strptime("09:20", "%H:%M").time(), demo_config.tz)
+    store = Store(small_day)
+    try:
+        so_far = reports.summary(store, demo_config, today, today, today, now.timestamp())
+        whole = reports.summary(store, demo_config, today, today, today)
+    finally:
+        store.close()
+    assert so_far["previous"] == {
+        "from": "2025-03-03", "to": "2025-03-03", "until": "2025-03-03T09:20:00+08:00"
+    }  # fmt: skip
+    assert so_far["previous_headline"]["arrived"] == 4
+    assert whole["previous"]["until"] is None and whole["previous_headline"]["arrived"] == 6

@@ -21,7 +21,7 @@ from ..fold import OPEN, TICKET_COLUMNS, Logged
 from . import Hall, HubStore, SchemaTooNew, Tx, hall_update, logged
 from .schema import migrations
 
-_AS_HUB = {"window": "window_id", "called_by": "NULL::text"}
+_AS_HUB = {"window": "window_id", "called_by": "NULL::text", "item": "NULL::text"}
 _TICKET_TYPES = {
     "id": "text",
     "day": "text",

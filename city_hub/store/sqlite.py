@@ -34,8 +34,9 @@ _TICKET_UPSERT = (
     f"INSERT OR REPLACE INTO tickets (hall_id, {', '.join(TICKET_COLUMNS)}) "
     f"VALUES (?, {', '.join('?' for _ in TICKET_COLUMNS)})"
 )
-#: The hall's column names (``window``, ``called_by``) as the hub stores them.
-_AS_HUB = {"window": "window_id", "called_by": "NULL"}
+#: The hall's column names as the hub stores them; who served whom and what each visitor came
+#: for (``called_by``, ``item``) stay in the hall.
+_AS_HUB = {"window": "window_id", "called_by": "NULL", "item": "NULL"}
 
 
 def _select(columns: Sequence[str]) -> str:

@@ -1,5 +1,6 @@
-"""Report figures for any date range, by window, service, staff member or hour of the day:
-a day's tickets packed into columnar records, days merged, figures aggregated. Pure: the day
+"""Report figures for any date range, by window, service, staff member, item (事项), hour of
+the day or day: a day's tickets packed into columnar records, days merged, figures
+aggregated; and the headline figures of a period beside the period before. Pure: the day
 caches are read and written by ``hall_server/reports.py`` through ``store/report_days.py``.
 
 Definitions follow the contract's queue rules and are written out in README.md ("Reports:
@@ -22,10 +23,12 @@ from hall_server.config import HallConfig
 from hall_server.core.errors import DomainError
 from hall_server.core.measures import nearest_rank
 
-VERSION = 1
-#: How a report groups its rows. ``day`` is one row per business day: each day's total, made
-#: by the report service from the days one by one (``aggregate`` groups within the records).
-DIMENSIONS = ("window", "service", "staff", "hour", "day")
+VERSION = 2  # 2: the item column
+#: How a report groups its rows. ``day`` is one row per business day (that day's total);
+#: ``item`` one row per service item chosen at the kiosk, and one (key ``NO_ITEM``) for the
+#: visits that chose none.
+DIMENSIONS = ("window", "service", "item", "staff", "hour", "day")
+NO_ITEM = ""
 STATUSES = (
     "waiting",
     "called",
@@ -46,6 +49,7 @@ REC = np.dtype(
         ("service", "i2"),  # indices into the day's key lists (-1: none)
         ("window", "i2"),
         ("staff", "i2"),
+        ("item", "i2"),
         ("first", "?"),  # the visit's first ticket (not the successor of a transfer)
         ("status", "i1"),
         ("wait", "f4"),  # first called_at - issued_at (NaN: never called)
@@ -90,6 +94,7 @@ class Day:
     keys: dict[str, Any]
     rec: Cols
     n: int
+    day: str = ""
 
 
 # -- building the records of one day -----------------------------------------------------------
@@ -131,6 +136,7 @@ ROW_COLUMNS = (
     "window",
     "called_by",
     "predecessor",
+    "item",
 )
 
 
@@ -139,10 +145,12 @@ def build_day(rows: list[tuple[Any, ...]], config: HallConfig, day: str) -> Day:
     indices)."""
     midnight, spans = _open_spans(config, day)
     rec = empty(len(rows))
-    keys: dict[str, Any] = {"services": [], "windows": [], "staff": [], "open_s": {}, "staff_s": {}}
+    keys: dict[str, Any] = {
+        "services": [], "windows": [], "staff": [], "items": [], "open_s": {}, "staff_s": {}
+    }  # fmt: skip
     if not rows:
-        return Day(keys, rec, 0)
-    issued, called, started, finished, status, service, window, staff, pred = zip(
+        return Day(keys, rec, 0, day)
+    issued, called, started, finished, status, service, window, staff, pred, item = zip(
         *rows, strict=True
     )
     issued_a = np.array(issued, float)
@@ -159,6 +167,7 @@ def build_day(rows: list[tuple[Any, ...]], config: HallConfig, day: str) -> Day:
     rec["service"] = index(service, "services")
     rec["window"] = index(window, "windows")
     rec["staff"] = index(staff, "staff")
+    rec["item"] = index(item, "items")
     rec["status"] = np.array([STATUSES.index(s) for s in status], np.int8)
     rec["first"] = np.array([p is None for p in pred])
     rec["hour"] = np.clip((issued_a - midnight) // 3600, 0, 23)
@@ -182,7 +191,7 @@ def build_day(rows: list[tuple[Any, ...]], config: HallConfig, day: str) -> Day:
             span[0] = min(span[0], called_a[i])
             span[1] = max(span[1], finished_a[i] if finished_a[i] == finished_a[i] else called_a[i])
         keys[kind] = {k: round(_overlap(a, b, spans), 1) for k, (a, b) in first_last.items()}
-    return Day(keys, {name: np.asarray(rec[name], REC[name]) for name in FIELDS}, len(rows))
+    return Day(keys, {name: np.asarray(rec[name], REC[name]) for name in FIELDS}, len(rows), day)
 
 
 # -- aggregation -------------------------------------------------------------------------------
@@ -194,17 +203,25 @@ class Merged:
     services: list[str]
     windows: list[str]
     staff: list[str]
+    items: list[str]
     open_s: dict[str, float]
     staff_s: dict[str, float]
+    #: per record, the index of its day in ``dates`` (the days with tickets), and each of
+    #: those days' open time over all windows
+    day: np.ndarray
+    dates: list[str]
+    day_open_s: list[float]
 
 
 def merge(days: list[Day]) -> Merged:
     """One record array with indices into range-wide key lists."""
-    names: dict[str, dict[str, int]] = {"services": {}, "windows": {}, "staff": {}}
-    field = {"services": "service", "windows": "window", "staff": "staff"}
+    names: dict[str, dict[str, int]] = {"services": {}, "windows": {}, "staff": {}, "items": {}}
+    field = {"services": "service", "windows": "window", "staff": "staff", "items": "item"}
     parts: list[Cols] = []
     open_s: dict[str, float] = {}
     staff_s: dict[str, float] = {}
+    dates: list[str] = []
+    day_open_s: list[float] = []
     for d in days:
         if not d.n:
             continue
@@ -214,14 +231,17 @@ def merge(days: list[Day]) -> Merged:
             lookup = [table.setdefault(k, len(table)) for k in d.keys[kind]]
             rec[col] = np.array([*lookup, -1], np.int16)[rec[col]]
         parts.append(rec)
+        dates.append(d.day)
+        day_open_s.append(sum(d.keys["open_s"].values()))
         for w, s in d.keys["open_s"].items():
             open_s[w] = open_s.get(w, 0.0) + s
         for ws, s in d.keys["staff_s"].items():
             who = ws.split("\t")[0]
             staff_s[who] = staff_s.get(who, 0.0) + s
     rec = {name: np.concatenate([p[name] for p in parts]) for name in FIELDS} if parts else empty(0)
+    day = np.repeat(np.arange(len(parts), dtype=np.int64), [len(p["status"]) for p in parts])
     return Merged(rec, list(names["services"]), list(names["windows"]), list(names["staff"]),
-                  open_s, staff_s)  # fmt: skip
+                  list(names["items"]), open_s, staff_s, day, dates, day_open_s)  # fmt: skip
 
 
 class _Seconds:
@@ -281,6 +301,12 @@ def aggregate(m: Merged, config: HallConfig, dim: str) -> dict[str, Any]:
     if dim == "hour":
         names = [f"{h:02d}:00" for h in range(24)]
         karr, ksrv = r["hour"].astype(np.int64) + 1, r["fhour"].astype(np.int64) + 1
+    elif dim == "day":  # a ticket belongs to its day from issue to end
+        names, karr = m.dates, m.day + 1
+        ksrv = karr
+    elif dim == "item":  # group 1 gathers the visits that chose no item
+        names, karr = [NO_ITEM, *m.items], r["item"].astype(np.int64) + 2
+        ksrv = karr
     else:
         col = {"window": "window", "service": "service", "staff": "staff"}[dim]
         names = {"window": m.windows, "service": m.services, "staff": m.staff}[dim]
@@ -313,6 +339,8 @@ def aggregate(m: Merged, config: HallConfig, dim: str) -> dict[str, Any]:
         open_s = np.array([0.0] + [m.open_s.get(w, 0.0) for w in names])
     elif dim == "staff":
         open_s = np.array([0.0] + [m.staff_s.get(s, 0.0) for s in names])
+    elif dim == "day":
+        open_s = np.array([0.0, *m.day_open_s])
     else:
         open_s = np.zeros(g)
     total_open = sum(m.open_s.values())
@@ -396,20 +424,140 @@ def parse_range(start: str | None, end: str | None, today: date) -> tuple[date, 
     return a, b
 
 
+def previous_period(start: date, end: date) -> tuple[date, date]:
+    """The period of the same length that ends the day before ``start`` (this week: last
+    week; a month of 30 days: the 30 days before it)."""
+    length = end - start + timedelta(days=1)
+    return start - length, start - timedelta(days=1)
+
+
+def twin_of_today(start: date, end: date, today: date) -> date | None:
+    """Today's counterpart in the previous period, when the range has not ended yet: that
+    day is compared up to the same time of day, and the days after it not at all (this week
+    so far against last week up to the same moment, not against all of last week)."""
+    a, b = previous_period(start, end)
+    twin = today - (end - start + timedelta(days=1))
+    return twin if a <= twin <= b else None
+
+
+def same_time_on(day: date, now: float, config: HallConfig) -> float:
+    """``day`` at the hall's local time of day of ``now``."""
+    return datetime.combine(
+        day, datetime.fromtimestamp(now, config.tz).time(), config.tz
+    ).timestamp()
+
+
 def order(config: HallConfig, by: str) -> Any:
-    """Windows and staff in natural order (2 before 10), services as configured."""
+    """Windows and staff in natural order (2 before 10), services as configured, items the
+    busiest first (those who chose none last)."""
     if by == "service":
         rank = {s.code: i for i, s in enumerate(config.service)}
         return lambda row: (rank.get(row["key"], len(rank)), row["key"])
+    if by == "item":
+        return lambda row: (row["key"] == NO_ITEM, -row["served"], -row["arrived"], row["key"])
     return lambda row: (len(row["key"]), row["key"])
 
 
-def labels(config: HallConfig, by: str) -> dict[str, str]:
+def labels(config: HallConfig, by: str, lang: str = "zh") -> dict[str, str]:
+    """The names of a report's rows, in English where the configuration gives one."""
+    en = lang == "en"
     if by == "window":
-        return {w.id: w.label for w in config.window}
+        return {w.id: w.name_en if en and w.name_en else w.label for w in config.window}
     if by == "service":
-        return {s.code: s.name for s in config.service}
+        return {s.code: s.name_en if en and s.name_en else s.name for s in config.service}
+    if by == "item":  # an item keeps its name after its visitor was transferred elsewhere
+        return {
+            i.code: i.name_en if en and i.name_en else i.name
+            for s in reversed(config.service)
+            for i in s.items
+        }
     return {}
+
+
+def name_rows(
+    rows: list[dict[str, Any]],
+    config: HallConfig,
+    by: str,
+    names: dict[str, str] | None = None,
+    names_en: dict[str, str] | None = None,
+) -> None:
+    """Name a report's rows as people know them (``name``; ``name_en`` too by window,
+    service and item), ``names`` adding to or overriding the configuration's, and put them in
+    the report's order: the hall's own reports and the hub's drill-down into a hall alike."""
+    zh = {**labels(config, by), **(names or {})}
+    en = {**labels(config, by, "en"), **(names_en or {})}
+    for row in rows:
+        row["name"] = zh.get(row["key"], row["key"])
+        if by in ("window", "service", "item"):
+            row["name_en"] = en.get(row["key"], row["key"])
+    rows.sort(key=order(config, by))
+
+
+# -- headline figures --------------------------------------------------------------------------
+
+#: The figures at the head of a report, each with the direction that is better: more served
+#: and a higher service level and satisfaction are good, longer waits and more no-shows bad.
+HEADLINE: tuple[tuple[str, int], ...] = (
+    ("served", 1),
+    ("wait_mean_s", -1),
+    ("wait_p90_s", -1),
+    ("service_level", 1),
+    ("satisfaction", 1),
+    ("no_show_rate", -1),
+)
+#: Changes smaller than half of these are shown as unchanged (the page's precision: one
+#: person, a tenth of a minute, a tenth of a percentage point).
+PRECISION = {"served": 1.0, "wait_mean_s": 6.0, "wait_p90_s": 6.0}
+RATE_PRECISION = 0.001
+
+
+def headline(
+    total: dict[str, Any] | None, ratings: int, satisfaction: float | None
+) -> dict[str, Any]:
+    """A period's headline figures from its report's total row and its ratings (their number
+    and 满意率, ``core.ratings.satisfaction_figures``)."""
+    t = total or {}
+    return {
+        "served": t.get("served", 0),
+        "arrived": t.get("arrived", 0),
+        "wait_mean_s": t.get("wait_mean_s"),
+        "wait_p90_s": t.get("wait_p90_s"),
+        "service_level": t.get("service_level"),
+        "satisfaction": satisfaction if ratings else None,
+        "ratings": ratings,
+        "no_show": t.get("no_show", 0),
+        "no_show_rate": t.get("no_show_rate"),
+    }
+
+
+def compare(now: dict[str, Any], before: dict[str, Any]) -> list[dict[str, Any]]:
+    """Each headline figure beside the previous period's: the change, its direction (``up``,
+    ``down``, ``same``; None when either period has no value) and whether it is good."""
+    out = []
+    for key, better in HEADLINE:
+        value, previous = now.get(key), before.get(key)
+        change: float | None = None
+        direction: str | None = None
+        good: bool | None = None
+        if value is not None and previous is not None:
+            change = round(float(value) - float(previous), 4)
+            if abs(change) < PRECISION.get(key, RATE_PRECISION) / 2:
+                direction = "same"
+            else:
+                direction = "up" if change > 0 else "down"
+                good = (change > 0) == (better > 0)
+        out.append(
+            {
+                "key": key,
+                "value": value,
+                "previous": previous,
+                "change": change,
+                "direction": direction,
+                "good": good,
+                "better": "up" if better > 0 else "down",
+            }
+        )
+    return out
 
 
 # -- exports -----------------------------------------------------------------------------------

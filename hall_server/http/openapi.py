@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 from hall_server import __version__
 from hall_server.core.access import Role
 from hall_server.core.integration import TYPES
+from hall_server.core.reports import DIMENSIONS, HEADLINE
 from hall_server.http.appointments import BookRequest, CancelRequest, PhoneCodeRequest
 from hall_server.http.auth import LoginRequest, PasswordChange
 from hall_server.http.devices import SimulateRequest
@@ -195,6 +196,59 @@ class RatingState(_Answer):
     rateable: bool
     rated: bool
     level: int | None
+
+
+class Headline(_Answer):
+    """A period's headline figures; times in seconds, shares 0..1, null without data."""
+
+    served: int
+    arrived: int
+    wait_mean_s: float | None
+    wait_p90_s: float | None
+    service_level: float | None = Field(
+        description="share of visits called within their service's target_wait_min"
+    )
+    satisfaction: float | None = Field(description="满意率: share of ratings 3-5")
+    ratings: int
+    no_show: int
+    no_show_rate: float | None
+
+
+class Compared(_Answer):
+    key: str = Field(json_schema_extra={"enum": [key for key, _ in HEADLINE]})
+    value: float | None
+    previous: float | None
+    change: float | None = Field(description="value - previous (shares in fractions)")
+    direction: Literal["up", "down", "same"] | None
+    good: bool | None = Field(description="whether the change is for the better")
+    better: Literal["up", "down"]
+
+
+class Period(_Answer):
+    from_: str = Field(alias="from")
+    to: str
+    until: str | None = Field(
+        description="while the range is not over: the moment the previous period is counted "
+        "up to (today's counterpart at the same time of day)"
+    )
+
+
+class TrendDay(_Answer):
+    day: str
+    served: int
+    wait_mean_s: float | None
+
+
+class Summary(_Answer):
+    """The range's headline figures beside the previous period of the same length."""
+
+    from_: str = Field(alias="from")
+    to: str
+    previous: Period
+    headline: Headline
+    previous_headline: Headline
+    figures: list[Compared]
+    trend: list[TrendDay]
 
 
 class Alarm(_Answer):
@@ -677,8 +731,17 @@ OPERATIONS: list[Op] = [
         query={
             "from": DAY,
             "to": DAY,
-            "by": {"type": "string", "enum": ["window", "service", "staff", "hour"]},
+            "by": {"type": "string", "enum": list(DIMENSIONS)},
         },
+        tag="reports",
+    ),
+    Op(
+        "get",
+        f"{V1}/metrics/summary",
+        "Headline figures beside the previous period, and the trend per day",
+        MANAGER,
+        query={"from": DAY, "to": DAY},
+        answers={200: Summary},
         tag="reports",
     ),
     Op(
@@ -689,7 +752,7 @@ OPERATIONS: list[Op] = [
         query={
             "from": DAY,
             "to": DAY,
-            "by": {"type": "string", "enum": ["window", "service", "staff", "hour"]},
+            "by": {"type": "string", "enum": list(DIMENSIONS)},
             "lang": {"type": "string", "description": "en for English headings"},
         },
         answers={200: str},

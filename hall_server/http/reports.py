@@ -1,4 +1,5 @@
-"""Reports for any range of days: ``/api/v1/metrics/report`` as JSON, CSV or Excel."""
+"""Reports for any range of days: ``/api/v1/metrics/report`` as JSON, CSV or Excel, and
+``/api/v1/metrics/summary``: the headline figures beside the previous period, and the trend."""
 
 from __future__ import annotations
 
@@ -42,6 +43,19 @@ async def report_json(request: web.Request) -> web.Response:
     return web.json_response(await report(request))
 
 
+@routes.get("/api/v1/metrics/summary")
+async def summary_json(request: web.Request) -> web.Response:
+    require(request, Role.MANAGER)
+    hall = request.app[HALL]
+    q = request.query
+    start, end = figures.parse_range(q.get("from"), q.get("to"), hall.today())
+    return web.json_response(
+        await asyncio.to_thread(
+            reports.summary, hall.store, hall.config, start, end, hall.today(), hall.clock()
+        )
+    )
+
+
 @routes.get("/api/v1/metrics/report.{fmt:csv|xlsx}")
 async def report_file(request: web.Request) -> web.Response:
     require(request, Role.MANAGER)
@@ -52,7 +66,12 @@ async def report_file(request: web.Request) -> web.Response:
     if fmt == "csv":
         body, ctype = reports.to_csv(rep, lang), "text/csv; charset=utf-8"
     else:
-        body = await asyncio.to_thread(reports.to_xlsx, rep, lang)
+        hall = request.app[HALL]
+        start, end = date.fromisoformat(rep["from"]), date.fromisoformat(rep["to"])
+        summary = await asyncio.to_thread(
+            reports.summary, hall.store, hall.config, start, end, hall.today(), hall.clock()
+        )
+        body = await asyncio.to_thread(reports.to_xlsx, rep, lang, summary)
         ctype = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     return web.Response(
         body=body,

@@ -26,8 +26,13 @@ def reading(db_path: str | Path) -> Iterator[sqlite3.Connection]:
         conn.close()
 
 
-def ticket_rows(conn: sqlite3.Connection, day: str) -> list[tuple[Any, ...]]:
-    return conn.execute(_QUERY, (day,)).fetchall()
+def ticket_rows(
+    conn: sqlite3.Connection, day: str, issued_before: float | None = None
+) -> list[tuple[Any, ...]]:
+    """The day's tickets, or those issued before ``issued_before`` (a day so far)."""
+    if issued_before is None:
+        return conn.execute(_QUERY, (day,)).fetchall()
+    return conn.execute(_QUERY + " AND issued_at < ?", (day, issued_before)).fetchall()
 
 
 def is_closed(conn: sqlite3.Connection, day: str) -> bool:

@@ -194,6 +194,11 @@ def test_a_ticket_taken_at_a_hall_reaches_the_dashboard_without_a_reload(
     expect(page.locator("h1")).to_have_text("西岭镇公共服务中心")
     expect(page.locator('#windows tr[data-window="1"] td').nth(1)).to_have_text("1")
     expect(page.locator("svg.chart")).to_have_count(2)
+    # the hall's headline figures, today so far against yesterday up to the same time
+    expect(page.locator('#headline [data-figure="served"] .value')).to_have_text(
+        re.compile("^[1-9]")
+    )
+    expect(page.locator("#headline-period")).to_contain_text("与上期同一时段比较")
     assert axe_violations(page) == []
     screenshot_both(page, "hub-city-hall-day")
 

@@ -20,6 +20,8 @@ def login(page: Page, server: ServerProcess, path: str) -> None:
     page.locator("#username").fill("manager")
     page.locator("#password").fill("demo")
     page.locator("button[type=submit]").click()
+    # /login?next=/manager itself ends with the path: wait to have left the login page
+    expect(page).not_to_have_url(re.compile(r"/login\?"))
     expect(page).to_have_url(re.compile(re.escape(path) + "$"))
 
 
