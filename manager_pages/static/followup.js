@@ -11,8 +11,10 @@
   const $ = (id) => document.getElementById(id);
   const fill = (text, values) => text.replace(/\{(\w+)\}/g, (_, k) => (k in values ? values[k] : ""));
   const locale = setup.lang === "en" ? "en-GB" : "zh-CN";
-  const when = (iso) => new Date(iso).toLocaleString(locale, { month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit" });
-  const dueDay = (iso) => new Date(iso).toLocaleDateString(locale, { year: "numeric", month: "2-digit", day: "2-digit", weekday: "short" });
+  /* Times in the hall's zone (setup.tz), as the kiosk and board clocks: a manager reading from
+     a laptop set to another zone sees the times the visitor and the clerk saw. */
+  const when = (iso) => new Date(iso).toLocaleString(locale, { timeZone: setup.tz, month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", hour12: false });
+  const dueDay = (iso) => new Date(iso).toLocaleDateString(locale, { timeZone: setup.tz, year: "numeric", month: "2-digit", day: "2-digit", weekday: "short" });
   const el = (tag, text, cls) => {
     const e = document.createElement(tag);
     if (text != null) e.textContent = text;
