@@ -3,7 +3,8 @@
    PATCH /api/v1/ratings/{id} (resolving asks how). A changed rating is redrawn in place and
    keeps the focus, so the page works from the keyboard. A visitor's phone number shows masked;
    查看号码 asks the server for the full number (POST .../phone/reveal: managers only, each
-   time logged with who and when); marking the rating contacted erases the number. */
+   time logged with who and when, listed under 号码查看记录); marking the rating contacted
+   erases the number (the record of who saw it stays). */
 "use strict";
 (function () {
   const setup = JSON.parse(document.getElementById("followup-setup").textContent);
@@ -111,10 +112,20 @@
     return li;
   }
 
+  /* Who opened the number and when (the audit log, as the API gives it), kept after erasure. */
+  function reveals(r) {
+    const list = r.phone_reveals || [];
+    if (!list.length) return el("span", T.no_reveals, "muted");
+    const ul = el("ul", null, "r-reveals");
+    for (const a of list) ul.append(el("li", fill(T.reveal_entry, { who: a.by, at: when(a.at) })));
+    return ul;
+  }
+
   function phoneFact(dl, r) {
     if (!r.phone_masked) {
       const text = r.phone_erased_at ? fill(T.phone_erased, { at: when(r.phone_erased_at) }) : T.no_phone;
       fact(dl, T.phone, el("span", text, "muted r-phone-none"));
+      if (r.phone_erased_at) fact(dl, T.reveals, reveals(r)).classList.add("r-reveals-fact");
       return;
     }
     const number = el("span", r.phone_masked, "r-phone");
@@ -123,6 +134,8 @@
     const note = el("span", T.reveal_note + "；" + T.erase_note, "muted r-phone-note");
     const dd = fact(dl, T.phone, number, " ", reveal, " ", note);
     dd.classList.add("r-phone-fact");
+    const history = fact(dl, T.reveals, reveals(r));
+    history.classList.add("r-reveals-fact");
     reveal.addEventListener("click", async () => {
       reveal.disabled = true;
       const res = await hallq.api("POST", `/api/v1/ratings/${r.id}/phone/reveal`);
@@ -137,6 +150,8 @@
       number.replaceWith(call);
       reveal.remove();
       note.textContent = fill(T.revealed, { who: res.data.revealed_by, at: when(res.data.revealed_at) }) + "；" + T.erase_note;
+      r.phone_reveals = [...(r.phone_reveals || []), { by: res.data.revealed_by, at: res.data.revealed_at }];
+      history.replaceChildren(reveals(r));
       call.focus();
     });
   }
