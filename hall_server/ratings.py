@@ -210,6 +210,25 @@ class Ratings:
             "phone_erased_at": self.hall.iso(r.get("phone_erased_at")),
         }
 
+    def managed(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """:meth:`view` for a manager: also who revealed the phone number and when
+        (``phone_reveals``, from the audit log; never the number). The visitor's own answer
+        does not carry it."""
+        reveals = store.reveals_of(self.hall.store, [r["id"] for r in rows])
+        return [
+            {
+                **self.view(r),
+                "phone_reveals": [
+                    {"by": a["actor"], "at": self.hall.iso(a["at"])} for a in reveals[r["id"]]
+                ],
+            }
+            for r in rows
+        ]
+
+    def one(self, rating_id: int) -> dict[str, Any]:
+        """One rating as a manager sees it."""
+        return self.managed([self._get(rating_id)])[0]
+
     def listing(
         self,
         day_from: date | None,
@@ -219,7 +238,7 @@ class Ratings:
         window: str | None = None,
     ) -> list[dict[str, Any]]:
         rows = store.listing(self.hall.store, day_from, day_to, max_level, followup, window)
-        return [self.view(r) for r in rows]
+        return self.managed(rows)
 
     async def follow_up(
         self, rating_id: int, state: str, note: str | None, by: str
@@ -239,7 +258,7 @@ class Ratings:
         )
         if erased:
             await self._empty_wal()
-        return self.view(self._get(rating_id))
+        return self.one(rating_id)
 
     async def _empty_wal(self) -> None:
         self._wal_pending = not await asyncio.to_thread(store.empty_wal, self.hall.store)

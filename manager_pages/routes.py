@@ -108,6 +108,7 @@ async def ratings_page(request: web.Request) -> web.Response:
     t = translator(lang)
     setup = {
         "today": hall.today().isoformat(),
+        "tz": hall.config.hall.timezone,
         "lang": lang,
         "windows": {w.id: _window_name(w, lang) for w in hall.config.window},
         "services": {s.code: s.name_en if i and s.name_en else s.name for s in hall.config.service},

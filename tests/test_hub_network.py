@@ -17,8 +17,9 @@ from typing import Any
 import pytest
 
 from hall_server.config import load_config
-from hall_server.core.idnumber import check_digit
-from hall_server.network import OUTBOX_FIELDS, hall_profile, outbox_event
+from hall_server.core.idnumber import check_digit, mask_id
+from hall_server.core.scrub import scrub_comment
+from hall_server.network import OUTBOX_FIELDS, RATING_FIELDS, hall_profile, outbox_event
 from hall_server.store.db import Store
 from hall_server.store.devices import add_token
 from tests.hub_support import HubProcess, Link, http, hub_cli
@@ -40,6 +41,12 @@ PHONE = "13912345678"
 def id_number(k: int) -> str:
     first = f"1101051949123{k:04d}"
     return first + check_digit(first)
+
+
+#: What visitors type into a rating's comment: a name, a spaced phone number, an ID number.
+#: Comments never go to the hub (``RATING_FIELDS``), not even scrubbed.
+COMMENT_ID = id_number(9999)
+COMMENT = f"找{NAMES[0]}，电话 {PHONE[:3]} {PHONE[3:7]} {PHONE[7:]}，身份证{COMMENT_ID}"
 
 
 class Hall:
@@ -109,7 +116,7 @@ class Hall:
     def rate_some(self) -> None:
         for token in self.issued[::4]:
             level = self.rng.choice([1, 2, 5])
-            body = {"token": token, "level": level, "comment": f"找{NAMES[0]}，电话{PHONE}"}
+            body = {"token": token, "level": level, "comment": COMMENT}
             if level <= 2:
                 body["options"] = ["wait_long"]
                 body["phone"] = f"+86 {PHONE[:3]} {PHONE[3:7]} {PHONE[7:]}"  # for the follow-up
@@ -181,6 +188,7 @@ def _personal_values(db: Path) -> set[str]:
     hex); plus the clear values the test typed."""
     conn = sqlite3.connect(db)
     out = {PHONE, *NAMES, *(id_number(k) for k in range(1, 400))}
+    out |= {COMMENT, COMMENT_ID, mask_id(COMMENT_ID), scrub_comment(COMMENT)}
     queries = [
         "SELECT token, identity, name_masked, appointment FROM tickets",
         "SELECT code, person, name_masked, contact_masked FROM appointments",
@@ -365,6 +373,7 @@ def test_hub_figures_equal_the_halls_own_through_crashes_and_cuts(
     held = set().union(*(_personal_values(h.server.db) for h in halls))
     assert len(held) > 40
     assert f"{PHONE[:3]}****{PHONE[-4:]}" in held  # bad ratings left their number
+    assert COMMENT in held and "comment" not in RATING_FIELDS  # and typed it in the comment
     assert sorted(v for v in held if v in text) == []
     for p in payloads:
         assert set(p) <= {"type", *OUTBOX_FIELDS[p["type"]]}, p

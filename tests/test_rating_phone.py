@@ -206,6 +206,43 @@ async def test_every_reveal_is_audited_with_who_and_when(
     ]
 
 
+async def test_managers_see_who_revealed_the_number_and_when_never_the_number(
+    client: TestClient, clock: Clock
+) -> None:
+    """The rating's API lists each opening (the audit log: who, when), to managers only, and
+    keeps the list after the number is erased; the visitor's own answer has no such list."""
+    got = await bad_rating_with_phone(client)
+    assert "phone_reveals" not in got
+    quiet = await rate(client, token=(await served(client))["token"], level=2, options=["slow"])
+    manager, admin = await login(client, "manager"), await login(client, "admin")
+    first = await reveal(client, got["id"], manager, 200)
+    clock.now += 90
+    second = await reveal(client, got["id"], admin, 200)
+    trail = [
+        {"by": "manager", "at": first["revealed_at"]},
+        {"by": "admin", "at": second["revealed_at"]},
+    ]
+    r = await client.get(f"/api/v1/ratings/{got['id']}", headers=manager)
+    assert r.status == 200 and (await r.json())["phone_reveals"] == trail
+    assert CLEAR not in await r.text()
+    r = await client.get("/api/v1/ratings?max_level=2", headers=manager)
+    listed = {x["id"]: x["phone_reveals"] for x in await r.json()}
+    assert listed == {got["id"]: trail, quiet["id"]: []}
+    assert CLEAR not in await r.text()
+    r = await client.patch(
+        f"/api/v1/ratings/{got['id']}", json={"followup": "contacted"}, headers=manager
+    )
+    after = await r.json()
+    assert after["phone_erased_at"] and after["phone_reveals"] == trail
+    clerk = await login(client, "staff3")  # the clerk who served: not theirs to see
+    r = await client.get(f"/api/v1/ratings/{got['id']}", headers=clerk)
+    assert r.status == 403
+    client.session.cookie_jar.clear()
+    assert (await client.get(f"/api/v1/ratings/{got['id']}")).status == 401
+    r = await client.get("/api/v1/ratings/9999", headers=manager)
+    assert r.status == 404 and (await r.json())["error"]["code"] == "unknown_rating"
+
+
 async def test_a_number_sealed_under_a_key_since_replaced_says_so(
     aiohttp_client, client: TestClient, tmp_path: Path, clock: Clock, monkeypatch
 ) -> None:

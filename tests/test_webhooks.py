@@ -306,7 +306,8 @@ async def test_phone_never_reaches_hub_or_webhooks(
 ) -> None:
     """A 差评's phone number, even where the 好差评 platform is allowed the comment and the
     applicant: in no webhook body, in nothing the outbox holds, in nothing the hub pusher reads
-    (the ratings it sends, the event log it sends from), before or after the follow-up."""
+    (the ratings it sends, the event log it sends from), before or after the follow-up. Nor
+    the numbers the visitor typed into the comment: the platform gets them masked."""
     permissive = "[haocha]\ninclude_comment = true\ninclude_applicant = true\n"
     client = await start(aiohttp_client, tmp_path, HAOCHA.replace("[haocha]\n", permissive))
     await subscribe(client, receiver)
@@ -315,7 +316,8 @@ async def test_phone_never_reaches_hub_or_webhooks(
     r = await client.post(
         "/api/v1/ratings",
         json={"token": ticket["token"], "level": 1, "options": ["attitude"],
-              "phone": "+86 139-1234-5678"},
+              "phone": "+86 139-1234-5678",
+              "comment": "也可打 137 0000 1111，身份证 11010519491231002X"},
     )  # fmt: skip
     assert r.status == 201, await r.text()
     rating = await r.json()
@@ -335,7 +337,8 @@ async def test_phone_never_reaches_hub_or_webhooks(
         what="the rating's messages",
     )
     haocha = next(m["data"] for m in receiver.got if m["type"] == "haocha.rating")
-    assert "comment" in haocha and "applicant" in haocha  # the permissive platform
+    assert "applicant" in haocha  # the permissive platform
+    assert haocha["comment"] == "也可打 137****1111，身份证 110105********002X"
     store = client.app[HALL_KEY].store
     with sqlite3.connect(db) as conn:
         outbox_bodies = [b for (b,) in conn.execute("SELECT body FROM outbox")]
@@ -346,8 +349,47 @@ async def test_phone_never_reaches_hub_or_webhooks(
         [json.dumps(receiver.got, ensure_ascii=False), *outbox_bodies, *events, repr(to_hub)]
     )
     for secret in ("13912345678", "139****5678", "139-1234", "1391234", sealed.hex(),
-                   base64.b64encode(sealed).decode()):  # fmt: skip
+                   base64.b64encode(sealed).decode(), "137 0000 1111", "13700001111",
+                   "0000 1111", "11010519491231002X", "19491231"):  # fmt: skip
         assert secret not in text, secret
+
+
+async def test_numbers_typed_into_a_comment_reach_the_platform_masked(
+    aiohttp_client: Any, tmp_path: Path, receiver: Receiver
+) -> None:
+    """With ``include_comment`` the platform gets the visitor's words, but a mobile number, an
+    ID number or an e-mail address typed among them goes out masked, in the record, the outbox
+    and the delivery; ``rating.created`` only says there is a comment. The manager inside the
+    hall still reads the comment as typed."""
+    allow = HAOCHA.replace("[haocha]\n", "[haocha]\ninclude_comment = true\n")
+    client = await start(aiohttp_client, tmp_path, allow)
+    await subscribe(client, receiver)
+    staff = await auth(client, "staff1")
+    ticket = await serve_one(client, "1", staff, "tax")
+    typed = "请打 +86 138 1234 5678 或发 zhang.san@qq.com，身份证 110105 19491231 0012"
+    r = await client.post(
+        "/api/v1/ratings",
+        json={"token": ticket["token"], "level": 2, "options": ["attitude"], "comment": typed},
+    )
+    assert r.status == 201, await r.text()
+    rating = await r.json()
+    await eventually(
+        lambda: {"rating.created", "haocha.rating"} <= {m["type"] for m in receiver.got},
+        what="the rating's messages",
+    )
+    haocha = next(m["data"] for m in receiver.got if m["type"] == "haocha.rating")
+    assert haocha["comment"] == "请打 138****5678 或发 [已隐去]，身份证 110105********0012"
+    created = next(m["data"] for m in receiver.got if m["type"] == "rating.created")
+    assert created["has_comment"] is True and "comment" not in created
+    with sqlite3.connect(tmp_path / "hall.db") as conn:
+        outbox_bodies = [b for (b,) in conn.execute("SELECT body FROM outbox")]
+    sent = "\n".join([json.dumps(receiver.got, ensure_ascii=False), *outbox_bodies])
+    for secret in ("138 1234 5678", "1234 5678", "zhang.san", "qq.com", "19491231"):
+        assert secret not in sent, secret
+    manager = await auth(client, "manager")
+    r = await client.get("/api/v1/ratings?max_level=2", headers=manager)
+    (mine,) = [x for x in await r.json() if x["id"] == rating["id"]]
+    assert mine["comment"] == typed
 
 
 async def test_haocha_record_from_a_real_rating_field_by_field(

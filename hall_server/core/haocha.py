@@ -7,7 +7,9 @@ the reasons chosen, and which staff member was rated. Provinces name these field
 so the hall's ``[haocha]`` table maps our field names to theirs, our reasons and channels to
 their codes, services to item codes and accounts to staff codes. Nothing about the applicant
 goes out unless the platform needs it and the hall allows it (``include_applicant``), and even
-then only the masked name: the hall never holds the clear identity.
+then only the masked name: the hall never holds the clear identity. The free-text comment goes
+only with ``include_comment``, and then scrubbed (``scrub.py``): a phone or ID number the visitor
+typed into it goes out masked.
 
 Pure: the caller brings the rating row, its ticket row and the hall's configuration.
 """
@@ -17,6 +19,8 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
+
+from hall_server.core.scrub import scrub_comment
 
 if TYPE_CHECKING:
     from hall_server.config import HallConfig
@@ -49,7 +53,7 @@ RECORD_FIELDS: dict[str, str] = {
     "level_name": "评价等级名称",
     "reasons": "评价标签（差评原因）编码",
     "reason_names": "评价标签（差评原因）名称",
-    "comment": "文字评价 (only with include_comment)",
+    "comment": "文字评价 (only with include_comment; phone and ID numbers masked)",
     "applicant": "申请人 (only with include_applicant: the masked name)",
 }
 
@@ -106,7 +110,7 @@ def record(
         "reason_names": [text(f"rating.reason.{o}") for o in options],
     }
     if h.include_comment:
-        out["comment"] = rating["comment"]
+        out["comment"] = scrub_comment(rating["comment"])
     if h.include_applicant:
         out["applicant"] = {"name_masked": ticket.get("name_masked")}
     return {h.fields.get(k, k): v for k, v in out.items()}

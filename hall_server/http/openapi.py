@@ -182,6 +182,20 @@ class Rating(_Answer):
     )
 
 
+class PhoneReveal(_Answer):
+    by: str = Field(description="the manager who opened the number")
+    at: str
+
+
+class ManagedRating(Rating):
+    """A rating as a manager sees it."""
+
+    phone_reveals: list[PhoneReveal] = Field(
+        description="who opened the phone number in full and when, oldest first (the audit "
+        "log); never the number itself"
+    )
+
+
 class RevealedPhone(_Answer):
     """A 差评's phone number in full: for a manager, audited, never cached."""
 
@@ -653,7 +667,7 @@ OPERATIONS: list[Op] = [
             "max_level": {"type": "integer", "minimum": 1, "maximum": 5},
             "window": TEXT,
         },
-        answers={200: list[Rating]},
+        answers={200: list[ManagedRating]},
         tag="ratings",
     ),
     Op(
@@ -679,12 +693,21 @@ OPERATIONS: list[Op] = [
         device="the window's paired pad",
     ),
     Op(
+        "get",
+        f"{V1}/ratings/{{id}}",
+        "One rating, with who revealed its phone number and when",
+        MANAGER,
+        answers={200: ManagedRating},
+        errors=(404,),
+        tag="ratings",
+    ),
+    Op(
         "patch",
         f"{V1}/ratings/{{id}}",
         "Follow a bad rating up",
         MANAGER,
         body=FollowUpRequest,
-        answers={200: Rating},
+        answers={200: ManagedRating},
         errors=(404, 409),
         tag="ratings",
     ),

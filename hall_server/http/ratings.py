@@ -132,6 +132,14 @@ async def rating_pad(request: web.Request) -> web.Response:
     return web.json_response(request.app[RATINGS].pad(window))
 
 
+@routes.get("/api/v1/ratings/{id}")
+async def rating_one(request: web.Request) -> web.Response:
+    """One rating with its follow-up and who revealed its phone number, when."""
+    require(request, Role.MANAGER)
+    rating_id = row_id(request, "unknown_rating", "rating")
+    return web.json_response(request.app[RATINGS].one(rating_id))
+
+
 @routes.patch("/api/v1/ratings/{id}")
 async def follow_up(request: web.Request) -> web.Response:
     who = require(request, Role.MANAGER)

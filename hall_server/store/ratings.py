@@ -121,6 +121,24 @@ def audit_of(store: Store, subject: str) -> list[dict[str, Any]]:
     )
 
 
+def reveals_of(store: Store, rating_ids: list[int]) -> dict[int, list[dict[str, Any]]]:
+    """Who opened each rating's phone number and when (``actor``, ``at``), oldest first; one
+    query per 500 ratings, not one per rating."""
+    out: dict[int, list[dict[str, Any]]] = {i: [] for i in rating_ids}
+    for start in range(0, len(rating_ids), 500):
+        subjects = [f"rating:{i}" for i in rating_ids[start : start + 500]]
+        rows = store.db.query(
+            "SELECT subject, at, actor FROM audit_log WHERE action = 'phone_revealed' "
+            f"AND subject IN ({', '.join('?' * len(subjects))}) ORDER BY id",
+            subjects,
+        )
+        for r in rows:
+            out[int(r["subject"].removeprefix("rating:"))].append(
+                {"actor": r["actor"], "at": r["at"]}
+            )
+    return out
+
+
 def _erase(c: sqlite3.Connection, where: str, args: list[Any], at: float, why: str, by: str) -> int:
     """Erase the numbers still kept that ``where`` selects; audit each; returns how many."""
     ids = [

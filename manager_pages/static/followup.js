@@ -3,7 +3,8 @@
    PATCH /api/v1/ratings/{id} (resolving asks how). A changed rating is redrawn in place and
    keeps the focus, so the page works from the keyboard. A visitor's phone number shows masked;
    查看号码 asks the server for the full number (POST .../phone/reveal: managers only, each
-   time logged with who and when); marking the rating contacted erases the number. */
+   time logged with who and when, listed under 号码查看记录); marking the rating contacted
+   erases the number (the record of who saw it stays). */
 "use strict";
 (function () {
   const setup = JSON.parse(document.getElementById("followup-setup").textContent);
@@ -11,8 +12,10 @@
   const $ = (id) => document.getElementById(id);
   const fill = (text, values) => text.replace(/\{(\w+)\}/g, (_, k) => (k in values ? values[k] : ""));
   const locale = setup.lang === "en" ? "en-GB" : "zh-CN";
-  const when = (iso) => new Date(iso).toLocaleString(locale, { month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit" });
-  const dueDay = (iso) => new Date(iso).toLocaleDateString(locale, { year: "numeric", month: "2-digit", day: "2-digit", weekday: "short" });
+  /* Times in the hall's zone (setup.tz), as the kiosk and board clocks: a manager reading from
+     a laptop set to another zone sees the times the visitor and the clerk saw. */
+  const when = (iso) => new Date(iso).toLocaleString(locale, { timeZone: setup.tz, month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", hour12: false });
+  const dueDay = (iso) => new Date(iso).toLocaleDateString(locale, { timeZone: setup.tz, year: "numeric", month: "2-digit", day: "2-digit", weekday: "short" });
   const el = (tag, text, cls) => {
     const e = document.createElement(tag);
     if (text != null) e.textContent = text;
@@ -109,10 +112,20 @@
     return li;
   }
 
+  /* Who opened the number and when (the audit log, as the API gives it), kept after erasure. */
+  function reveals(r) {
+    const list = r.phone_reveals || [];
+    if (!list.length) return el("span", T.no_reveals, "muted");
+    const ul = el("ul", null, "r-reveals");
+    for (const a of list) ul.append(el("li", fill(T.reveal_entry, { who: a.by, at: when(a.at) })));
+    return ul;
+  }
+
   function phoneFact(dl, r) {
     if (!r.phone_masked) {
       const text = r.phone_erased_at ? fill(T.phone_erased, { at: when(r.phone_erased_at) }) : T.no_phone;
       fact(dl, T.phone, el("span", text, "muted r-phone-none"));
+      if (r.phone_erased_at) fact(dl, T.reveals, reveals(r)).classList.add("r-reveals-fact");
       return;
     }
     const number = el("span", r.phone_masked, "r-phone");
@@ -121,6 +134,8 @@
     const note = el("span", T.reveal_note + "；" + T.erase_note, "muted r-phone-note");
     const dd = fact(dl, T.phone, number, " ", reveal, " ", note);
     dd.classList.add("r-phone-fact");
+    const history = fact(dl, T.reveals, reveals(r));
+    history.classList.add("r-reveals-fact");
     reveal.addEventListener("click", async () => {
       reveal.disabled = true;
       const res = await hallq.api("POST", `/api/v1/ratings/${r.id}/phone/reveal`);
@@ -135,6 +150,8 @@
       number.replaceWith(call);
       reveal.remove();
       note.textContent = fill(T.revealed, { who: res.data.revealed_by, at: when(res.data.revealed_at) }) + "；" + T.erase_note;
+      r.phone_reveals = [...(r.phone_reveals || []), { by: res.data.revealed_by, at: res.data.revealed_at }];
+      history.replaceChildren(reveals(r));
       call.focus();
     });
   }

@@ -7,10 +7,11 @@ from __future__ import annotations
 import re
 import sqlite3
 import time
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Browser, Page, expect
 
 from tests.browser.helpers import axe_violations, screenshot_both
 from tests.browser.test_manager import login
@@ -119,3 +120,35 @@ def test_reports_show_satisfaction_per_window_and_clerk(
     page.locator("#satisfaction").scroll_into_view_if_needed()
     screenshot_both(page, "manager-satisfaction")
     assert axe_violations(page) == []
+
+
+def test_follow_up_times_are_the_halls_on_a_laptop_set_to_another_zone(
+    browser: Browser, live_server: ServerProcess
+) -> None:
+    """A manager reading from New York sees when the visitor rated, when it is due and when it
+    was followed up in the hall's time (Asia/Shanghai), as the kiosk and the board show it, not
+    thirteen hours off."""
+    s = live_server
+    rating = served_and_rated(s, 2, ["slow"])
+    status, contacted = s.request(
+        "PATCH", f"/api/v1/ratings/{rating['id']}", {"followup": "contacted"}, s.login("manager")
+    )
+    assert status == 200, contacted
+    ctx = browser.new_context(
+        bypass_csp=True,
+        viewport={"width": 1920, "height": 1080},
+        locale="zh-CN",
+        timezone_id="America/New_York",
+    )
+    page = ctx.new_page()
+    login(page, s, "/manager/ratings")
+    mine = page.locator(f'#ratings li[data-id="{rating["id"]}"]')
+    rated_at = datetime.fromisoformat(rating["at"])  # carries the hall's offset
+    assert rated_at.utcoffset() == timedelta(hours=8)
+    in_new_york = rated_at.astimezone(ZoneInfo("America/New_York"))
+    expect(mine).to_contain_text(rated_at.strftime("%m/%d %H:%M"))
+    expect(mine).not_to_contain_text(in_new_york.strftime("%m/%d %H:%M"))
+    expect(mine).to_contain_text(datetime.fromisoformat(rating["due_at"]).strftime("%Y/%m/%d"))
+    followed = datetime.fromisoformat(contacted["followup_at"]).strftime("%m/%d %H:%M")
+    expect(mine).to_contain_text(f"manager 于 {followed}")
+    ctx.close()

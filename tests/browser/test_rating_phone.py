@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 import sqlite3
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -102,6 +103,7 @@ def test_visitor_leaves_a_phone_on_a_very_bad_rating_and_the_manager_calls_back(
     item = page.locator(f'#ratings li[data-id="{rating["id"]}"]')
     expect(item.locator(".r-phone")).to_have_text(MASKED)
     expect(item).to_contain_text("查看完整号码会记录查看人和时间")
+    expect(item.locator(".r-reveals-fact")).to_have_text("尚无人查看")
     item.scroll_into_view_if_needed()
     screenshot_both(page, "manager-ratings-phone-masked")
     assert axe_violations(page) == []
@@ -117,6 +119,11 @@ def test_visitor_leaves_a_phone_on_a_very_bad_rating_and_the_manager_calls_back(
             "SELECT actor, action FROM audit_log WHERE subject = ?", [f"rating:{rating['id']}"]
         ).fetchall()
     assert trail == [("manager", "phone_revealed")]
+    status, one = s.request("GET", f"/api/v1/ratings/{rating['id']}", token=manager)
+    assert status == 200 and CLEAR not in str(one)
+    (opened,) = one["phone_reveals"]
+    seen = f"manager（{datetime.fromisoformat(opened['at']).strftime('%m/%d %H:%M')}）"
+    expect(item.locator(".r-reveals li")).to_have_text([seen])  # who saw it, in hall time
 
     item.get_by_role("button", name="标记已联系").click()
     item = page.locator(f'#ratings li[data-id="{rating["id"]}"]')
@@ -127,6 +134,10 @@ def test_visitor_leaves_a_phone_on_a_very_bad_rating_and_the_manager_calls_back(
     assert axe_violations(page) == []
     page.reload()
     expect(page.locator(f'#ratings li[data-id="{rating["id"]}"] .r-phone-none')).to_be_visible()
+    # who saw the number stays on record after the number is gone
+    expect(page.locator(f'#ratings li[data-id="{rating["id"]}"] .r-reveals li')).to_have_text(
+        [seen]
+    )
     assert CLEAR not in page.content() and MASKED not in page.content()
     status, gone = s.request("POST", f"/api/v1/ratings/{rating['id']}/phone/reveal", {}, manager)
     assert status == 409 and gone["error"]["code"] == "phone_erased"
@@ -134,7 +145,10 @@ def test_visitor_leaves_a_phone_on_a_very_bad_rating_and_the_manager_calls_back(
     assert sealed not in raw and CLEAR.encode() not in raw and MASKED.encode() not in raw
 
     page.goto(f"{s.url}/manager/ratings?lang=en")
-    expect(page.locator(f'#ratings li[data-id="{rating["id"]}"]')).to_contain_text("Number deleted")
+    in_english = page.locator(f'#ratings li[data-id="{rating["id"]}"]')
+    expect(in_english).to_contain_text("Number deleted")
+    expect(in_english).to_contain_text("Number viewed by")
+    expect(in_english.locator(".r-reveals li")).to_have_text([re.compile(r"^manager \(.+\)$")])
 
 
 def test_the_pad_types_the_number_on_big_keys_and_skipping_is_one_tap(
