@@ -26,6 +26,7 @@ DEMO_TOML = ROOT / "hall_server" / "data" / "demo-hall.toml"
 
 __all__ = [
     "BoardSwarm",
+    "KioskAgents",
     "ServerProcess",
     "city_toml",
     "cpu_cell",
@@ -83,10 +84,11 @@ def raise_open_files(wanted: int) -> int:
     return max(soft, target)
 
 
-def city_toml(windows: int = 100, hours: str = "00:00-24:00") -> str:
+def city_toml(windows: int = 100, hours: str = "00:00-24:00", kiosks: int | None = None) -> str:
     """A city center: the demo hall's catalog and kiosks with ``windows`` windows, as many for
     a service as its share of the work (share x mean service time), every third also taking
-    the next service."""
+    the next service. With ``kiosks``, that many kiosks ``k1``... instead of the demo's two,
+    their printers on kiosk PCs (an agent each, ``hall-devices``), as a center has them."""
     text = DEMO_TOML.read_text(encoding="utf-8")
     services = tomllib.loads(text)["service"]
     work = [s.get("share", 0.1) * s["mean_service_min"] for s in services]
@@ -95,7 +97,12 @@ def city_toml(windows: int = 100, hours: str = "00:00-24:00") -> str:
         i = counts.index(max(counts))
         counts[i] += 1 if sum(counts) < windows else -1
     head, _, rest = text.partition("[[window]]")
-    kiosks = rest[rest.index("[[kiosk]]") :]
+    if kiosks is None:
+        kiosk_blocks = rest[rest.index("[[kiosk]]") :]
+    else:
+        kiosk_blocks = "".join(
+            f'[[kiosk]]\nid = "k{i}"\nname = "自助机{i}"\n\n' for i in range(1, kiosks + 1)
+        )
     head = head.replace('hours = ["00:00-24:00"]', f'hours = ["{hours}"]')
     blocks = []
     for i, (s, n) in enumerate(zip(services, counts, strict=True)):
@@ -103,7 +110,7 @@ def city_toml(windows: int = 100, hours: str = "00:00-24:00") -> str:
         for k in range(n):
             codes = [s["code"], other] if k % 3 == 2 else [s["code"]]
             blocks.append(f'[[window]]\nid = "{len(blocks) + 1}"\nservices = {codes!r}\n')
-    return head + "\n".join(blocks).replace("'", '"') + "\n" + kiosks
+    return head + "\n".join(blocks).replace("'", '"') + "\n" + kiosk_blocks
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
@@ -186,3 +193,55 @@ async def _boards(url: str, count: int, pipe: Connection) -> None:
         await asyncio.gather(*(ws.close() for ws in sockets))
         await asyncio.gather(*listeners)
     pipe.send(heard)
+
+
+class KioskAgents:
+    """Many kiosks' device agents (``run_agent``, what ``hall-devices`` runs on a kiosk PC),
+    each with a simulated printer, in a process of their own: the server sends every print
+    job over the agent's websocket and hears it printed, as it does from kiosk PCs."""
+
+    def __init__(self, url: str, tokens: dict[str, str]) -> None:
+        ctx = multiprocessing.get_context("spawn")
+        self.pipe, child = ctx.Pipe()
+        self.proc = ctx.Process(target=_agents_process, args=(url, tokens, child), daemon=True)
+        self.proc.start()
+        if self.pipe.recv() != "ready":
+            raise RuntimeError("the kiosk agents failed to connect")
+
+    def stop(self) -> int:
+        """Disconnect every agent; returns how many tickets their printers cut."""
+        self.pipe.send("stop")
+        printed: int = self.pipe.recv()
+        self.proc.join(10)
+        return printed
+
+
+def _agents_process(url: str, tokens: dict[str, str], pipe: Connection) -> None:
+    asyncio.run(_agents(url, tokens, pipe))
+
+
+async def _agents(url: str, tokens: dict[str, str], pipe: Connection) -> None:
+    from devices.agent import DeviceLoop, run_agent
+
+    settings = {"timeout": 0.3, "settle": 0.05}  # the simulator answers at once
+    loops = {
+        k: DeviceLoop.open(k, "sim:", printer_settings=settings, server_url=url) for k in tokens
+    }
+    connected = {k: asyncio.Event() for k in tokens}
+    tasks = [
+        asyncio.create_task(run_agent(url, k, token, loops[k], on_connected=connected[k].set))
+        for k, token in tokens.items()
+    ]
+    async with asyncio.timeout(60):
+        await asyncio.gather(*(e.wait() for e in connected.values()))
+    pipe.send("ready")
+    await asyncio.get_running_loop().run_in_executor(None, pipe.recv)
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    printed = 0
+    for loop in loops.values():
+        assert loop.printer is not None and loop.printer.simulator is not None
+        printed += len(loop.printer.simulator.tickets)
+        await asyncio.to_thread(loop.close)
+    pipe.send(printed)
