@@ -32,6 +32,7 @@ from hall_server.core.engine import (
     Priority,
     Ticket,
     TicketIssued,
+    Window,
     WindowStatus,
 )
 from hall_server.core.estimate import Estimator
@@ -148,9 +149,10 @@ class Hall:
         self.staffed = frozenset(windows) | self.simulated_staff
         self.estimator.set_serving(self.staffed)
 
-    def serving(self, window: str) -> bool:
-        """Open, not paused, and somebody logged in at it."""
-        return self.engine.windows[window].status is WindowStatus.OPEN and window in self.staffed
+    def serving_windows(self, service: str | None = None) -> list[Window]:
+        """The windows that are capacity now, of one service or all (`is_serving`: open, not
+        paused, and somebody logged in at it)."""
+        return self.engine.serving_windows(self.staffed, service)
 
     # -- commands ----------------------------------------------------------------------------
 
