@@ -46,6 +46,8 @@ Listener = Callable[[Sequence[Event], "Hall"], None]
 #: with them (never one without the other), e.g. the print job of a kiosk ticket.
 Companion = Callable[[Sequence[Event]], list[Write]]
 
+SAVE_WITHIN_S = 0.1  # how long a `Hall.save` waits for a batch to ride before committing alone
+
 WINDOW_ACTIONS = (
     *("call", "recall", "start", "finish", "no-show", "undo-no-show", "transfer", "pause"),
     "resume",
@@ -94,6 +96,8 @@ class Hall:
         self._queue: list[
             tuple[list[Event], list[tuple[Any, ...]], list[Write], asyncio.Future[None]]
         ] = []
+        self._later: list[tuple[list[Write], asyncio.Future[None]]] = []  # see save()
+        self._later_timer: asyncio.TimerHandle | None = None
         self._wake = asyncio.Event()
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="hall-writer")
         self._writer: asyncio.Task[None] | None = None
@@ -115,7 +119,7 @@ class Hall:
 
     async def stop(self) -> None:
         if self._writer:
-            while self._queue:
+            while self._queue or self._later:
                 await asyncio.sleep(0.01)
             self._writer.cancel()
             self._writer = None
@@ -171,13 +175,19 @@ class Hall:
         return events
 
     def save(self, *writes: Write) -> asyncio.Future[None]:
-        """Commit these writes with the next batch (in the order asked); the future is done
-        when they are on disk. For writes no command answers on (a print job's progress)."""
+        """Commit these writes with the next batch, in the order asked, but do not ask for a
+        commit of their own for `SAVE_WITHIN_S`: under load they ride the commits of tickets
+        and calls (a print job's progress costs no fsync), when the hall is quiet they are on
+        disk a moment later. The future is done when they are on disk. For writes no command
+        answers on; a crash loses at most that moment of them (a print job's progress, which
+        the kiosk's agent reports again when it reconnects)."""
         if self.broken:
             raise HallUnavailable("the hall's store failed; restart the server")
-        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._queue.append(([], [], list(writes), fut))
-        self._wake.set()
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[None] = loop.create_future()
+        self._later.append((list(writes), fut))
+        if self._later_timer is None:
+            self._later_timer = loop.call_later(SAVE_WITHIN_S, self._wake.set)
         return fut
 
     async def _write_loop(self) -> None:
@@ -186,6 +196,11 @@ class Hall:
             await self._wake.wait()
             self._wake.clear()
             batch, self._queue = self._queue, []
+            if self._later_timer is not None:
+                self._later_timer.cancel()
+                self._later_timer = None
+                batch += [([], [], writes, fut) for writes, fut in self._later]
+                self._later = []
             if not batch:
                 continue
             events = [e for b in batch for e in b[0]]
