@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Sequence
 from typing import Any
 
@@ -50,9 +51,11 @@ def board_listener(hub: Hub, state_every: float = 0.25) -> Listener:
     return on_events
 
 
+@functools.cache
 def board_filter(window: str | None) -> Filter:
     """Boards never hear what is addressed to one kiosk (card reads, print progress) nor the
-    manager's alarms; a window screen hears only its own calls."""
+    manager's alarms; a window screen hears only its own calls. One filter per window (the
+    hub asks each filter once per message, whatever the number of boards sharing it)."""
 
     def accepts(m: dict[str, Any]) -> bool:
         if "kiosk" in m or m.get("type") == "alarm":
