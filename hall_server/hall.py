@@ -457,7 +457,7 @@ class Hall:
             "calls": calls,
             "services": self.services_view(),
             "waiting": {
-                s.code: [t.number for t in self.engine.waiting_tickets(s.code)[:50]]
+                s.code: [t.number for t in self.engine.waiting_tickets(s.code, 50)]
                 for s in self.config.service
             },
             "at": self.iso(self.clock()),

@@ -440,10 +440,12 @@ class Engine:
             return None
         return self.queues[ticket.service].ahead_of(ticket)
 
-    def waiting_tickets(self, service: str) -> list[Ticket]:
-        """Waiting tickets of a service in the order a window would most likely call them."""
+    def waiting_tickets(self, service: str, limit: int | None = None) -> list[Ticket]:
+        """Waiting tickets of a service in the order a window would most likely call them;
+        the first `limit` only (a board's list), without walking thousands."""
         q = self.queues[service]
-        return [self.tickets[tid] for _, _, tid in (*q.high, *q.normal)]
+        keys = (*q.high[:limit], *q.normal[:limit])[:limit]
+        return [self.tickets[tid] for _, _, tid in keys]
 
     def serving_windows(
         self, staffed: Collection[str] | None, service: str | None = None
