@@ -74,17 +74,21 @@ class Hub:
         self.dropped_total = 0
         self._closing: set[asyncio.Task[None]] = set()
 
-    def publish(self, message: dict[str, Any]) -> None:
+    def publish(self, message: dict[str, Any]) -> int:
+        """Hand a message to every client that accepts it; returns the bytes handed out (its
+        size times the clients that took it)."""
         text = json.dumps(message, ensure_ascii=False, separators=(",", ":"))
         kind = message.get("type")
         frame: bytes | None = None
         verdicts: dict[Filter, bool] = {}
+        taken = 0
         for client in list(self.clients):
             accepted = verdicts.get(client.accepts)
             if accepted is None:
                 accepted = verdicts[client.accepts] = client.accepts(message)
             if not accepted:
                 continue
+            taken += 1
             if self._direct(client):
                 frame = frame or text_frame(text)
                 client.transport.write(frame)  # type: ignore[union-attr]
@@ -101,6 +105,7 @@ class Hub:
                 if kind == "call":
                     client.latest = None
             client.wake.set()
+        return taken * len(text.encode()) if taken else 0
 
     @staticmethod
     def _direct(client: Client) -> bool:
