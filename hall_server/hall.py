@@ -167,7 +167,12 @@ class Hall:
         if not events:
             return events
         rows = [ticket_row(t) for t in self.engine.take_changed()]
-        writes = [w for companion in self.companions for w in companion(events)]
+        writes = []
+        for companion in self.companions:  # the engine has moved: the events go to disk anyway
+            try:
+                writes += companion(events)
+            except Exception:
+                log.exception("companion %r failed", companion)
         fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._queue.append((events, rows, writes, fut))
         self._wake.set()
