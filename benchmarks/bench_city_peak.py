@@ -1,13 +1,17 @@
 """A city center's morning peak: does the hall stay fast whatever the number waiting?
 
-A real ``hall-server`` runs a 100-window center (``common.city_toml``: the demo catalog and
-its two kiosks, with simulated printers) with a clerk logged in at every window and 500 boards
-listening over real websockets (in client processes). First, with nobody waiting and no other
-traffic, single tickets and calls give the unloaded figures. Then, for each queue size, the
-queue is filled and for ``--seconds`` kiosks issue 20 tickets a second (each with its print
-job) while windows call 2 visitors a second, on a fixed schedule (a slow answer does not
-slow the schedule down). Measured: ticket and call requests, send to answer; call to board,
-call sent to the number read on every board.
+A real ``hall-server`` runs a 100-window center (``common.city_toml``: the demo catalog) with
+a clerk logged in at every window, 500 boards listening over real websockets (in client
+processes) and 25 kiosks set up as a center has them: each kiosk's browser paired (a device
+session, what ``hall-server device add K`` gives) and its printer behind a device agent with
+its own token (simulated printers, in another process). A paired kiosk may take 60 tickets a
+minute (``guard/limiter.py``), so 25 of them carry 20 tickets a second with room. First, with
+nobody waiting and no other traffic, single tickets and calls give the unloaded figures.
+Then, for each queue size, a staff session fills the queue and for ``--seconds`` the kiosks
+issue 20 tickets a second (each with its print job, printed by its kiosk's agent) while
+windows call 2 visitors a second, on a fixed schedule (a slow answer does not slow the
+schedule down). Measured: ticket and call requests, send to answer; call to board, call sent
+to the number read on every board.
 
     python benchmarks/bench_city_peak.py [--waiting 1000,5000] [--boards 500] [--seconds 30]
 """
@@ -25,6 +29,7 @@ from pathlib import Path
 import aiohttp
 from common import (
     BoardSwarm,
+    KioskAgents,
     ServerProcess,
     city_toml,
     cpu_cell,
@@ -35,35 +40,47 @@ from common import (
 )
 
 from hall_server.config import parse_config
-from tests.support import add_demo_accounts
+from hall_server.store.db import Store
+from hall_server.store.devices import add_token
+from tests.support import add_demo_accounts, paired
 
 TICKETS_PER_S, CALLS_PER_S = 20.0, 2.0
+KIOSKS = 25  # 60 tickets a minute each (the edge's limit): 25 carry 20 a second
 TARGET_MS = {"ticket": 100.0, "call": 100.0, "board": 250.0}
 
 
 class City:
-    """The server, its clerks and its boards."""
+    """The server, its clerks, its kiosks and its boards."""
 
     def __init__(self, directory: Path, boards: int) -> None:
-        text = city_toml(100)
+        text = city_toml(100, kiosks=KIOSKS)
         (directory / "city.toml").write_text(text, encoding="utf-8")
         config = parse_config(text)
         self.services = [
             (s.code, float((s.model_extra or {}).get("share", 0.1))) for s in config.service
         ]
         self.windows = [w.id for w in config.window]
-        add_demo_accounts(directory / "city.db", config)
+        db = directory / "city.db"
+        add_demo_accounts(db, config)
+        self.kiosks = {k.id: paired(db, k.id) for k in config.kiosk}  # their browsers
+        store = Store(db)
+        agent_tokens = {k.id: add_token(store, k.id) for k in config.kiosk}  # their PCs
+        store.close()
         self.server = ServerProcess(directory / "city.db", config=directory / "city.toml").start()
         assert self.server.proc is not None
         self.pid = self.server.proc.pid
         # staffN works at window N (tests.support.add_demo_accounts)
         self.tokens = {w: self.server.login(f"staff{i}") for i, w in enumerate(self.windows, 1)}
+        self.staff = self.server.login("manager")  # fills the queue: staff are not limited
+        self.agents = KioskAgents(self.server.url, agent_tokens)
         self.swarm = BoardSwarm(self.server.url, boards) if boards else None
 
-    def stop(self) -> list[list[tuple[str, float]]]:
+    def stop(self) -> tuple[list[list[tuple[str, float]]], int]:
+        """Boards' calls heard, and tickets the kiosks' printers cut."""
         heard = self.swarm.stop() if self.swarm else []
+        printed = self.agents.stop()
         self.server.stop()
-        return heard
+        return heard, printed
 
 
 def _spread(services: list[tuple[str, float]], n: int) -> list[str]:
@@ -80,11 +97,13 @@ def _spread(services: list[tuple[str, float]], n: int) -> list[str]:
     return out
 
 
-async def _fill(session: aiohttp.ClientSession, url: str, services: list[str]) -> None:
+async def _fill(session: aiohttp.ClientSession, url: str, services: list[str], staff: str) -> None:
     limit = asyncio.Semaphore(16)
+    headers = {"Authorization": f"Bearer {staff}"}
 
     async def one(service: str) -> None:
-        async with limit, session.post(f"{url}/api/v1/tickets", json={"service": service}) as r:
+        body = {"service": service}
+        async with limit, session.post(f"{url}/api/v1/tickets", json=body, headers=headers) as r:
             assert r.status == 201, await r.text()
 
     await asyncio.gather(*(one(s) for s in services))
@@ -99,15 +118,16 @@ async def _load(
     sent: dict[str, float] = {}
     connector = aiohttp.TCPConnector(limit=0)
     async with aiohttp.ClientSession(connector=connector) as session:
-        await _fill(session, url, _spread(city.services, waiting))
-        kiosks = itertools.cycle(("k1", "k2"))
+        await _fill(session, url, _spread(city.services, waiting), city.staff)
+        kiosks = itertools.cycle(city.kiosks.values())
         services = itertools.cycle(_spread(city.services, 997))
         windows = itertools.cycle(city.windows)
 
         async def ticket() -> None:
-            body = {"service": next(services), "kiosk": next(kiosks)}
+            body = {"service": next(services)}
+            headers = {"Authorization": f"Bearer {next(kiosks)}"}  # a paired kiosk, as itself
             t0 = time.perf_counter()
-            async with session.post(f"{url}/api/v1/tickets", json=body) as r:
+            async with session.post(f"{url}/api/v1/tickets", json=body, headers=headers) as r:
                 assert r.status == 201, await r.text()
                 await r.read()
             out["ticket"].append((time.perf_counter() - t0) * 1000)
@@ -158,10 +178,11 @@ def measure(directory: Path, waiting: int, boards: int, seconds: float) -> list[
         cpu, elapsed = cpu_s(city.pid) - cpu0, time.monotonic() - t0
         time.sleep(1.0)  # stragglers
     finally:
-        heard = city.stop()
+        heard, printed = city.stop()
     sent: dict[str, float] = got["sent"]  # type: ignore[assignment]
     board = [(t - sent[n]) * 1000 for b in heard for n, t in b if n in sent]
     delivered = len(board) / max(1, len(sent) * boards)
+    tickets = len(got["ticket"])
     label = f"{waiting:,} waiting, load" if waiting else "no load"
     return [
         label,
@@ -169,6 +190,7 @@ def measure(directory: Path, waiting: int, boards: int, seconds: float) -> list[
         *_cells(got["call"]),
         *_cells(board),
         f"{100 * delivered:.1f}%",
+        f"{printed}/{tickets}",
         cpu_cell(cpu, elapsed),
     ]
 
@@ -192,7 +214,18 @@ def main() -> None:
         f"{CALLS_PER_S:g} calls/s for {args.seconds:g} s (latencies in ms, send to answer; "
         "board: call sent to number read)"
     )
-    headers = ["", "ticket p50", "p99", "call p50", "p99", "board p50", "p99", "heard", "CPU"]
+    headers = [
+        "",
+        "ticket p50",
+        "p99",
+        "call p50",
+        "p99",
+        "board p50",
+        "p99",
+        "heard",
+        "printed",
+        "CPU",
+    ]
     print(table(headers, rows))
     worst = {
         "ticket": max(float(r[2]) for r in rows[1:]),

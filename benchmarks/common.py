@@ -26,16 +26,19 @@ DEMO_TOML = ROOT / "hall_server" / "data" / "demo-hall.toml"
 
 __all__ = [
     "BoardSwarm",
+    "KioskAgents",
     "ServerProcess",
     "city_toml",
     "cpu_cell",
     "cpu_s",
     "kiosk_hall_toml",
+    "kiosks_toml",
     "latency_cells",
     "percentile",
     "raise_open_files",
     "rss_mb",
     "table",
+    "with_kiosks",
 ]
 
 
@@ -83,10 +86,11 @@ def raise_open_files(wanted: int) -> int:
     return max(soft, target)
 
 
-def city_toml(windows: int = 100, hours: str = "00:00-24:00") -> str:
+def city_toml(windows: int = 100, hours: str = "00:00-24:00", kiosks: int | None = None) -> str:
     """A city center: the demo hall's catalog and kiosks with ``windows`` windows, as many for
     a service as its share of the work (share x mean service time), every third also taking
-    the next service."""
+    the next service. With ``kiosks``, that many kiosks ``k1``... instead of the demo's two,
+    their printers on kiosk PCs (an agent each, ``hall-devices``), as a center has them."""
     text = DEMO_TOML.read_text(encoding="utf-8")
     services = tomllib.loads(text)["service"]
     work = [s.get("share", 0.1) * s["mean_service_min"] for s in services]
@@ -95,7 +99,7 @@ def city_toml(windows: int = 100, hours: str = "00:00-24:00") -> str:
         i = counts.index(max(counts))
         counts[i] += 1 if sum(counts) < windows else -1
     head, _, rest = text.partition("[[window]]")
-    kiosks = rest[rest.index("[[kiosk]]") :]
+    kiosk_blocks = rest[rest.index("[[kiosk]]") :] if kiosks is None else kiosks_toml(kiosks)
     head = head.replace('hours = ["00:00-24:00"]', f'hours = ["{hours}"]')
     blocks = []
     for i, (s, n) in enumerate(zip(services, counts, strict=True)):
@@ -103,7 +107,18 @@ def city_toml(windows: int = 100, hours: str = "00:00-24:00") -> str:
         for k in range(n):
             codes = [s["code"], other] if k % 3 == 2 else [s["code"]]
             blocks.append(f'[[window]]\nid = "{len(blocks) + 1}"\nservices = {codes!r}\n')
-    return head + "\n".join(blocks).replace("'", '"') + "\n" + kiosks
+    return head + "\n".join(blocks).replace("'", '"') + "\n" + kiosk_blocks
+
+
+def kiosks_toml(n: int) -> str:
+    """Kiosks ``k1``..``kn`` whose printers hang on kiosk PCs (an agent each, see
+    `KioskAgents`), as ``[[kiosk]]`` tables."""
+    return "".join(f'[[kiosk]]\nid = "k{i}"\nname = "自助机{i}"\n\n' for i in range(1, n + 1))
+
+
+def with_kiosks(text: str, n: int) -> str:
+    """A hall's TOML (the demo's) with its kiosks replaced by `kiosks_toml`."""
+    return text[: text.index("[[kiosk]]")] + kiosks_toml(n)
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
@@ -186,3 +201,99 @@ async def _boards(url: str, count: int, pipe: Connection) -> None:
         await asyncio.gather(*(ws.close() for ws in sockets))
         await asyncio.gather(*listeners)
     pipe.send(heard)
+
+
+class KioskAgents:
+    """Many kiosks' device agents (``run_agent``, what ``hall-devices`` runs on a kiosk PC),
+    each with a simulated printer, in a process of their own: the server sends every print
+    job over the agent's websocket and hears it printed, as it does from kiosk PCs.
+
+    ``instant``: agents that speak the same protocol on the same websockets but report each
+    job printing and done at once, without rendering it. A kiosk PC prints on its own CPU;
+    on the benchmark's two cores, fifty simulated printers rendering hundreds of tickets a
+    second would measure the simulators, not the server (the throughput benchmark uses these).
+    """
+
+    def __init__(self, url: str, tokens: dict[str, str], instant: bool = False) -> None:
+        ctx = multiprocessing.get_context("spawn")
+        self.pipe, child = ctx.Pipe()
+        target = _instant_agents_process if instant else _agents_process
+        self.proc = ctx.Process(target=target, args=(url, tokens, child), daemon=True)
+        self.proc.start()
+        if self.pipe.recv() != "ready":
+            raise RuntimeError("the kiosk agents failed to connect")
+
+    def stop(self) -> int:
+        """Disconnect every agent; returns how many tickets their printers cut."""
+        self.pipe.send("stop")
+        printed: int = self.pipe.recv()
+        self.proc.join(10)
+        return printed
+
+
+def _agents_process(url: str, tokens: dict[str, str], pipe: Connection) -> None:
+    asyncio.run(_agents(url, tokens, pipe))
+
+
+async def _agents(url: str, tokens: dict[str, str], pipe: Connection) -> None:
+    from devices.agent import DeviceLoop, run_agent
+
+    settings = {"timeout": 0.3, "settle": 0.05}  # the simulator answers at once
+    loops = {
+        k: DeviceLoop.open(k, "sim:", printer_settings=settings, server_url=url) for k in tokens
+    }
+    connected = {k: asyncio.Event() for k in tokens}
+    tasks = [
+        asyncio.create_task(run_agent(url, k, token, loops[k], on_connected=connected[k].set))
+        for k, token in tokens.items()
+    ]
+    async with asyncio.timeout(60):
+        await asyncio.gather(*(e.wait() for e in connected.values()))
+    pipe.send("ready")
+    await asyncio.get_running_loop().run_in_executor(None, pipe.recv)
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    printed = 0
+    for loop in loops.values():
+        assert loop.printer is not None and loop.printer.simulator is not None
+        printed += len(loop.printer.simulator.tickets)
+        await asyncio.to_thread(loop.close)
+    pipe.send(printed)
+
+
+def _instant_agents_process(url: str, tokens: dict[str, str], pipe: Connection) -> None:
+    asyncio.run(_instant_agents(url, tokens, pipe))
+
+
+async def _instant_agents(url: str, tokens: dict[str, str], pipe: Connection) -> None:
+    from devices.agent import VERSION, agent_url
+    from devices.protocol import Hello, JobReport, to_dict
+
+    printed = 0
+    ready = {k: asyncio.Event() for k in tokens}
+
+    async def agent(session: aiohttp.ClientSession, kiosk: str, token: str) -> None:
+        nonlocal printed
+        headers = {"Authorization": f"Bearer {token}"}
+        async with session.ws_connect(agent_url(url, kiosk), headers=headers) as ws:
+            await ws.receive_json()  # welcome
+            await ws.send_json(to_dict(Hello(VERSION, True, False)))
+            ready[kiosk].set()
+            async for msg in ws:
+                m = json.loads(msg.data)
+                if m.get("type") == "print":
+                    for state in ("printing", "done"):
+                        await ws.send_json(to_dict(JobReport(m["job"], m["attempt"], state)))
+                    printed += 1
+
+    async with aiohttp.ClientSession() as session:
+        tasks = [asyncio.create_task(agent(session, k, t)) for k, t in tokens.items()]
+        async with asyncio.timeout(60):
+            await asyncio.gather(*(e.wait() for e in ready.values()))
+        pipe.send("ready")
+        await asyncio.get_running_loop().run_in_executor(None, pipe.recv)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+    pipe.send(printed)

@@ -14,6 +14,7 @@ SIGKILLs the server at a random instant among them. Then, on the file left behin
 - every write that was acknowledged (201/200) is there: tickets, finishes, bookings, ratings;
 - no ticket number was given twice (in the day, across all restarts);
 - nothing is counted twice: one rating per ticket, one print job per ticket;
+- every kiosk ticket on file has its print job and every job its ticket (one commit);
 
 and the next trial restarts on that file. The table at the end gives the figures.
 """
@@ -176,6 +177,14 @@ def check(db: Path, acked: Acked, tally: Tally) -> None:
             "HAVING count(*) > 1)"
         ).fetchone()
         tally.double_counted += jobs_twice
+        (unprinted,) = conn.execute(  # a kiosk ticket and its print job are one commit
+            "SELECT count(*) FROM tickets WHERE kiosk IS NOT NULL "
+            "AND id NOT IN (SELECT ticket_id FROM print_jobs)"
+        ).fetchone()
+        (orphans,) = conn.execute(
+            "SELECT count(*) FROM print_jobs WHERE ticket_id NOT IN (SELECT id FROM tickets)"
+        ).fetchone()
+        tally.lost += unprinted + orphans
         (repeats,) = conn.execute(
             "SELECT count(*) FROM (SELECT day, number FROM tickets GROUP BY day, number "
             "HAVING count(*) > 1)"

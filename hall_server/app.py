@@ -185,6 +185,7 @@ def make_app(
         """After the hall starts, before it stops: its kiosks' printers and card readers."""
         device_hub = DeviceHub(app[HALL], app[HUB], base_url)
         app[DEVICES] = device_hub
+        app[HALL].companions.append(device_hub.companion)
         app[HALL].listeners.append(device_hub.listener)
         await device_hub.start()
         yield

@@ -42,8 +42,7 @@ import logging
 import time
 import uuid
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from devices.agent import DeviceLoop
@@ -63,10 +62,11 @@ from hall_server.core.engine import TERMINAL, Event, TicketIssued
 from hall_server.core.estimate import minutes_range
 from hall_server.core.identity import Identity, InvalidCard, identity_from_card
 from hall_server.core.print_jobs import JOB_STATES, Job, check_reprint
-from hall_server.hall import Hall
+from hall_server.hall import Hall, HallUnavailable
 from hall_server.http.hub import Hub
 from hall_server.i18n import translator
 from hall_server.store import devices as store_devices
+from hall_server.store.db import Write
 
 log = logging.getLogger(__name__)
 
@@ -134,7 +134,7 @@ class DeviceHub:
         self.kiosks = {k.id: KioskDevices(k.id, k.name or k.id) for k in hall.config.kiosk}
         self.jobs: dict[str, Job] = {}
         self.by_ticket: dict[str, list[str]] = {}
-        self._writer = ThreadPoolExecutor(1, thread_name_prefix="device-writer")
+        self._unsent: dict[str, Job] = {}  # by ticket: saved with it, sent after its commit
         self._tasks: set[asyncio.Task[Any]] = set()
 
     # -- life cycle --------------------------------------------------------------------------
@@ -169,7 +169,6 @@ class DeviceHub:
                         await asyncio.to_thread(kd.loop.close)
         for task in self._tasks:
             task.cancel()
-        await asyncio.to_thread(self._writer.shutdown, wait=True)
 
     async def _start_local(self, k: Any) -> None:
         kd = self.kiosks[k.id]
@@ -361,15 +360,18 @@ class DeviceHub:
 
     # -- print jobs ----------------------------------------------------------------------------
 
-    def listener(self, events: Sequence[Event], hall: Hall) -> None:
-        """Hall listener: every ticket taken at a kiosk with a printer is printed there."""
+    def companion(self, events: Sequence[Event]) -> list[Write]:
+        """Hall companion: every ticket taken at a kiosk with a printer gets its print job,
+        saved in the ticket's own transaction (a ticket answered 201 has its job on disk, and
+        no job is on disk without its ticket). It is sent once that commit is done."""
+        writes = []
         for e in events:
             if not isinstance(e, TicketIssued) or e.kiosk is None:
                 continue
             kd = self.kiosks.get(e.kiosk)
             if kd is None or kd.has_printer is False:
                 continue
-            ticket = hall.engine.tickets.get(e.ticket_id)
+            ticket = self.hall.engine.tickets.get(e.ticket_id)
             if ticket is None:
                 continue
             now = time.time()
@@ -384,12 +386,24 @@ class DeviceHub:
                 created_at=now,
                 updated_at=now,
             )
+            self._unsent[ticket.id] = job
+            writes.append(store_devices.job_write(job))
+        return writes
+
+    def listener(self, events: Sequence[Event], hall: Hall) -> None:
+        """Hall listener: the print jobs of the tickets just committed go to their kiosks."""
+        for e in events:
+            if not isinstance(e, TicketIssued):
+                continue
+            job = self._unsent.pop(e.ticket_id, None)
+            if job is None:
+                continue
             if self.jobs and next(iter(self.jobs.values())).day != job.day:
                 self.jobs.clear()  # a new day: yesterday's jobs can no longer be reprinted
                 self.by_ticket.clear()
             self._remember(job)
             self._publish_job(job)
-            self._save_job(job)
+            kd = self.kiosks[job.kiosk]
             if kd.link is None:
                 self._update(job, "failed", "offline")
             else:
@@ -474,10 +488,10 @@ class DeviceHub:
         ids = self.by_ticket.get(ticket_id)
         return self.jobs[ids[-1]] if ids else None
 
-    # -- persistence (one writer thread, so writes land in the order they were made) -----------
+    # -- persistence (in the hall's group commits, so writes land in the order they were made) --
 
     def _save_job(self, job: Job) -> None:
-        self._spawn(self._write(store_devices.save_job, self.store, replace(job)))
+        self._save(store_devices.job_write(job))
 
     def _save_device(self, kd: KioskDevices) -> None:
         row = {
@@ -491,13 +505,13 @@ class DeviceHub:
             "reader_detail": kd.reader_detail,
             "last_seen": kd.last_seen,
         }
-        self._spawn(self._write(store_devices.save_device, self.store, row))
+        self._save(store_devices.device_write(row))
 
-    async def _write(self, fn: Any, *args: Any) -> None:
+    def _save(self, write: Write) -> None:
         try:
-            await asyncio.get_running_loop().run_in_executor(self._writer, fn, *args)
-        except Exception:
-            log.exception("could not save device state")
+            self.hall.save(write).add_done_callback(_log_write_failure)
+        except HallUnavailable:
+            log.error("could not save device state: the hall's store failed")
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.get_running_loop().create_task(coro)
@@ -541,6 +555,11 @@ class DeviceHub:
             "updated_at": self.hall.iso(job.updated_at),
             "printed_at": self.hall.iso(job.printed_at),
         }
+
+
+def _log_write_failure(fut: asyncio.Future[None]) -> None:
+    if not fut.cancelled() and fut.exception() is not None:
+        log.error("could not save device state: %s", fut.exception())
 
 
 def _log_failure(task: asyncio.Task[None]) -> None:

@@ -1,9 +1,12 @@
 """The hall: the engine, made durable and live.
 
 Every command runs on the engine in the event loop (one at a time, so two windows can never
-get the same ticket), then its events wait in line for the writer. The writer commits whatever
-has gathered in one transaction (group commit) in a thread of its own, and only then are the
-callers answered and the listeners (board hub, printers, alarms) told. If the disk refuses a
+get the same ticket), then its events wait in line for the writer, with what belongs with them
+(a kiosk ticket's print job: companions say what). The writer commits whatever has gathered in
+one transaction (group commit) in a thread of its own, and only then are the callers answered
+and the listeners (board hub, printers, alarms) told. Small writes of other parts (a print
+job's progress, a printer's state) ride the same commits (`Hall.save`): one writer, one fsync
+per batch. If the disk refuses a
 write the in-memory state can no longer be trusted: the hall stops accepting commands and the
 process should be restarted, which rebuilds the state from the log.
 """
@@ -29,15 +32,21 @@ from hall_server.core.engine import (
     Priority,
     Ticket,
     TicketIssued,
+    Window,
     WindowStatus,
 )
 from hall_server.core.estimate import Estimator
 from hall_server.core.identity import Identity
-from hall_server.store.db import Store, ticket_row
+from hall_server.store.db import Store, Write, ticket_row
 
 log = logging.getLogger(__name__)
 
 Listener = Callable[[Sequence[Event], "Hall"], None]
+#: Called with a command's events before they are queued: the writes that must be committed
+#: with them (never one without the other), e.g. the print job of a kiosk ticket.
+Companion = Callable[[Sequence[Event]], list[Write]]
+
+SAVE_WITHIN_S = 0.1  # how long a `Hall.save` waits for a batch to ride before committing alone
 
 WINDOW_ACTIONS = (
     *("call", "recall", "start", "finish", "no-show", "undo-no-show", "transfer", "pause"),
@@ -81,9 +90,14 @@ class Hall:
         self.staffed: frozenset[str] = frozenset()
         self.estimator.set_serving(self.staffed)
         self.listeners: list[Listener] = []
+        self.companions: list[Companion] = []
         self.pending_identity: dict[str, tuple[Identity, float]] = {}
         self.identity_key = identity_key if identity_key is not None else secrets.token_bytes(32)
-        self._queue: list[tuple[list[Event], list[tuple[Any, ...]], asyncio.Future[None]]] = []
+        self._queue: list[
+            tuple[list[Event], list[tuple[Any, ...]], list[Write], asyncio.Future[None]]
+        ] = []
+        self._later: list[tuple[list[Write], asyncio.Future[None]]] = []  # see save()
+        self._later_timer: asyncio.TimerHandle | None = None
         self._wake = asyncio.Event()
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="hall-writer")
         self._writer: asyncio.Task[None] | None = None
@@ -105,7 +119,7 @@ class Hall:
 
     async def stop(self) -> None:
         if self._writer:
-            while self._queue:
+            while self._queue or self._later:
                 await asyncio.sleep(0.01)
             self._writer.cancel()
             self._writer = None
@@ -139,9 +153,10 @@ class Hall:
         self.staffed = frozenset(windows) | self.simulated_staff
         self.estimator.set_serving(self.staffed)
 
-    def serving(self, window: str) -> bool:
-        """Open, not paused, and somebody logged in at it."""
-        return self.engine.windows[window].status is WindowStatus.OPEN and window in self.staffed
+    def serving_windows(self, service: str | None = None) -> list[Window]:
+        """The windows that are capacity now, of one service or all (`is_serving`: open, not
+        paused, and somebody logged in at it)."""
+        return self.engine.serving_windows(self.staffed, service)
 
     # -- commands ----------------------------------------------------------------------------
 
@@ -152,11 +167,33 @@ class Hall:
         if not events:
             return events
         rows = [ticket_row(t) for t in self.engine.take_changed()]
+        writes = []
+        for companion in self.companions:  # the engine has moved: the events go to disk anyway
+            try:
+                writes += companion(events)
+            except Exception:
+                log.exception("companion %r failed", companion)
         fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._queue.append((events, rows, fut))
+        self._queue.append((events, rows, writes, fut))
         self._wake.set()
         await fut
         return events
+
+    def save(self, *writes: Write) -> asyncio.Future[None]:
+        """Commit these writes with the next batch, in the order asked, but do not ask for a
+        commit of their own for `SAVE_WITHIN_S`: under load they ride the commits of tickets
+        and calls (a print job's progress costs no fsync), when the hall is quiet they are on
+        disk a moment later. The future is done when they are on disk. For writes no command
+        answers on; a crash loses at most that moment of them (a print job's progress, which
+        the kiosk's agent reports again when it reconnects)."""
+        if self.broken:
+            raise HallUnavailable("the hall's store failed; restart the server")
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[None] = loop.create_future()
+        self._later.append((list(writes), fut))
+        if self._later_timer is None:
+            self._later_timer = loop.call_later(SAVE_WITHIN_S, self._wake.set)
+        return fut
 
     async def _write_loop(self) -> None:
         loop = asyncio.get_running_loop()
@@ -164,26 +201,35 @@ class Hall:
             await self._wake.wait()
             self._wake.clear()
             batch, self._queue = self._queue, []
+            if self._later_timer is not None:
+                self._later_timer.cancel()
+                self._later_timer = None
+                batch += [([], [], writes, fut) for writes, fut in self._later]
+                self._later = []
             if not batch:
                 continue
             events = [e for b in batch for e in b[0]]
             rows = [r for b in batch for r in b[1]]
+            writes = [w for b in batch for w in b[2]]
             try:
-                await loop.run_in_executor(self._executor, self.store.write, events, rows)
+                await loop.run_in_executor(self._executor, self.store.write, events, rows, writes)
             except Exception as exc:
                 log.critical("store write failed; refusing further commands: %s", exc)
                 self.broken = exc
-                for _, _, fut in batch:
-                    fut.set_exception(HallUnavailable(str(exc)))
+                for *_, fut in batch:
+                    if not fut.done():
+                        fut.set_exception(HallUnavailable(str(exc)))
                 continue
-            self.estimator.learn(events, self.engine)
-            for listener in self.listeners:
-                try:
-                    listener(events, self)
-                except Exception:
-                    log.exception("listener %r failed", listener)
-            for _, _, fut in batch:
-                fut.set_result(None)
+            if events:
+                self.estimator.learn(events, self.engine)
+                for listener in self.listeners:
+                    try:
+                        listener(events, self)
+                    except Exception:
+                        log.exception("listener %r failed", listener)
+            for *_, fut in batch:
+                if not fut.done():  # a caller may have stopped waiting
+                    fut.set_result(None)
             # After the answers (they use the play there is): play again if it is due.
             loop.call_soon(self.estimator.refresh, self.engine)
 
@@ -416,7 +462,7 @@ class Hall:
             "calls": calls,
             "services": self.services_view(),
             "waiting": {
-                s.code: [t.number for t in self.engine.waiting_tickets(s.code)[:50]]
+                s.code: [t.number for t in self.engine.waiting_tickets(s.code, 50)]
                 for s in self.config.service
             },
             "at": self.iso(self.clock()),

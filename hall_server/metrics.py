@@ -53,9 +53,7 @@ def live(hall: Hall) -> dict[str, Any]:
                 "name": s["name"],
                 "waiting": s["waiting"],
                 "longest_wait_s": round(longest, 1),
-                "open_windows": sum(
-                    hall.serving(w.id) for w in hall.engine.open_windows(s["code"])
-                ),
+                "open_windows": len(hall.serving_windows(s["code"])),
                 "eta_s": s["eta_s"],
                 "eta_range_s": s["eta_range_s"],
                 "target_wait_s": s["target_wait_min"] * 60,

@@ -343,12 +343,12 @@ class Pusher:
                     "service": s["code"],
                     "waiting": s["waiting"],
                     "longest_wait_s": round(longest, 1),
-                    "open_windows": len(hall.engine.open_windows(s["code"])),
+                    "open_windows": len(hall.serving_windows(s["code"])),
                     "eta_s": s["eta_s"],
                     "open": s["open"],
                 }
             )
-        open_windows = sum(1 for w in hall.engine.windows.values() if w.status.value == "open")
+        open_windows = len(hall.serving_windows())  # staffed, open, not paused
         pending = [
             r
             for state in ("open", "contacted")

@@ -313,3 +313,31 @@ async def test_boards_read_every_size_of_pre_built_frame_in_order(hall: Hall) ->
         got = board.of("call")
         assert [m["number"] for m in got] == ["X0", "X1", "X2"]
         assert [len(m["pad"]) for m in got] == list(sizes)
+
+
+async def test_boards_end_on_the_latest_state_and_never_hear_an_older_one_after_a_newer(
+    hall: Hall,
+) -> None:
+    """State messages go out as one frame written to every board (not a send per board): on
+    every board they arrive in the order published, with the calls between them in place,
+    and the last one heard is the latest, whether it was queued or written at once."""
+    boards = [await hall.board() for _ in range(5)]
+    await until(lambda: all(b.of("snapshot") for b in boards))
+    hub = hall.app[HUB]
+    for i in range(30):
+        hub.publish({"type": "state", "seq": i, "waiting": {"pension": ["A001"] * i}})
+        if i % 10 == 0:
+            hub.publish({"type": "call", "number": f"X{i}", "window": "1"})
+            await asyncio.sleep(0)  # some boards' senders run between messages
+    for board in boards:
+        await until(lambda b=board: b.of("state") and b.of("state")[-1]["seq"] == 29)
+        order = [(m["type"], m.get("seq", m.get("number"))) for m in board.messages[1:]]
+        seqs = [seq for kind, seq in order if kind == "state"]
+        assert seqs == sorted(seqs), "an older state after a newer one"
+        assert [n for kind, n in order if kind == "call"] == ["X0", "X10", "X20"]
+        for number, k in (("X0", 0), ("X10", 10), ("X20", 20)):  # published after state k
+            at = order.index(("call", number))
+            assert all(seq <= k for kind, seq in order[:at] if kind == "state")
+            assert all(seq > k for kind, seq in order[at:] if kind == "state")
+    for b in boards:
+        await b.close()

@@ -27,9 +27,10 @@ from sqlite_utils import Database
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect as ws_connect
 
+from hall_server.config import DEMO_CONFIG, load_config
 from hall_server.store.db import connect
 from hall_server.store.migrations import MIGRATIONS
-from tests.support import ServerProcess
+from tests.support import ServerProcess, add_demo_accounts, bearer
 
 KILL_CYCLES = 10
 SERVICES = ["social-insurance", "medical-insurance", "household-registration", "civil-affairs"]
@@ -243,6 +244,75 @@ async def test_tickets_acknowledged_survive_sigkill_at_random_instants(tmp_path:
     assert issued > 10 * KILL_CYCLES, f"only {issued} tickets: the bursts did not run"
     assert any(t["status"] == "done" for t in model.tickets.values())
     assert any(t["status"] == "no_show" for t in model.tickets.values())
+
+
+async def kiosk_tickets_until_one_is_answered(
+    server: ServerProcess, kiosks: dict[str, str], staff: str
+) -> dict[str, Any]:
+    """Both paired kiosks and a clerk take tickets at once (the print jobs and the staff
+    tickets crowd the writer); the server is SIGKILLed the moment a kiosk ticket's 201 is read.
+    Returns that ticket."""
+    answered: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+
+    async def take(s: aiohttp.ClientSession, token: str, kiosk: bool) -> None:
+        while not answered.done():
+            async with s.post(
+                f"{server.url}/api/v1/tickets", json={"service": "tax"}, headers=bearer(token)
+            ) as r:
+                body = await r.json()
+            assert r.status == 201, body
+            if kiosk and not answered.done():
+                assert server.proc is not None
+                os.kill(server.proc.pid, signal.SIGKILL)  # before anything else can happen
+                answered.set_result(body["ticket"])
+
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as s:
+        tasks = [asyncio.create_task(take(s, t, True)) for t in kiosks.values() for _ in "12"]
+        tasks += [asyncio.create_task(take(s, staff, False)) for _ in "1234"]
+        ticket = await answered
+        await asyncio.gather(*tasks, return_exceptions=True)  # cut off by the kill
+    assert server.proc is not None
+    server.proc.wait()
+    return ticket
+
+
+async def test_a_kiosk_ticket_answered_before_a_sigkill_has_its_print_job_and_no_job_is_orphaned(
+    tmp_path: Path,
+) -> None:
+    """A ticket and its print job are one commit: after a kill right behind a kiosk's 201,
+    that ticket's job is on file, every kiosk ticket on file has exactly one job, and no job
+    is on file without its ticket."""
+    db = tmp_path / "hall.db"
+    add_demo_accounts(db, load_config(DEMO_CONFIG))  # the demo's kiosks print (sim printers)
+    server = ServerProcess(db)
+    kiosks = {k: server.paired(k) for k in ("k1", "k2")}
+    staff = ""
+    for _ in range(4):
+        with running(server):
+            staff = staff or server.login("staff8")
+            ticket = await kiosk_tickets_until_one_is_answered(server, kiosks, staff)
+        conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+        try:
+            jobs = conn.execute(
+                "SELECT kiosk, number FROM print_jobs WHERE ticket_id = ?", (ticket["id"],)
+            ).fetchall()
+            assert jobs == [(ticket["kiosk"], ticket["number"])], "answered, but no print job"
+            unprinted = conn.execute(
+                "SELECT t.number, count(j.id) FROM tickets t LEFT JOIN print_jobs j "
+                "ON j.ticket_id = t.id WHERE t.kiosk IS NOT NULL GROUP BY t.id "
+                "HAVING count(j.id) != 1"
+            ).fetchall()
+            assert unprinted == [], "kiosk tickets without exactly one print job"
+            orphans = conn.execute(
+                "SELECT number FROM print_jobs WHERE ticket_id NOT IN (SELECT id FROM tickets)"
+            ).fetchall()
+            assert orphans == [], "print jobs whose ticket was never committed"
+            (staff_tickets,) = conn.execute(
+                "SELECT count(*) FROM tickets WHERE kiosk IS NULL"
+            ).fetchone()
+        finally:
+            conn.close()
+    assert staff_tickets > 0, "the clerk's tickets should have crowded the writer"
 
 
 @contextlib.contextmanager

@@ -16,10 +16,11 @@ from typing import Any
 
 import pytest
 
-from hall_server.config import load_config
+from hall_server.config import load_config, parse_config
 from hall_server.core.idnumber import check_digit, mask_id
 from hall_server.core.scrub import scrub_comment
-from hall_server.network import OUTBOX_FIELDS, RATING_FIELDS, hall_profile, outbox_event
+from hall_server.hall import Hall as HallServer
+from hall_server.network import OUTBOX_FIELDS, RATING_FIELDS, Pusher, hall_profile, outbox_event
 from hall_server.store.db import Store
 from hall_server.store.devices import add_token
 from tests.hub_support import HubProcess, Link, http, hub_cli
@@ -426,3 +427,33 @@ def test_a_hub_restored_from_an_older_backup_gets_the_lost_events_again(tmp_path
         if hall:
             hall.server.stop()
         hub.stop()
+
+
+async def test_the_hub_hears_only_windows_that_serve_as_open(tmp_path: Path) -> None:
+    """The pusher counts windows by the rule the estimator and the manager's page use: open,
+    not paused, and a clerk logged in at it. Three windows with nobody at them are no capacity
+    the city should count on."""
+    toml = hall_toml("石滩镇公共服务中心", SERVICES, [["a"], ["a", "b"], ["b"]])
+    toml += '\n[network]\nhub = "http://127.0.0.1:9"\ntoken = "0123456789abcdef"\n'
+    config = parse_config(toml)
+    assert config.network is not None
+    hall = HallServer(config, Store(tmp_path / "hall.db"))
+    await hall.start()
+    pusher = Pusher(hall, config.network)
+
+    def told() -> tuple[int, dict[str, int]]:
+        state = pusher.state()
+        return state["open_windows"], {s["service"]: s["open_windows"] for s in state["services"]}
+
+    try:
+        assert told() == (0, {"a": 0, "b": 0})
+        hall.set_staffed({"1", "2"})
+        assert told() == (2, {"a": 2, "b": 1})
+        await hall.act("2", "pause", reason="lunch")
+        assert told() == (1, {"a": 1, "b": 0})
+        await hall.act("2", "resume")
+        hall.set_staffed({"2", "3"})  # the clerk at 1 logged out, one logged in at 3
+        assert told() == (2, {"a": 1, "b": 2})
+    finally:
+        await hall.stop()
+        hall.store.close()

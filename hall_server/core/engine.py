@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import bisect
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import asdict, dataclass, field, fields
 from enum import StrEnum
 from typing import Any
@@ -312,6 +312,17 @@ class Window:
     last_no_show: str | None = None  # the ticket a clerk may still take back (undo_no_show)
 
 
+def is_serving(window: Window, staffed: Collection[str] | None) -> bool:
+    """The one rule of capacity (estimates, the manager's page, the hub): a window serves when
+    it is open (not paused, not closed), has services, and a clerk is at it: in `staffed`, the
+    windows somebody is logged in at; ``None`` when nobody keeps track (every open window)."""
+    return (
+        window.status is WindowStatus.OPEN
+        and bool(window.services)
+        and (staffed is None or window.id in staffed)
+    )
+
+
 @dataclass
 class Queue:
     """Waiting tickets of one service, one sorted list per class (high classes merged)."""
@@ -429,10 +440,22 @@ class Engine:
             return None
         return self.queues[ticket.service].ahead_of(ticket)
 
-    def waiting_tickets(self, service: str) -> list[Ticket]:
-        """Waiting tickets of a service in the order a window would most likely call them."""
+    def waiting_tickets(self, service: str, limit: int | None = None) -> list[Ticket]:
+        """Waiting tickets of a service in the order a window would most likely call them;
+        the first `limit` only (a board's list), without walking thousands."""
         q = self.queues[service]
-        return [self.tickets[tid] for _, _, tid in (*q.high, *q.normal)]
+        keys = (*q.high[:limit], *q.normal[:limit])[:limit]
+        return [self.tickets[tid] for _, _, tid in keys]
+
+    def serving_windows(
+        self, staffed: Collection[str] | None, service: str | None = None
+    ) -> list[Window]:
+        """The windows that serve now (`is_serving`), of one service or all."""
+        return [
+            w
+            for w in self.windows.values()
+            if (service is None or service in w.services) and is_serving(w, staffed)
+        ]
 
     def open_windows(self, service: str) -> list[Window]:
         return [

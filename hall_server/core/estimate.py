@@ -49,7 +49,7 @@ from hall_server.core.engine import (
     Status,
     Ticket,
     Window,
-    WindowStatus,
+    is_serving,
     next_streak,
     takes_high,
 )
@@ -354,11 +354,7 @@ class Estimator:
         return any(a <= day_s < b for a, b in self.spans)
 
     def _is_serving(self, w: Window) -> bool:
-        return (
-            w.status is WindowStatus.OPEN
-            and bool(w.services)
-            and (self.serving is None or w.id in self.serving)
-        )
+        return is_serving(w, self.serving)
 
     def _factor(self, window: str) -> float:
         pace = self.pace.get(window)

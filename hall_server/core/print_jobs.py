@@ -11,7 +11,7 @@ acknowledges it; the states and the moves between them:
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 from hall_server.core.errors import DomainError
@@ -42,7 +42,11 @@ class Job:
         return self.state not in UNFINISHED
 
     def row(self) -> dict[str, Any]:
-        return {**asdict(self), "payload": json.dumps(self.payload, ensure_ascii=False)}
+        """The ``print_jobs`` row (attributes read directly: ``asdict`` deep-copies the payload,
+        and a row is made at every move of every job)."""
+        row = {f.name: getattr(self, f.name) for f in fields(self)}
+        row["payload"] = json.dumps(self.payload, ensure_ascii=False)
+        return row
 
 
 def check_reprint(job: Job, *, failed_only: bool, ticket_live: bool, kiosk_online: bool) -> None:

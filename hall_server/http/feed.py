@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Sequence
 from typing import Any
 
@@ -22,17 +23,28 @@ def state_message(hall: Hall) -> dict[str, Any]:
     }
 
 
+#: The most bytes a second of ``state`` messages the hall's boards get, all together: a
+#: 100-window center's state is ~27 kB, and 500 boards four times a second would be 55 MB/s
+#: (440 Mbit/s on the hall's network, and as many copies for the server to write).
+STATE_BYTES_PER_S = 8_000_000
+STATE_EVERY_MAX_S = 2.0
+
+
 def board_listener(hub: Hub, state_every: float = 0.25) -> Listener:
     """Calls and recalls go out one by one, in order, at once. Queue lengths and window states
-    go out as one ``state`` message at most every ``state_every`` seconds: a burst of tickets
-    must not become a burst of large messages to a thousand boards."""
+    go out as one ``state`` message at most every ``state_every`` seconds, and less often when
+    that would send boards more than `STATE_BYTES_PER_S` (at most `STATE_EVERY_MAX_S` apart):
+    a burst of tickets must not become a burst of large messages to a thousand boards. A town
+    hall's few boards get one every quarter second; a center's 500, one every 1.7 s."""
     scheduled = False
+    gap = state_every
 
     def flush(hall: Hall) -> None:
-        nonlocal scheduled
+        nonlocal scheduled, gap
         scheduled = False
         if hub.clients:
-            hub.publish(state_message(hall))
+            sent = hub.publish(state_message(hall))
+            gap = min(STATE_EVERY_MAX_S, max(state_every, sent / STATE_BYTES_PER_S))
 
     def on_events(events: Sequence[Event], hall: Hall) -> None:
         nonlocal scheduled
@@ -45,14 +57,16 @@ def board_listener(hub: Hub, state_every: float = 0.25) -> Listener:
                 hub.publish(hall.call_view(t.number, e.window, t.service, recall, e.at))
         if not scheduled:
             scheduled = True
-            asyncio.get_running_loop().call_later(state_every, flush, hall)
+            asyncio.get_running_loop().call_later(gap, flush, hall)
 
     return on_events
 
 
+@functools.cache
 def board_filter(window: str | None) -> Filter:
     """Boards never hear what is addressed to one kiosk (card reads, print progress) nor the
-    manager's alarms; a window screen hears only its own calls."""
+    manager's alarms; a window screen hears only its own calls. One filter per window (the
+    hub asks each filter once per message, whatever the number of boards sharing it)."""
 
     def accepts(m: dict[str, Any]) -> bool:
         if "kiosk" in m or m.get("type") == "alarm":

@@ -12,7 +12,7 @@ import json
 import secrets
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -51,6 +51,12 @@ _UPSERT = (
     f"INSERT OR REPLACE INTO tickets ({', '.join(f'[{c}]' for c in TICKET_COLUMNS)}) "
     f"VALUES ({', '.join('?' for _ in TICKET_COLUMNS)})"
 )
+
+
+#: A write that rides a group commit beside the events that caused it (a kiosk ticket's print
+#: job, for one): it runs inside the transaction, on the writer's connection. Made by the
+#: store's modules (``store/devices.py``), so SQL stays in the store.
+Write = Callable[[sqlite3.Connection], None]
 
 
 class SchemaTooNew(Exception):
@@ -124,9 +130,14 @@ class Store:
 
     # -- the durable write -------------------------------------------------------------------
 
-    def write(self, events: Iterable[Event], rows: Iterable[tuple[Any, ...]]) -> None:
-        """Append events and upsert ticket rows (see :func:`ticket_row`) in one durable
-        transaction."""
+    def write(
+        self,
+        events: Iterable[Event],
+        rows: Iterable[tuple[Any, ...]],
+        also: Iterable[Write] = (),
+    ) -> None:
+        """Append events, upsert ticket rows (see :func:`ticket_row`) and run the writes that
+        belong with them (`Write`) in one durable transaction: all of it is on disk, or none."""
         log = []
         for e in events:
             if e.type == "day_opened":
@@ -138,6 +149,8 @@ class Store:
             try:
                 c.executemany("INSERT INTO events (day, at, type, data) VALUES (?, ?, ?, ?)", log)
                 c.executemany(_UPSERT, rows)
+                for write in also:
+                    write(c)
                 c.execute("COMMIT")
             except BaseException:
                 c.execute("ROLLBACK")

@@ -7,11 +7,12 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
+import sqlite3
 import time
 from typing import Any
 
 from hall_server.core.print_jobs import Job
-from hall_server.store.db import Store
+from hall_server.store.db import Store, Write
 
 
 def _token_hash(token: str) -> str:
@@ -60,19 +61,26 @@ def jobs_of_day(store: Store, day: str) -> list[Job]:
     ]
 
 
-def save_job(store: Store, job: Job) -> None:
-    _upsert(store, "print_jobs", job.row())
+def job_write(job: Job) -> Write:
+    """The job as it is now, saved in the hall's next group commit (`Store.write`): a kiosk
+    ticket's first job in the very transaction of its ticket."""
+    return _upsert("print_jobs", job.row())
 
 
-def save_device(store: Store, row: dict[str, Any]) -> None:
-    _upsert(store, "devices", row)
+def device_write(row: dict[str, Any]) -> Write:
+    """A kiosk's device states, saved in the hall's next group commit."""
+    return _upsert("devices", row)
 
 
-def _upsert(store: Store, table: str, row: dict[str, Any]) -> None:
+def _upsert(table: str, row: dict[str, Any]) -> Write:
     cols = ", ".join(f"[{c}]" for c in row)
     marks = ", ".join("?" for _ in row)
-    with store.writing() as db:
-        db.execute(f"INSERT OR REPLACE INTO {table} ({cols}) VALUES ({marks})", list(row.values()))
+    sql, values = f"INSERT OR REPLACE INTO {table} ({cols}) VALUES ({marks})", list(row.values())
+
+    def write(conn: sqlite3.Connection) -> None:
+        conn.execute(sql, values)
+
+    return write
 
 
 # -- paired browsers of kiosks and pads (``guard/credentials.py`` says what they are for) ------
