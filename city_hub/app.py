@@ -13,6 +13,7 @@ from hall_server.guard.passwords import PASSWORDS, HashPool
 from hall_server.http.errors import errors_middleware
 
 from . import api, pages
+from .auth import sweep_sessions
 from .live import Network
 from .store import HubStore, open_store
 
@@ -35,9 +36,11 @@ def make_app(
         network = Network(s)
         app[api.STORE], app[api.NETWORK] = s, network
         await network.refresh()
-        ticker = asyncio.create_task(network.tick())
+        tasks = [asyncio.create_task(network.tick()), asyncio.create_task(sweep_sessions(s))]
         yield
-        ticker.cancel()
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
         await network.close_all()
         if store is None:
             await s.close()

@@ -7,6 +7,8 @@ stored as SHA-256, exactly as on a hall (``hall_server.auth``); push tokens like
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
 import secrets
 import time
@@ -27,6 +29,7 @@ from .store import HubStore
 ROLES = ("city", "manager")
 COOKIE = "hallq_hub_session"
 SESSION_TTL_S = 12 * 3600
+SESSION_SWEEP_S = 3600.0
 
 
 def token_hash(token: str) -> str:
@@ -96,9 +99,19 @@ async def login(
     )
     if ok is None:
         raise ApiError(401, "bad_credentials", "wrong user name or password")
-    token = new_token()
-    await store.add_session(token_hash(token), username, time.time() + SESSION_TTL_S)
+    token, now = new_token(), time.time()
+    await store.drop_expired_sessions(now)  # a hub that people log into keeps no dead ones
+    await store.add_session(token_hash(token), username, now + SESSION_TTL_S)
     return token, ok
+
+
+async def sweep_sessions(store: HubStore, every: float = SESSION_SWEEP_S) -> None:
+    """Delete ended sessions now and then, also on a hub nobody logs into (from the app's
+    lifecycle, as a task)."""
+    while True:
+        with contextlib.suppress(Exception):  # the database away: try again next round
+            await store.drop_expired_sessions(time.time())
+        await asyncio.sleep(every)
 
 
 def token_of(request: web.Request) -> str | None:

@@ -210,3 +210,17 @@ async def test_pushes_arriving_together_share_a_transaction_and_each_hall_keeps_
             assert await windows(store, h) == EXPECTED
     finally:
         await store.close()
+
+
+async def test_ended_sessions_are_deleted_and_live_ones_kept(hub_db: str) -> None:
+    store = await open_store(hub_db)
+    try:
+        await store.add_user("city", "hash", "city", None, 0.0)
+        for token, expires_at in [("ended", 100.0), ("just-ended", 200.0), ("live", 300.0)]:
+            await store.add_session(token, "city", expires_at)
+        assert await store.drop_expired_sessions(200.0) == 2
+        assert await store.drop_expired_sessions(200.0) == 0
+        assert await store.session_user("ended", 150.0) is None  # gone, not merely refused
+        assert (await store.session_user("live", 250.0) or {}).get("username") == "city"
+    finally:
+        await store.close()

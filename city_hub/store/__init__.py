@@ -232,6 +232,10 @@ class HubStore(ABC):
     @abstractmethod
     async def drop_session(self, token_hash: str) -> None: ...
 
+    @abstractmethod
+    async def drop_expired_sessions(self, now: float) -> int:
+        """Delete the sessions that ended before ``now``; how many there were."""
+
     # -- the catalog --
 
     @abstractmethod

@@ -191,6 +191,10 @@ class PostgresStore(HubStore):
     async def drop_session(self, token_hash: str) -> None:
         await self.pool.execute("DELETE FROM sessions WHERE token_hash = $1", token_hash)
 
+    async def drop_expired_sessions(self, now: float) -> int:
+        status = await self.pool.execute("DELETE FROM sessions WHERE expires_at <= $1", now)
+        return int(status.split()[-1])  # "DELETE n"
+
     # -- the catalog --
 
     async def publish_catalog(self, data: dict[str, Any], by: str | None, now: float) -> int:

@@ -217,6 +217,20 @@ class SqliteStore(HubStore):
     async def drop_session(self, token_hash: str) -> None:
         await self._write("DELETE FROM sessions WHERE token_hash = ?", (token_hash,))
 
+    async def drop_expired_sessions(self, now: float) -> int:
+        def run() -> int:
+            self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                n = self.conn.execute("DELETE FROM sessions WHERE expires_at <= ?", (now,)).rowcount
+                self.conn.execute("COMMIT")
+            except BaseException:
+                self.conn.execute("ROLLBACK")
+                raise
+            return int(n)
+
+        async with self._exclusive():
+            return await self._run(run)
+
     # -- the catalog --
 
     async def publish_catalog(self, data: dict[str, Any], by: str | None, now: float) -> int:
