@@ -351,7 +351,8 @@ def hall_update(u: HallUpdate) -> tuple[tuple[str, ...], list[Any]]:
     """Columns and values of one ``hall_progress`` update (updates with the same columns can
     go in one ``executemany``)."""
     now, progress, state, profile = u.now, u.progress, u.state, u.profile
-    sets, args = ["last_seen"], [now]
+    sets: list[str] = ["last_seen"]
+    args: list[Any] = [now]
     if progress is not None:
         sets += ["applied_seq", "received_seq"]
         args += list(progress)
