@@ -15,12 +15,14 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
 from hall_server.core.reports import ReportError, parse_range
+from hall_server.guard.edge import LIMITER, client_key
+from hall_server.guard.passwords import PASSWORDS
 from hall_server.http.common import body
 from hall_server.http.errors import ApiError
 from hall_server.network import OUTBOX_FIELDS, RATING_FIELDS, CatalogRejected, check_catalog
 
 from . import __version__, figures
-from .auth import COOKIE, SESSION_TTL_S, Lockout, login, principal, require, token_hash, token_of
+from .auth import COOKIE, SESSION_TTL_S, login, principal, require, token_hash, token_of
 from .fold import Logged
 from .live import Network
 from .store import HubStore
@@ -28,7 +30,6 @@ from .store import HubStore
 routes = web.RouteTableDef()
 STORE = web.AppKey("store", HubStore)
 NETWORK = web.AppKey("network", Network)
-LOCKOUT = web.AppKey("lockout", Lockout)
 MAX_EVENTS = 20_000
 MAX_CATALOG_ITEMS = 10_000
 
@@ -154,7 +155,14 @@ async def get_catalog(request: web.Request) -> web.Response:
 @routes.post("/api/v1/auth/login")
 async def auth_login(request: web.Request) -> web.Response:
     req = await body(request, LoginRequest)
-    token, user = await login(_store(request), request.app[LOCKOUT], req.username, req.password)
+    token, user = await login(
+        _store(request),
+        request.app[LIMITER],
+        request.app[PASSWORDS],
+        client_key(request.remote),
+        req.username,
+        req.password,
+    )
     resp = web.json_response(
         {
             "token": token,

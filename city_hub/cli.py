@@ -31,6 +31,14 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1", help="address (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=8090, help="TCP port (default 8090)")
     serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    serve.add_argument(
+        "--trusted-proxy",
+        action="append",
+        default=[],
+        metavar="ADDRESS",
+        help="the reverse proxy in front of the hub (address or network; repeatable): logins "
+        "are limited per client, read from its X-Forwarded-For",
+    )
 
     hall = sub.add_parser("hall", help="register halls")
     hsub = hall.add_subparsers(dest="hall_command", required=True, metavar="ACTION")
@@ -108,7 +116,7 @@ def main(argv: list[str] | None = None) -> None:
             )
             asyncio.run(_check(args.db))
             web.run_app(
-                make_app(args.db),
+                make_app(args.db, trusted_proxies=args.trusted_proxy),
                 host=args.host,
                 port=args.port,
                 print=lambda s: print(s, flush=True),

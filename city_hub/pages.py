@@ -19,6 +19,7 @@ import time
 from datetime import date
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import aiohttp_jinja2
 import jinja2
@@ -103,8 +104,9 @@ def render(
 
 async def _page_login(request: web.Request) -> Principal:
     who = await principal(request, _store(request))
-    if who is None:
-        raise web.HTTPFound(f"/login?next={request.path_qs}")
+    if who is None:  # the login page in the language asked for, then back here
+        query = {"next": request.path_qs, **{k: v for k, v in request.query.items() if k == "lang"}}
+        raise web.HTTPFound(f"/login?{urlencode(query)}")
     return who
 
 
@@ -139,7 +141,15 @@ async def home(request: web.Request) -> web.Response:
 
 @routes.get("/login")
 async def login_page(request: web.Request) -> web.Response:
-    return render(request, "hub_login.html", {"next": _safe_next(request.query.get("next"))})
+    return render(
+        request,
+        "login.html",  # the hall's staff login, shared
+        {
+            "next": _safe_next(request.query.get("next")),
+            "title_key": "hub.login_title",
+            "home": "/city",
+        },
+    )
 
 
 @routes.get("/logout")

@@ -106,13 +106,31 @@ async def test_halls_are_online_stale_offline_or_never(hub: TestClient) -> None:
     assert (await (await hub.get("/api/v1/health")).json())["status"] == "ok"
 
 
-async def test_wrong_passwords_lock_the_name_for_a_while(hub: TestClient) -> None:
+async def test_wrong_passwords_slow_the_client_guessing_at_a_name(hub: TestClient) -> None:
+    """Per client and name (``tests/test_hub_login.py``: other clients are not slowed)."""
     for _ in range(5):
         r = await hub.post("/api/v1/auth/login", json={"username": "city", "password": "guess"})
         assert r.status == 401
     r = await hub.post("/api/v1/auth/login", json={"username": "city", "password": "city-pass"})
     assert r.status == 429 and (await r.json())["error"]["code"] == "too_many_attempts"
-    assert (await login(hub, "town")) != ""  # other names are not locked
+    assert (await login(hub, "town")) != ""  # other names from the same client are not
+
+
+async def test_ended_sessions_are_deleted_when_the_hub_starts_and_at_a_login(
+    hub_db: str, aiohttp_client: Any
+) -> None:
+    store = await open_store(hub_db)
+    await add_user(store, "city", "city-pass", "city", None)
+    await store.add_session(token_hash("old-1"), "city", time.time() - 1)
+    await store.close()
+    client = await aiohttp_client(make_app(hub_db))  # the sweep runs as the hub starts
+    store = client.server.app[STORE]
+    assert await store.drop_expired_sessions(time.time()) == 0
+    await store.add_session(token_hash("old-2"), "city", time.time() - 1)
+    token = await login(client, "city")
+    assert await store.drop_expired_sessions(time.time()) == 0  # the login took it away
+    assert (await client.get("/api/v1/auth/me", headers=bearer(token))).status == 200
+    assert (await client.get("/api/v1/auth/me", headers=bearer("old-2"))).status == 401
 
 
 async def test_logins_and_scopes(hub: TestClient) -> None:

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import random
+from contextlib import AbstractAsyncContextManager
 from datetime import date
 
 import pytest
 
 from city_hub import figures
 from city_hub.fold import Logged
-from city_hub.store import Hall, HubStore, SchemaTooNew, open_store
+from city_hub.store import Hall, HubStore, SchemaTooNew, Tx, open_store
 
 DAY = "2026-11-30"
 
@@ -177,5 +178,49 @@ async def test_many_halls_pushing_at_once_each_count_once_and_a_failing_push_alo
         for h in halls:
             assert await windows(store, h) == EXPECTED
         assert {h["id"]: h["applied_seq"] for h in await store.halls()}["hx"] == 0
+    finally:
+        await store.close()
+
+
+async def test_pushes_arriving_together_share_a_transaction_and_each_hall_keeps_its_order(
+    hub_db: str,
+) -> None:
+    """Group commit on both engines: 40 halls pushing a day in 7 batches each, all at once,
+    are written in a handful of transactions (not 280), each hall's batches in order."""
+    store = await open_store(hub_db)
+    opened = 0
+    real = store.transaction
+
+    def counted() -> AbstractAsyncContextManager[Tx]:
+        nonlocal opened
+        opened += 1
+        return real()
+
+    store.transaction = counted  # type: ignore[method-assign]
+    try:
+        halls = [f"h{i:02d}" for i in range(40)]
+        for h in halls:
+            await store.add_hall(Hall(h, h, "village"), f"hash-{h}", 0.0)
+        day = a_day()
+        batches = [day[i : i + 2] for i in range(0, len(day), 2)]
+        acks = await asyncio.gather(*(store.ingest(h, b, 1.0) for b in batches for h in halls))
+        assert acks == [b[-1].seq for b in batches for _ in halls]
+        assert opened <= 2 * len(batches)  # a group per batch, give or take the first push
+        for h in halls:
+            assert await windows(store, h) == EXPECTED
+    finally:
+        await store.close()
+
+
+async def test_ended_sessions_are_deleted_and_live_ones_kept(hub_db: str) -> None:
+    store = await open_store(hub_db)
+    try:
+        await store.add_user("city", "hash", "city", None, 0.0)
+        for token, expires_at in [("ended", 100.0), ("just-ended", 200.0), ("live", 300.0)]:
+            await store.add_session(token, "city", expires_at)
+        assert await store.drop_expired_sessions(200.0) == 2
+        assert await store.drop_expired_sessions(200.0) == 0
+        assert await store.session_user("ended", 150.0) is None  # gone, not merely refused
+        assert (await store.session_user("live", 250.0) or {}).get("username") == "city"
     finally:
         await store.close()

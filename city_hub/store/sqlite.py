@@ -3,19 +3,18 @@
 Every call runs on a single-thread executor, so the event loop never waits for the disk and
 no two statements ever share the connection at once. Transactions are ``BEGIN IMMEDIATE``
 (one writer), in WAL mode with ``synchronous=FULL``: an acknowledged batch is on disk. Pushes
-that arrive while another is being written are committed with it (group commit, see
-:meth:`SqliteStore.transaction`): 244 halls pushing every second would otherwise be 244
-fsyncs a second. Reads go through the same connection and may see a group not yet
-committed; nothing is answered from a push before its group is.
+that arrive while another group is being written are committed together, one fsync for the
+group (see the package doc): 244 halls pushing every second would otherwise be 244 fsyncs a
+second. Reads go through the same connection and may see a group not yet committed; nothing
+is answered from a push before its group is.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import sqlite3
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -24,12 +23,10 @@ from typing import Any, TypeVar
 from hall_server.core.reports import ROW_COLUMNS as DAY_COLUMNS
 
 from ..fold import OPEN, TICKET_COLUMNS, Logged
-from . import Hall, HubStore, SchemaTooNew, Tx, hall_update, logged
+from . import Hall, HallUpdate, HubStore, SchemaTooNew, Tx, hall_update, logged
 from .schema import migrations
 
 T = TypeVar("T")
-#: Pushes committed together at most (a group also ends when nobody else waits).
-GROUP_MAX = 64
 _TICKET_UPSERT = (
     f"INSERT OR REPLACE INTO tickets (hall_id, {', '.join(TICKET_COLUMNS)}) "
     f"VALUES (?, {', '.join('?' for _ in TICKET_COLUMNS)})"
@@ -50,9 +47,6 @@ class SqliteStore(HubStore):
         self.path = Path(path)
         self._ex = ThreadPoolExecutor(1, thread_name_prefix="hub-sqlite")
         self._lock = asyncio.Lock()
-        self._waiting = 0
-        self._group: asyncio.Future[None] | None = None
-        self._group_size = 0
         self.conn: sqlite3.Connection
 
     @classmethod
@@ -112,67 +106,22 @@ class SqliteStore(HubStore):
 
         return await self._run(run)
 
-    async def _acquire(self) -> None:
-        self._waiting += 1
-        try:
-            await self._lock.acquire()
-        finally:
-            self._waiting -= 1
-
     @asynccontextmanager
     async def _exclusive(self) -> AsyncIterator[None]:
-        """The connection alone, for a write of its own: an open group is committed first."""
-        await self._acquire()
-        try:
-            await self._end_group()
+        """The connection alone, for a transaction."""
+        async with self._lock:
             yield
-        finally:
-            self._lock.release()
-
-    async def _end_group(self) -> None:
-        group, self._group = self._group, None
-        if group is None:
-            return
-        try:
-            await asyncio.shield(self._run(self.conn.execute, "COMMIT"))
-        except Exception as e:
-            with contextlib.suppress(Exception):
-                await self._run(self.conn.execute, "ROLLBACK")
-            group.set_exception(e)
-            raise
-        group.set_result(None)
-
-    def _undo_push(self) -> None:
-        self.conn.execute("ROLLBACK TO push")
-        self.conn.execute("RELEASE push")
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Tx]:
-        """Group commit: pushes that queue up behind each other share one transaction (each in
-        a savepoint of its own, undone alone if it fails) and one fsync; each caller returns
-        only once the group is committed, so an acknowledged push is on disk."""
-        await self._acquire()
-        try:
-            if self._group is None:
-                await self._run(self.conn.execute, "BEGIN IMMEDIATE")
-                self._group = asyncio.get_running_loop().create_future()
-                self._group_size = 0
-            group = self._group
-            self._group_size += 1
-            await self._run(self.conn.execute, "SAVEPOINT push")
+        async with self._exclusive():
+            await self._run(self.conn.execute, "BEGIN IMMEDIATE")
             try:
                 yield _SqliteTx(self)
             except BaseException:
-                await asyncio.shield(self._run(self._undo_push))
+                await asyncio.shield(self._run(self.conn.execute, "ROLLBACK"))
                 raise
-            await self._run(self.conn.execute, "RELEASE push")
-        finally:
-            try:
-                if self._waiting == 0 or self._group_size >= GROUP_MAX:
-                    await self._end_group()
-            finally:
-                self._lock.release()
-        await group
+            await asyncio.shield(self._run(self.conn.execute, "COMMIT"))
 
     async def close(self) -> None:
         await self._run(self.conn.close)
@@ -268,6 +217,20 @@ class SqliteStore(HubStore):
     async def drop_session(self, token_hash: str) -> None:
         await self._write("DELETE FROM sessions WHERE token_hash = ?", (token_hash,))
 
+    async def drop_expired_sessions(self, now: float) -> int:
+        def run() -> int:
+            self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                n = self.conn.execute("DELETE FROM sessions WHERE expires_at <= ?", (now,)).rowcount
+                self.conn.execute("COMMIT")
+            except BaseException:
+                self.conn.execute("ROLLBACK")
+                raise
+            return int(n)
+
+        async with self._exclusive():
+            return await self._run(run)
+
     # -- the catalog --
 
     async def publish_catalog(self, data: dict[str, Any], by: str | None, now: float) -> int:
@@ -300,16 +263,18 @@ class _SqliteTx(Tx):
     def __init__(self, store: SqliteStore) -> None:
         self.s = store
 
-    async def lock_progress(self, hall_id: str) -> tuple[int, int]:
-        rows = await self.s._all(
-            "SELECT applied_seq, received_seq FROM hall_progress WHERE hall_id = ?", (hall_id,)
+    async def lock_progress(self, hall_ids: Sequence[str]) -> dict[str, tuple[int, int]]:
+        rows = await self.s._all(  # BEGIN IMMEDIATE holds the whole database already
+            "SELECT hall_id, applied_seq, received_seq FROM hall_progress WHERE hall_id IN "
+            f"({', '.join('?' for _ in hall_ids)})",
+            tuple(hall_ids),
         )
-        return (int(rows[0][0]), int(rows[0][1])) if rows else (0, 0)
+        return {h: (int(a), int(r)) for h, a, r in rows}
 
-    async def insert_events(self, hall_id: str, events: Sequence[Logged]) -> None:
+    async def insert_events(self, events: Sequence[tuple[str, Logged]]) -> None:
         rows = [
-            (hall_id, e.seq, e.day, e.at, e.type, json.dumps(dict(e.data), ensure_ascii=False))
-            for e in events
+            (h, e.seq, e.day, e.at, e.type, json.dumps(dict(e.data), ensure_ascii=False))
+            for h, e in events
         ]
         await self.s._run(
             self.s.conn.executemany,
@@ -326,52 +291,51 @@ class _SqliteTx(Tx):
         )
         return [logged(r) for r in rows]
 
-    async def tickets(self, hall_id: str, ids: set[str], open_ones: bool) -> list[dict]:
+    async def tickets(self, wanted: Mapping[str, tuple[set[str], bool]]) -> dict[str, list[dict]]:
         cols = ", ".join(TICKET_COLUMNS)
 
-        def run() -> list[dict]:
-            c = self.s.conn
-            out: list[tuple] = []
-            found = list(ids)
-            for i in range(0, len(found), 500):
-                chunk = found[i : i + 500]
-                out += c.execute(
-                    f"SELECT {cols} FROM tickets WHERE hall_id = ? AND id IN "
-                    f"({', '.join('?' for _ in chunk)})",
-                    (hall_id, *chunk),
-                ).fetchall()
-            if open_ones:
-                out += c.execute(
-                    f"SELECT {cols} FROM tickets WHERE hall_id = ? AND status IN (?, ?, ?)",
-                    (hall_id, *OPEN),
-                ).fetchall()
-            return [dict(zip(TICKET_COLUMNS, r, strict=True)) for r in out]
+        def run() -> dict[str, list[dict]]:
+            c, out = self.s.conn, {}
+            for hall_id, (ids, open_ones) in wanted.items():
+                found: list[tuple] = []
+                listed = list(ids)
+                for i in range(0, len(listed), 500):
+                    chunk = listed[i : i + 500]
+                    found += c.execute(
+                        f"SELECT {cols} FROM tickets WHERE hall_id = ? AND id IN "
+                        f"({', '.join('?' for _ in chunk)})",
+                        (hall_id, *chunk),
+                    ).fetchall()
+                if open_ones:
+                    found += c.execute(
+                        f"SELECT {cols} FROM tickets WHERE hall_id = ? AND status IN (?, ?, ?)",
+                        (hall_id, *OPEN),
+                    ).fetchall()
+                out[hall_id] = [dict(zip(TICKET_COLUMNS, r, strict=True)) for r in found]
+            return out
 
         return await self.s._run(run)
 
-    async def upsert_tickets(self, hall_id: str, rows: Sequence[dict[str, Any]]) -> None:
-        values = [(hall_id, *(r[c] for c in TICKET_COLUMNS)) for r in rows]
+    async def upsert_tickets(self, rows: Sequence[tuple[str, dict[str, Any]]]) -> None:
+        values = [(h, *(r[c] for c in TICKET_COLUMNS)) for h, r in rows]
         await self.s._run(self.s.conn.executemany, _TICKET_UPSERT, values)
 
-    async def update_hall(
-        self,
-        hall_id: str,
-        now: float,
-        progress: tuple[int, int] | None = None,
-        state: dict[str, Any] | None = None,
-        profile: dict[str, Any] | None = None,
-    ) -> None:
-        sets, args = hall_update(now, progress, state, profile)
-        await self.s._run(
-            self.s.conn.execute,
-            f"UPDATE hall_progress SET {', '.join(f'{c} = ?' for c in sets)} WHERE hall_id = ?",
-            (*args, hall_id),
-        )
+    async def update_halls(self, updates: Sequence[HallUpdate]) -> None:
+        def run() -> None:
+            for u in updates:
+                sets, args = hall_update(u)
+                self.s.conn.execute(
+                    f"UPDATE hall_progress SET {', '.join(f'{c} = ?' for c in sets)} "
+                    "WHERE hall_id = ?",
+                    (*args, u.hall_id),
+                )
 
-    async def save_ratings(self, hall_id: str, rows: Sequence[dict[str, Any]]) -> None:
+        await self.s._run(run)
+
+    async def save_ratings(self, rows: Sequence[tuple[str, dict[str, Any]]]) -> None:
         values = [
-            (hall_id, r["id"], r["day"], r.get("service"), r.get("window"), r["level"], r["at"])
-            for r in rows
+            (h, r["id"], r["day"], r.get("service"), r.get("window"), r["level"], r["at"])
+            for h, r in rows
         ]
         await self.s._run(
             self.s.conn.executemany,

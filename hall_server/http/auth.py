@@ -4,15 +4,14 @@ pages)."""
 from __future__ import annotations
 
 import json
-from typing import Any
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
 from hall_server.core.access import Role
-from hall_server.guard.edge import LIMITER, TooMany, client_key
-from hall_server.guard.limiter import Exhausted
-from hall_server.guard.passwords import PASSWORDS, Busy, password_problem
+from hall_server.guard.edge import LIMITER, client_key
+from hall_server.guard.login import checked_login, hashed
+from hall_server.guard.passwords import PASSWORDS, password_problem
 from hall_server.http.common import ACCOUNTS, COOKIE, HALL, ApiError, body, require, token_of
 from hall_server.store.accounts import SESSION_TTL_S
 
@@ -73,33 +72,15 @@ def _session_cookie(request: web.Request, resp: web.StreamResponse, token: str) 
 
 
 async def check_password(request: web.Request, username: str, password: str) -> dict | None:
-    """The user row if the password is right. Wrong passwords are counted per client (and per
-    client and name); a try being checked holds its place in that budget, so parallel guesses
-    cannot slip past it. The check runs in the bounded hashing pool, shed with 503 when full."""
-    limiter, client = request.app[LIMITER], client_key(request.remote)
-    try:
-        with (
-            limiter.attempt("login", client) as failed,
-            limiter.attempt("login_user", client, username.lower()) as failed_user,
-        ):
-            user = await _hashing(request, request.app[ACCOUNTS].check, username, password)
-            if user is None:
-                failed()
-                failed_user()
-            return user
-    except Exhausted as e:
-        raise TooMany(
-            e.retry_after, "wrong passwords from this client", "too_many_attempts"
-        ) from None
-
-
-async def _hashing(request: web.Request, fn: Any, *args: Any) -> Any:
-    try:
-        return await request.app[PASSWORDS].run(fn, *args)
-    except Busy:
-        raise ApiError(
-            503, "busy", "too many logins at once; try again", headers={"Retry-After": "1"}
-        ) from None
+    """The user row if the password is right, under the login rule (``guard/login.py``)."""
+    accounts = request.app[ACCOUNTS]
+    return await checked_login(
+        request.app[LIMITER],
+        request.app[PASSWORDS],
+        client_key(request.remote),
+        username,
+        lambda: accounts.check(username, password),
+    )
 
 
 class PasswordChange(_Body):
@@ -120,7 +101,7 @@ async def change_password(request: web.Request) -> web.Response:
     if problem:
         raise ApiError(422, "weak_password", problem)
     accounts = request.app[ACCOUNTS]
-    await _hashing(request, accounts.set_password, who.username, req.new_password)
+    await hashed(request.app[PASSWORDS], accounts.set_password, who.username, req.new_password)
     token = accounts.open_session(who.username, who.window)
     resp = web.json_response({"token": token, "username": who.username})
     _session_cookie(request, resp, token)

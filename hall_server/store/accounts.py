@@ -54,6 +54,15 @@ def _dummy_hash() -> str:
     return hash_password(secrets.token_urlsafe(16))
 
 
+def password_matches(password: str, stored: str | None) -> bool:
+    """Whether ``password`` is the one hashed in ``stored``; an unknown user (None) is checked
+    against a dummy hash, so that both cost one scrypt. Slow on purpose: call it off the loop."""
+    if stored is None:
+        verify_password(password, _dummy_hash())
+        return False
+    return verify_password(password, stored)
+
+
 def _token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
@@ -97,10 +106,9 @@ class Accounts:
     def check(self, username: str, password: str) -> dict | None:
         """The user row if the password is right. Slow on purpose: call it off the loop."""
         rows = list(self.db.query("SELECT * FROM users WHERE username = ?", [username]))
-        if not rows:
-            verify_password(password, _dummy_hash())  # same cost: no user enumeration
-            return None
-        return rows[0] if verify_password(password, rows[0]["password_hash"]) else None
+        user = rows[0] if rows else None
+        stored = user["password_hash"] if user else None
+        return user if password_matches(password, stored) else None  # same cost when unknown
 
     def set_password(self, username: str, password: str) -> None:
         """Replace the password and end every session of the user (on every device)."""

@@ -147,6 +147,36 @@ def rows(page: Page) -> list[str]:
     )
 
 
+def test_the_login_page_says_what_went_wrong_in_the_readers_language(
+    page: Page, hub: HubDemo
+) -> None:
+    """The hall's login page, shared: wrong password, then too many tries from this browser
+    (per client and name: the name is made up, so the other tests' logins are not slowed)."""
+    page.goto(hub.url + "/city?lang=en")
+    expect(page).to_have_url(re.compile(r"/login\?next="))
+    expect(page.locator("h1")).to_have_text("Supervision center log in")
+    expect(page.locator("#window")).to_have_count(0)  # a clerk's window choice: not here
+    page.locator("#username").fill("no-such-supervisor")
+    page.locator("#password").fill("wrong")
+    for status in [401] * 5 + [429]:
+        with page.expect_response("**/api/v1/auth/login") as answer:
+            page.locator("button[type=submit]").click()
+        assert answer.value.status == status
+        if status == 401:
+            expect(page.locator("#login-error")).to_have_text("Wrong user name or password")
+    expect(page.locator("#login-error")).to_have_text(
+        "Too many wrong passwords; wait a few minutes"
+    )
+    screenshot(page, "hub-login-throttled-en")
+    page.goto(hub.url + "/login?lang=zh")
+    expect(page.locator("h1")).to_have_text("监督中心登录")
+    page.locator("#username").fill("no-such-supervisor")
+    page.locator("#password").fill("wrong")
+    page.locator("button[type=submit]").click()
+    expect(page.locator("#login-error")).to_have_text("密码错误次数太多，请几分钟后再试")
+    assert axe_violations(page) == []
+
+
 def test_city_dashboard_shows_every_hall_grouped_with_a_map_ranking_and_pilot_targets(
     page: Page, hub: HubDemo
 ) -> None:
