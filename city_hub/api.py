@@ -354,7 +354,8 @@ def _logged(e: Any) -> Logged:
     allowed = OUTBOX_FIELDS.get(type_) if isinstance(type_, str) else None
     if allowed is None:  # a type a hall keeps to itself: only its number is recorded
         return Logged(seq, day, "private", 0.0, {"type": "private"})
-    if type(at) not in (int, float):
+    assert isinstance(type_, str)  # it named allowed fields
+    if not isinstance(at, int | float) or isinstance(at, bool):
         raise ApiError(422, "invalid_event", f"event {seq}: at must be a number")
     data: dict[str, Any] = {"type": type_, "at": at}
     for k in allowed:
@@ -392,7 +393,7 @@ def _pick(raw: Any, shape: dict[str, type], where: str) -> dict[str, Any]:
         ok = v is None or (
             isinstance(v, int | float) and not isinstance(v, bool)
             if kind in (int, float)
-            else isinstance(v, kind) and (kind is not str or len(v) <= 64)
+            else isinstance(v, kind) and (not isinstance(v, str) or len(v) <= 64)
         )
         if not ok:
             raise ApiError(422, "invalid_state", f"{where}.{key} must be a {kind.__name__}")

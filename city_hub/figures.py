@@ -217,7 +217,9 @@ def near(
             if entry is None or s["code"] not in served:
                 continue
             info = info or entry
-            live = next((x for x in state.get("services", []) if x["service"] == s["code"]), {})
+            live: dict[str, Any] = next(
+                (x for x in state.get("services", []) if x["service"] == s["code"]), {}
+            )
             st = status(h["last_seen"], now)
             dist = None
             if (

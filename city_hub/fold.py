@@ -72,9 +72,10 @@ def fold(events: Iterable[Logged], rows: dict[str, dict[str, Any]]) -> list[dict
         if e.type == "ticket_issued":
             rows[tid] = changed[tid] = _new(tid, e.day, str(d["service"]), e.at, e.at)
             continue
-        row = rows.get(tid)
-        if row is None:  # an event of a ticket the hub never saw issued: nothing to attach it to
+        found = rows.get(tid)
+        if found is None:  # an event of a ticket the hub never saw issued: nothing to attach it to
             continue
+        row = found
         changed[tid] = row
         if e.type == "ticket_called":
             row.update(status="called", called_at=e.at, window_id=d.get("window"))

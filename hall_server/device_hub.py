@@ -149,7 +149,8 @@ class DeviceHub:
         for kd in self.kiosks.values():
             if kd.has_printer is None and not store_devices.has_token(self.store, kd.kiosk):
                 kd.has_printer = kd.has_reader = False
-        for job in store_devices.jobs_of_day(self.store, self.hall.engine.day):
+        day = self.hall.engine.day  # None before the hall's first event: no job yet
+        for job in store_devices.jobs_of_day(self.store, day) if day else []:
             self._remember(job)
         for k in self.hall.config.kiosk:
             if k.printer or k.reader:

@@ -124,7 +124,7 @@ def check_catalog(catalog: Any) -> None:
             raise CatalogRejected(f"{where}: must be an object")
         for key, kind in _ITEM_KEYS.items():
             value = item.get(key, "" if key == "name_en" else None)
-            if not isinstance(value, kind) or (kind is str and len(value) > 200):
+            if not isinstance(value, kind) or (isinstance(value, str) and len(value) > 200):
                 raise CatalogRejected(f"{where}.{key}: must be a {kind.__name__}")
         code = item["code"]
         if not code:

@@ -34,5 +34,6 @@ export HALLQ_TEST_POSTGRES
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
 .venv/bin/lint-imports            # the rooms' import rules (pyproject: [tool.importlinter])
+.venv/bin/mypy
 .venv/bin/mypy --strict hall_server/core
 .venv/bin/python -m pytest -q "$@"   # not exec: the trap stops PostgreSQL afterwards

@@ -74,8 +74,12 @@ class Limiter:
         if self._pending[k] >= remaining:
             raise Exhausted(self.retry_after(rule, *key) if remaining <= 0 else 1.0)
         self._pending[k] += 1
+
+        def failed() -> None:
+            self._window.hit(item, rule, *key)
+
         try:
-            yield lambda: self._window.hit(item, rule, *key) and None
+            yield failed
         finally:
             self._pending[k] -= 1
             if not self._pending[k]:

@@ -151,7 +151,6 @@ async def book(request: web.Request) -> web.Response:
 async def appointment_list(request: web.Request) -> web.Response:
     require(request, Role.STAFF)
     day = day_param(request, default=request.app[HALL].today())
-    assert day is not None
     return web.json_response(request.app[APPOINTMENTS].listing(day))
 
 

@@ -183,6 +183,7 @@ class Hub:
                     if client.pending:
                         text = client.pending.popleft()
                     else:
+                        assert client.latest is not None  # the loop's condition
                         text, client.latest = client.latest, None
                     await client.ws.send_str(text)
         except (ConnectionError, RuntimeError, asyncio.CancelledError):

@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import overload
 
 from aiohttp import web
 
 from hall_server.http.common import HALL, ApiError
 
 
+@overload
+def day_param(request: web.Request, name: str = "date", *, default: date) -> date: ...
+@overload
+def day_param(request: web.Request, name: str, default: date) -> date: ...
+@overload
+def day_param(request: web.Request, name: str = "date", default: None = None) -> date | None: ...
 def day_param(request: web.Request, name: str = "date", default: date | None = None) -> date | None:
     raw = request.query.get(name)
     if not raw:

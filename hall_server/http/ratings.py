@@ -4,7 +4,7 @@ and follow-up of bad ratings (``/api/v1/ratings*``, ``/api/v1/tickets/{token}/ra
 from __future__ import annotations
 
 import asyncio
-from typing import Literal
+from typing import Literal, cast
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
@@ -110,6 +110,7 @@ async def rating_satisfaction(request: web.Request) -> web.Response:
     by = request.query.get("by", "window")
     if by not in ("window", "staff", "service"):
         raise ApiError(422, "invalid_by", "by must be window, staff or service")
+    by = cast(Literal["window", "staff", "service"], by)
     today = hall.today()
     day_from, day_to = day_param(request, "from", today), day_param(request, "to", today)
     out = await asyncio.to_thread(ratings_mod.satisfaction, hall.store.path, day_from, day_to, by)

@@ -9,9 +9,11 @@ from sqlite_utils import Database
 
 
 def v1_core(db: Database) -> None:
-    db["events"].create({"seq": int, "day": str, "at": float, "type": str, "data": str}, pk="seq")
-    db["events"].create_index(["day"])
-    db["tickets"].create(
+    db.table("events").create(
+        {"seq": int, "day": str, "at": float, "type": str, "data": str}, pk="seq"
+    )
+    db.table("events").create_index(["day"])
+    db.table("tickets").create(
         {
             "id": str,
             "day": str,
@@ -38,10 +40,10 @@ def v1_core(db: Database) -> None:
         },
         pk="id",
     )
-    db["tickets"].create_index(["day", "service"])
-    db["tickets"].create_index(["token"])
-    db["tickets"].create_index(["issued_at"])
-    db["users"].create(
+    db.table("tickets").create_index(["day", "service"])
+    db.table("tickets").create_index(["token"])
+    db.table("tickets").create_index(["issued_at"])
+    db.table("users").create(
         {
             "username": str,
             "password_hash": str,
@@ -52,7 +54,7 @@ def v1_core(db: Database) -> None:
         },
         pk="username",
     )
-    db["sessions"].create(
+    db.table("sessions").create(
         {
             "token_hash": str,
             "username": str,
@@ -62,13 +64,13 @@ def v1_core(db: Database) -> None:
         },
         pk="token_hash",
     )
-    db["meta"].create({"key": str, "value": str}, pk="key")
+    db.table("meta").create({"key": str, "value": str}, pk="key")
 
 
 def v2_appointments_ratings(db: Database) -> None:
     """Online appointments (no clear ID number or phone: ``person`` is a keyed hash) and
     好差评 ratings with their follow-up."""
-    db["appointments"].create(
+    db.table("appointments").create(
         {
             "code": str,
             "service": str,
@@ -89,10 +91,10 @@ def v2_appointments_ratings(db: Database) -> None:
         },
         pk="code",
     )
-    db["appointments"].create_index(["day", "service", "slot"])
-    db["appointments"].create_index(["person", "day"])
-    db["appointments"].create_index(["status", "slot_end"])
-    db["ratings"].create(
+    db.table("appointments").create_index(["day", "service", "slot"])
+    db.table("appointments").create_index(["person", "day"])
+    db.table("appointments").create_index(["status", "slot_end"])
+    db.table("ratings").create(
         {
             "id": int,
             "ticket_id": str,
@@ -114,20 +116,20 @@ def v2_appointments_ratings(db: Database) -> None:
         },
         pk="id",
     )
-    db["ratings"].create_index(["ticket_id"], unique=True)
-    db["ratings"].create_index(["day"])
-    db["ratings"].create_index(["followup"])
-    db["tickets"].create_index(["appointment"])
+    db.table("ratings").create_index(["ticket_id"], unique=True)
+    db.table("ratings").create_index(["day"])
+    db.table("ratings").create_index(["followup"])
+    db.table("tickets").create_index(["appointment"])
 
 
 def v3_reports_alarms(db: Database) -> None:
     """Day caches for fast reports (one columnar blob per closed day, see ``reports.py``) and
     the manager's alarm log with who acknowledged each alarm."""
-    db["report_days"].create(
+    db.table("report_days").create(
         {"day": str, "version": int, "built_at": float, "n": int, "keys": str, "data": bytes},
         pk="day",
     )
-    db["alarms"].create(
+    db.table("alarms").create(
         {
             "id": int,
             "day": str,
@@ -143,16 +145,18 @@ def v3_reports_alarms(db: Database) -> None:
         },
         pk="id",
     )
-    db["alarms"].create_index(["day"])
-    db["alarms"].create_index(["cleared_at"])
+    db.table("alarms").create_index(["day"])
+    db.table("alarms").create_index(["cleared_at"])
 
 
 def v4_devices(db: Database) -> None:
     """Kiosk devices: agent tokens (a hash only), each kiosk's last known device states, and
     print jobs, so that a ticket is printed once even across reconnects and restarts."""
-    db["device_tokens"].create({"kiosk": str, "token_hash": str, "created_at": float}, pk="kiosk")
-    db["device_tokens"].create_index(["token_hash"], unique=True)
-    db["devices"].create(
+    db.table("device_tokens").create(
+        {"kiosk": str, "token_hash": str, "created_at": float}, pk="kiosk"
+    )
+    db.table("device_tokens").create_index(["token_hash"], unique=True)
+    db.table("devices").create(
         {
             "kiosk": str,
             "mode": str,
@@ -166,7 +170,7 @@ def v4_devices(db: Database) -> None:
         },
         pk="kiosk",
     )
-    db["print_jobs"].create(
+    db.table("print_jobs").create(
         {
             "id": str,
             "day": str,
@@ -185,8 +189,8 @@ def v4_devices(db: Database) -> None:
         },
         pk="id",
     )
-    db["print_jobs"].create_index(["day", "kiosk"])
-    db["print_jobs"].create_index(["ticket_id"])
+    db.table("print_jobs").create_index(["day", "kiosk"])
+    db.table("print_jobs").create_index(["ticket_id"])
 
 
 def v5_webhooks(db: Database) -> None:
@@ -200,8 +204,8 @@ def v5_webhooks(db: Database) -> None:
         "CREATE TABLE outbox (seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, "
         "type TEXT NOT NULL, at REAL NOT NULL, body TEXT NOT NULL)"
     )
-    db["outbox"].create_index(["at"])
-    db["webhooks"].create(
+    db.table("outbox").create_index(["at"])
+    db.table("webhooks").create(
         {
             "id": int,
             "url": str,
@@ -224,7 +228,7 @@ def v5_webhooks(db: Database) -> None:
         },
         pk="id",
     )
-    db["webhook_attempts"].create(
+    db.table("webhook_attempts").create(
         {
             "id": int,
             "webhook": int,
@@ -241,7 +245,7 @@ def v5_webhooks(db: Database) -> None:
         },
         pk="id",
     )
-    db["webhook_attempts"].create_index(["webhook", "id"])
+    db.table("webhook_attempts").create_index(["webhook", "id"])
     for key, sql in (
         ("outbox.events", "SELECT max(seq) FROM events"),
         ("outbox.ratings", "SELECT max(id) FROM ratings"),
@@ -253,20 +257,20 @@ def v5_webhooks(db: Database) -> None:
 
 def v6_appointment_item(db: Database) -> None:
     """The service item (事项) an appointment is for: people book 社会保障卡补领, not 社会保障."""
-    db["appointments"].add_column("item", str)
+    db.table("appointments").add_column("item", str)
 
 
 def v7_device_credentials(db: Database) -> None:
     """Kiosks and evaluator pads as paired devices: one-time pairing codes and the browsers
     they paired (hashes only; see ``guard/credentials.py``)."""
-    db["pairing_codes"].create(
+    db.table("pairing_codes").create(
         {"code_hash": str, "device": str, "expires_at": float, "single_use": int, "used_at": float},
         pk="code_hash",
     )
-    db["device_sessions"].create(
+    db.table("device_sessions").create(
         {"token_hash": str, "device": str, "created_at": float}, pk="token_hash"
     )
-    db["device_sessions"].create_index(["device"])
+    db.table("device_sessions").create_index(["device"])
     # a booking whose phone was proven (SMS code); only those count towards a suspension.
     # Earlier bookings keep counting as they did.
     db.execute("ALTER TABLE appointments ADD COLUMN verified INTEGER NOT NULL DEFAULT 1")
@@ -275,7 +279,7 @@ def v7_device_credentials(db: Database) -> None:
 def v8_ticket_item(db: Database) -> None:
     """The service item a ticket is for, so the clerk and the reports know what people came
     for, not only the category."""
-    db["tickets"].add_column("item", str)
+    db.table("tickets").add_column("item", str)
 
 
 def v9_rating_phones_audit(db: Database) -> None:
@@ -291,11 +295,11 @@ def v9_rating_phones_audit(db: Database) -> None:
     db.execute(
         "CREATE INDEX rating_phones_kept ON rating_phones (kept_at) WHERE sealed IS NOT NULL"
     )
-    db["audit_log"].create(
+    db.table("audit_log").create(
         {"id": int, "at": float, "actor": str, "action": str, "subject": str, "detail": str},
         pk="id",
     )
-    db["audit_log"].create_index(["subject"])
+    db.table("audit_log").create_index(["subject"])
 
 
 MIGRATIONS: list[Callable[[Database], None]] = [

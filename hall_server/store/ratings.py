@@ -199,7 +199,7 @@ def listing(
     window: str | None,
 ) -> list[dict[str, Any]]:
     """Newest first."""
-    where, args = ["level <= ?"], [max_level]
+    where, args = ["level <= ?"], list[int | str]([max_level])
     if day_from:
         where.append("day >= ?")
         args.append(day_from.isoformat())
