@@ -33,6 +33,10 @@ WINDOWS = [
 ]
 
 
+#: Clerks of the state machine (None: a command without a login, as the replay makes them).
+STAFF = [None, "ann", "bob"]
+
+
 def make_engine(**rules: int) -> Engine:
     return Engine(SERVICES, WINDOWS, Rules(**rules), day_of=lambda at: f"d{int(at // 100_000)}")
 
@@ -149,6 +153,133 @@ def test_transfer_keeps_number_token_and_issue_time_and_goes_ahead_of_later_tick
     e.call_next("3", 30)
     assert called(e, "3") == new.id
     assert e.tickets[later].status is Status.WAITING
+
+
+def sent(e: Engine, window: str, at: float, by: str | None = None, **target: str) -> str:
+    """Transfer what ``window`` holds; the successor's id."""
+    (ev,) = e.transfer(window, target.pop("service", None), at, by=by, **target)
+    return ev.successor_id
+
+
+def test_transfer_to_window_is_called_next_there_ahead_of_its_ordinary_queue() -> None:
+    e = make_engine()
+    first = issue(e, "a", 1)
+    c_normal, c_priority = issue(e, "c", 2), issue(e, "c", 3, Priority.PRIORITY)
+    e.call_next("1", 10, by="ann")
+    moved = sent(e, "1", 20, by="ann", to_window="3", note="材料已收，缺户口本复印件")
+    t = e.tickets[moved]
+    assert (t.number, t.service, t.status) == ("A001", "a", Status.WAITING)
+    assert (t.to_window, t.note, t.sent_by, t.sent_from) == (
+        "3",
+        "材料已收，缺户口本复印件",
+        "ann",
+        "1",
+    )
+    assert e.position(t) == 0 and e.line("window", "3") == [t]
+    assert e.waiting("a") == 0  # not in the service's queue: only window 3 calls it
+    e.call_next("4", 25)  # window 4 serves a too, but the ticket was sent to window 3
+    assert called(e, "4") == c_priority
+    e.call_next("3", 30, by="bob")  # window 3 serves only c: its own line comes first
+    assert called(e, "3") == moved and e.tickets[moved].window == "3"
+    assert e.tickets[first].status is Status.TRANSFERRED
+    e.call_next("3", 40, by="bob")
+    assert called(e, "3") == c_normal
+
+
+def test_tickets_sent_to_a_window_are_called_in_the_order_they_were_sent() -> None:
+    e = make_engine()
+    issue(e, "a", 1)
+    issue(e, "b", 2)
+    e.call_ticket("1", "A001", 10)
+    e.call_ticket("2", "B001", 11)
+    sent_first = sent(e, "2", 15, to_window="3")  # B001: issued second, sent first
+    sent_second = sent(e, "1", 20, to_window="3")
+    assert [x.number for x in e.line("window", "3")] == ["B001", "A001"]
+    assert e.position(e.tickets[sent_second]) == 1
+    e.call_next("3", 30)
+    assert called(e, "3") == sent_first
+
+
+def test_transfer_to_a_colleague_follows_them_to_whichever_window_they_call_at() -> None:
+    e = make_engine()
+    issue(e, "a", 1)
+    waiting_b = issue(e, "b", 2)
+    e.call_next("1", 10, by="ann")
+    moved = sent(e, "1", 20, by="ann", to_staff="carol", note="请核对房产证")
+    assert e.tickets[moved].to_staff == "carol" and e.line("staff", "carol")[0].id == moved
+    e.call_next("2", 30, by="dave")  # someone else at a window serving a: not theirs
+    assert called(e, "2") == waiting_b
+    e.call_next("3", 40, by="carol")  # carol works window 3 today, which serves only c
+    assert called(e, "3") == moved
+    assert e.tickets[moved].window == "3" and e.tickets[moved].called_by == "carol"
+
+
+def test_a_ticket_sent_to_someone_absent_waits_and_can_still_be_called_by_number() -> None:
+    e = make_engine()
+    issue(e, "a", 1)
+    e.call_next("1", 10, by="ann")
+    moved = sent(e, "1", 20, by="ann", to_staff="carol")
+    e.call_next("4", 30, by="dave")
+    assert called(e, "4") is None  # it waits for carol...
+    e.call_ticket("4", "A001", 40, by="dave")  # ...unless a colleague takes it on purpose
+    assert called(e, "4") == moved and e.lines == {}
+
+
+def test_transfer_needs_one_target_and_never_sends_a_ticket_where_it_is() -> None:
+    e = make_engine()
+    issue(e, "a", 1)
+    e.call_next("1", 10, by="ann")
+    refusals = [
+        ({"service": "b", "to_window": "3"}, "transfer_one_target"),
+        ({}, "transfer_one_target"),
+        ({"service": "a"}, "transfer_to_self"),  # its own service
+        ({"to_window": "1"}, "transfer_to_self"),  # this window
+        ({"to_staff": "ann"}, "transfer_to_self"),  # the clerk sending it
+        ({"to_window": "9"}, "unknown_window"),
+        ({"service": "zz"}, "unknown_service"),
+        ({"to_window": "3", "note": "备" * 201}, "note_too_long"),
+    ]
+    for target, code in refusals:
+        with pytest.raises(EngineError) as err:
+            sent(e, "1", 20, by="ann", **target)
+        assert err.value.code == code, target
+    e.set_window("3", WindowStatus.CLOSED, 21)
+    with pytest.raises(EngineError) as err:
+        sent(e, "1", 22, by="ann", to_window="3")
+    assert err.value.code == "transfer_window_closed"
+    assert e.tickets[called(e, "1") or ""].status is Status.CALLED  # nothing changed
+    e.set_window("2", WindowStatus.PAUSED, 23)  # a paused window keeps it until it resumes
+    moved = sent(e, "1", 24, by="ann", to_window="2", note="  " + "备" * 200 + "  ")
+    assert e.tickets[moved].note == "备" * 200
+
+
+def test_a_blank_note_is_no_note_and_the_note_survives_a_replay_of_the_log() -> None:
+    e = make_engine()
+    log = e.issue("a", 1, token="t") + e.call_next("1", 10, by="ann")
+    log += e.transfer("1", None, 20, by="ann", to_window="2", note="  ")
+    assert log[-1].note is None
+    log += e.call_next("2", 30, by="bob")
+    log += e.transfer("2", None, 40, by="bob", to_staff="carol", note="缺户口本复印件")
+    replayed = make_engine()
+    for ev in log:
+        replayed.apply(event_from_dict(ev.to_dict()))
+    (t,) = replayed.line("staff", "carol")
+    assert (t.note, t.sent_by, t.sent_from, t.number) == ("缺户口本复印件", "bob", "2", "A001")
+    assert replayed.lines == e.lines
+
+
+def test_a_ticket_in_a_windows_line_leaves_it_when_cancelled_or_at_closing() -> None:
+    e = make_engine()
+    issue(e, "a", 1)
+    issue(e, "b", 2)
+    e.call_next("1", 10)
+    gone = sent(e, "1", 11, to_window="3")
+    e.call_next("2", 12)
+    stays = sent(e, "2", 13, to_staff="carol")
+    e.cancel(gone, 14)
+    assert e.tickets[gone].status is Status.CANCELLED and ("window", "3") not in e.lines
+    e.close_day(20)
+    assert e.tickets[stays].status is Status.EXPIRED and e.lines == {}
 
 
 def test_finishing_without_a_called_ticket_is_a_conflict() -> None:
@@ -307,6 +438,7 @@ class HallMachine(RuleBasedStateMachine):
             tuple((t.id, t.status, t.window, t.recalls) for t in self.e.tickets.values()),
             tuple((w.id, w.status, w.current, w.streak) for w in self.e.windows.values()),
             tuple((c, tuple(q.high), tuple(q.normal)) for c, q in self.e.queues.items()),
+            tuple((k, tuple(line)) for k, line in sorted(self.e.lines.items())),
         )
 
     @rule(
@@ -316,21 +448,28 @@ class HallMachine(RuleBasedStateMachine):
     def issue(self, service: str, prio: Priority) -> None:
         self.run(self.e.issue, service, token=f"t{self.now}", priority=prio)
 
-    @rule(window=st.sampled_from(["1", "2", "3", "4"]))
-    def call_next(self, window: str) -> None:
+    @rule(window=st.sampled_from(["1", "2", "3", "4"]), by=st.sampled_from(STAFF))
+    def call_next(self, window: str, by: str | None) -> None:
         w = self.e.windows[window]
+        own = [
+            *self.e.lines.get(("staff", by or ""), ()),
+            *self.e.lines.get(("window", window), ()),
+        ]
         chosen_service = next((s for s in w.services if self.e.waiting(s)), None)
         lanes = {}
         if chosen_service:
             q = self.e.queues[chosen_service]
             lanes = {"high": list(q.high), "normal": list(q.normal)}
-        events = self.run(self.e.call_next, window)
+        events = self.run(self.e.call_next, window, by=by)
         call = next((ev for ev in events if isinstance(ev, TicketCalled)), None)
         if call is None:
             if events or w.status is WindowStatus.OPEN:
-                assert chosen_service is None, "nobody called although someone waited"
+                assert chosen_service is None and not own, "nobody called although someone waited"
             return
         t = self.e.tickets[call.ticket_id]
+        if own:  # the clerk's own line, then the window's, before any service's queue
+            assert t.id == own[0], "a ticket sent to this clerk or window was not called first"
+            return
         assert t.service == chosen_service, "the window skipped its preferred service"
         lane = lanes["high" if t.high else "normal"]
         assert lane[0][2] == t.id, "a ticket was called ahead of an earlier one of its class"
@@ -358,6 +497,22 @@ class HallMachine(RuleBasedStateMachine):
     def transfer(self, window: str, service: str) -> None:
         self.run(self.e.transfer, window, service)
 
+    @rule(
+        window=st.sampled_from(["1", "2", "3", "4"]),
+        to=st.sampled_from(["1", "2", "3", "4"]),
+        note=st.sampled_from([None, "材料已收，缺户口本复印件"]),
+    )
+    def transfer_to_window(self, window: str, to: str, note: str | None) -> None:
+        self.run(self.e.transfer, window, None, to_window=to, note=note)
+
+    @rule(
+        window=st.sampled_from(["1", "2", "3", "4"]),
+        by=st.sampled_from(STAFF),
+        to=st.sampled_from(STAFF[1:]),
+    )
+    def transfer_to_staff(self, window: str, by: str | None, to: str) -> None:
+        self.run(self.e.transfer, window, None, by=by, to_staff=to)
+
     @rule(window=st.sampled_from(["1", "2", "3", "4"]), status=st.sampled_from(list(WindowStatus)))
     def set_window(self, window: str, status: WindowStatus) -> None:
         self.run(self.e.set_window, window, status)
@@ -377,14 +532,18 @@ class HallMachine(RuleBasedStateMachine):
 
     @invariant()
     def every_ticket_is_in_exactly_one_place(self) -> None:
-        queued = {
+        queued = [
             tid for q in self.e.queues.values() for lane in (q.high, q.normal) for *_, tid in lane
-        }
+        ] + [tid for line in self.e.lines.values() for tid in line]
+        assert len(queued) == len(set(queued)), "one ticket in two queues"
+        assert all(self.e.lines.values()), "an empty own line was kept"
         in_hand = [w.current for w in self.e.windows.values() if w.current]
         assert len(in_hand) == len(set(in_hand)), "one ticket at two windows"
         for t in self.e.tickets.values():
             if t.status is Status.WAITING:
                 assert t.id in queued
+                if t.personal is not None:
+                    assert t.id in self.e.lines[t.personal] and t.predecessor is not None
             elif t.status in (Status.CALLED, Status.SERVING):
                 assert t.id in in_hand and self.e.windows[t.window].current == t.id
             else:
@@ -417,6 +576,11 @@ class HallMachine(RuleBasedStateMachine):
         assert [(w.status, w.current, w.streak) for w in self.e.windows.values()] == [
             (w.status, w.current, w.streak) for w in fresh.windows.values()
         ]
+        assert self.e.lines == fresh.lines
+        sent = {t.id: (t.to_window, t.to_staff, t.note, t.sent_by) for t in self.e.tickets.values()}
+        assert sent == {
+            t.id: (t.to_window, t.to_staff, t.note, t.sent_by) for t in fresh.tickets.values()
+        }
 
 
 HallMachine.TestCase.settings = settings(

@@ -18,11 +18,27 @@ A ticket moves through the statuses in :data:`TRANSITIONS`; the six statuses at 
 that table are terminal, except that a clerk may take back a no-show within
 ``undo_no_show_s`` (the visitor was there after all): the ticket is called again at the same
 window, and the undo stays in the log with who did it. A transfer ends a ticket as
-``transferred`` and creates its *successor* in the other service's queue: same number, same
-token, same issue time, so the visitor keeps the paper they hold and their place in time.
+``transferred`` and creates its *successor*: same number, same token, same issue time, so the
+visitor keeps the paper they hold and their place in time. The successor goes to one of three
+places (exactly one target per transfer):
 
-Calling order, for a window: its services are looked at in its order of preference and the
-first one with someone waiting is served. Within that service ``priority`` and ``appointment``
+- another **service** (never the ticket's own): its queue, at the place its issue time gives;
+- a **window** (``to_window``): that window's own line, called by that window *before* its
+  services' queues, first sent, first called. This is Qmatic's "transfer to counter" and what a
+  政务服务中心 clerk means by 转到3号窗口: the visitor has waited once and been seen; the
+  receiving clerk expects them now, and sending them to the back of an ordinary queue would
+  make them wait twice;
+- a **colleague** (``to_staff``, a login name = 工号): that person's own line, called first by
+  whichever window they call at (the command's ``by``), so the ticket follows the person, or
+  waits for them when they are away; any window may still call it by number.
+
+A transfer may carry a short staff-only ``note`` (:data:`NOTE_MAX` characters) that stays on
+the successor for the next clerk, with who sent it and from which window.
+
+Calling order, for a window called at by clerk ``by``: first the line of tickets sent to that
+clerk, then the line of tickets sent to that window (each in the order they were sent); then
+its services are looked at in its order of preference and the first one with someone waiting
+is served. Within that service ``priority`` and ``appointment``
 tickets (the *high* classes, merged by issue time) go ahead of ``normal`` ones, but a window
 makes at most ``max_priority_streak`` high calls in a row while a normal visitor waits, so
 nobody starves. Within a class and a service, tickets leave in issue order.
@@ -35,7 +51,7 @@ from __future__ import annotations
 import bisect
 from collections import deque
 from collections.abc import Callable, Collection, Iterable
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from enum import StrEnum
 from typing import Any
 
@@ -69,7 +85,13 @@ class WindowStatus(StrEnum):
 #: away from the queue (业务咨询), a short absence (临时离开), anything else (其他).
 PAUSE_REASONS = ("lunch", "meeting", "consulting", "away", "other")
 
+#: The longest transfer note (备注) a clerk may leave for the next one, in characters.
+NOTE_MAX = 200
+
+
 #: (status, action) -> new status. Anything not listed is refused with ``invalid_state``.
+#: ``transfer`` moves the visitor to another service's queue, ``transfer_to_window`` and
+#: ``transfer_to_staff`` to a window's or a colleague's own line (see the module docstring).
 TRANSITIONS: dict[tuple[Status, str], Status] = {
     (Status.WAITING, "call"): Status.CALLED,
     (Status.WAITING, "cancel"): Status.CANCELLED,
@@ -79,9 +101,13 @@ TRANSITIONS: dict[tuple[Status, str], Status] = {
     (Status.CALLED, "finish"): Status.DONE,
     (Status.CALLED, "no_show"): Status.NO_SHOW,
     (Status.CALLED, "transfer"): Status.TRANSFERRED,
+    (Status.CALLED, "transfer_to_window"): Status.TRANSFERRED,
+    (Status.CALLED, "transfer_to_staff"): Status.TRANSFERRED,
     (Status.CALLED, "expire"): Status.EXPIRED,
     (Status.SERVING, "finish"): Status.DONE,
     (Status.SERVING, "transfer"): Status.TRANSFERRED,
+    (Status.SERVING, "transfer_to_window"): Status.TRANSFERRED,
+    (Status.SERVING, "transfer_to_staff"): Status.TRANSFERRED,
     (Status.SERVING, "expire"): Status.EXPIRED,
     (Status.NO_SHOW, "undo_no_show"): Status.CALLED,
 }
@@ -125,6 +151,12 @@ def takes_high(high_waiting: bool, normal_waiting: bool, streak: int, rules: Rul
     normal one? Yes, unless it already made ``max_priority_streak`` high calls in a row while
     a normal visitor waited."""
     return high_waiting and (not normal_waiting or streak < rules.max_priority_streak)
+
+
+def own_lines(window: str, clerk: str | None) -> tuple[tuple[str, str], tuple[str, str]]:
+    """The lines a window calls from before its services' queues, in order: what was sent to
+    the clerk calling (``None``: nobody logged in), then what was sent to the window."""
+    return (("staff", clerk or ""), ("window", window))
 
 
 def next_streak(took_high: bool, normal_waiting: bool, streak: int) -> int:
@@ -217,11 +249,25 @@ class TicketNoShowUndone(Event):
 
 @dataclass(frozen=True)
 class TicketTransferred(Event):
+    """``window`` is where it left from, ``by`` who sent it; the successor waits in
+    ``service``'s queue, or in ``to_window``'s or ``to_staff``'s own line (its service then
+    stays the ticket's own). ``note`` is for staff only: it never leaves the hall."""
+
     ticket_id: str
     window: str
     service: str
     successor_id: str
     by: str | None = None
+    to_window: str | None = None
+    to_staff: str | None = None
+    note: str | None = None
+
+    @property
+    def kind(self) -> str:
+        """The action of :data:`TRANSITIONS` this transfer is."""
+        if self.to_window is not None:
+            return "transfer_to_window"
+        return "transfer" if self.to_staff is None else "transfer_to_staff"
 
 
 @dataclass(frozen=True)
@@ -290,6 +336,19 @@ class Ticket:
     finished_by: str | None = None
     predecessor: str | None = None
     successor: str | None = None
+    # a successor sent to a window's or a colleague's own line, and what came with it
+    to_window: str | None = None
+    to_staff: str | None = None
+    note: str | None = None
+    sent_by: str | None = None
+    sent_from: str | None = None
+
+    @property
+    def personal(self) -> tuple[str, str] | None:
+        """The own line it waits in, as ("window", id) or ("staff", login); None: a service's."""
+        if self.to_window is not None:
+            return ("window", self.to_window)
+        return None if self.to_staff is None else ("staff", self.to_staff)
 
     @property
     def key(self) -> tuple[float, int]:
@@ -390,6 +449,9 @@ class Engine:
         self.by_token: dict[str, str] = {}
         self.by_number: dict[str, str] = {}
         self.queues: dict[str, Queue] = {code: Queue() for code in self.services}
+        #: Own lines of tickets sent to a window or a colleague, ("window"|"staff", id) ->
+        #: ticket ids in the order they were sent; a line is dropped when it empties.
+        self.lines: dict[tuple[str, str], list[str]] = {}
         self.seq: dict[str, int] = dict.fromkeys(self.services, 0)
         self.order = 0
         self.recent_calls: deque[Call] = deque(maxlen=20)
@@ -438,7 +500,14 @@ class Engine:
     def position(self, ticket: Ticket) -> int | None:
         if ticket.status is not Status.WAITING:
             return None
+        if ticket.personal is not None:
+            return self.lines[ticket.personal].index(ticket.id)
         return self.queues[ticket.service].ahead_of(ticket)
+
+    def line(self, kind: str, owner: str) -> list[Ticket]:
+        """The tickets sent to a window (``kind`` "window") or a colleague ("staff"), in the
+        order they will be called."""
+        return [self.tickets[tid] for tid in self.lines.get((kind, owner), ())]
 
     def waiting_tickets(self, service: str, limit: int | None = None) -> list[Ticket]:
         """Waiting tickets of a service in the order a window would most likely call them;
@@ -511,7 +580,8 @@ class Engine:
         )
 
     def call_next(self, window_id: str, at: float, by: str | None = None) -> list[Event]:
-        """Finish what the window holds, then call the next ticket; no call if nobody waits."""
+        """Finish what the window holds, then call the next ticket (for clerk ``by`` at this
+        window: see the calling order in the module docstring); no call if nobody waits."""
         w = self.window(window_id)
         self._roll(at)
         events: list[Event] = []
@@ -519,7 +589,7 @@ class Engine:
             raise EngineError("conflict", f"window_{w.status.value}", f"window is {w.status}")
         if w.current:
             events.append(TicketFinished(at=at, ticket_id=w.current, window=w.id, by=by))
-        chosen = self._choose(w)
+        chosen = self._choose(w, by)
         if chosen is not None:
             events.append(TicketCalled(at=at, ticket_id=chosen, window=w.id, by=by))
         return self._commit(events)
@@ -590,22 +660,65 @@ class Engine:
         return self._commit([TicketNoShowUndone(at=at, ticket_id=t.id, window=w.id, by=by)])
 
     def transfer(
-        self, window_id: str, service: str, at: float, by: str | None = None
+        self,
+        window_id: str,
+        service: str | None,
+        at: float,
+        by: str | None = None,
+        *,
+        to_window: str | None = None,
+        to_staff: str | None = None,
+        note: str | None = None,
     ) -> list[Event]:
-        self.service(service)
-        t = self._in_hand(window_id, "transfer", at)
-        return self._commit(
-            [
-                TicketTransferred(
-                    at=at,
-                    ticket_id=t.id,
-                    window=window_id,
-                    service=service,
-                    successor_id=self.new_id(),
-                    by=by,
-                )
-            ]
+        """Send the ticket in hand to another service, a window or a colleague (exactly one),
+        with an optional note for the next clerk; see the module docstring for where it waits.
+        The engine cannot know who the colleagues are: the caller checks ``to_staff``."""
+        if sum(x is not None for x in (service, to_window, to_staff)) != 1:
+            raise EngineError(
+                "invalid", "transfer_one_target", "transfer to one service, window or colleague"
+            )
+        note = (note or "").strip() or None
+        if note is not None and len(note) > NOTE_MAX:
+            raise EngineError(
+                "invalid",
+                "note_too_long",
+                f"a transfer note has at most {NOTE_MAX} characters",
+                field="note",
+                params={"max": NOTE_MAX},
+            )
+        if service is not None:
+            self.service(service)
+        target = self.window(to_window) if to_window is not None else None
+        event = TicketTransferred(
+            at=at,
+            ticket_id="",
+            window=window_id,
+            service=service or "",
+            successor_id="",
+            by=by,
+            to_window=to_window,
+            to_staff=to_staff,
+            note=note,
         )
+        t = self._in_hand(window_id, event.kind, at)
+        if service == t.service or to_window == window_id or (to_staff and to_staff == by):
+            raise EngineError(
+                "conflict",
+                "transfer_to_self",
+                f"{t.number} is already there",
+                params={"number": t.number},
+            )
+        if target is not None and target.status is WindowStatus.CLOSED:
+            raise EngineError(
+                "conflict",
+                "transfer_window_closed",
+                f"window {target.id} is closed",
+                params={"window": target.id},
+            )
+        event = replace(
+            event, ticket_id=t.id, service=service or t.service, successor_id=self.new_id()
+        )
+        return self._commit([event])
 
     def cancel(self, ticket_id: str, at: float, by: str | None = None) -> list[Event]:
         self._roll(at)
@@ -688,7 +801,11 @@ class Engine:
         self._check(t, action)
         return t
 
-    def _choose(self, w: Window) -> str | None:
+    def _choose(self, w: Window, by: str | None) -> str | None:
+        """The calling rule (the estimator plays the same one forward)."""
+        for key in own_lines(w.id, by):
+            if self.lines.get(key):
+                return self.lines[key][0]
         for code in w.services:
             q = self.queues[code]
             if not q:
@@ -715,6 +832,21 @@ class Engine:
         t.status = TRANSITIONS[(t.status, action)]
         self.changed[t.id] = t
 
+    def _enqueue(self, t: Ticket) -> None:
+        if t.personal is None:
+            self.queues[t.service].add(t)
+        else:
+            self.lines.setdefault(t.personal, []).append(t.id)
+
+    def _dequeue(self, t: Ticket) -> None:
+        if t.personal is None:
+            self.queues[t.service].remove(t)
+        elif t.id in self.lines.get(t.personal, ()):
+            line = self.lines[t.personal]
+            line.remove(t.id)
+            if not line:
+                del self.lines[t.personal]
+
     def _release(self, t: Ticket) -> None:
         if t.window and self.windows.get(t.window) and self.windows[t.window].current == t.id:
             self.windows[t.window].current = None
@@ -728,6 +860,7 @@ class Engine:
         self.day = e.day
         self.seq = dict.fromkeys(self.services, 0)
         self.recent_calls.clear()
+        self.lines = {}
         for w in self.windows.values():
             w.status, w.current, w.streak = WindowStatus.OPEN, None, 0
             w.pause_reason = w.last_no_show = None
@@ -742,6 +875,7 @@ class Engine:
         for q in self.queues.values():
             q.high.clear()
             q.normal.clear()
+        self.lines = {}
         for w in self.windows.values():
             w.current = None
         # Ended tickets live on in the store; the engine keeps those this close ended, decided
@@ -774,15 +908,14 @@ class Engine:
         self.by_token[t.token] = t.id
         self.by_number[t.number] = t.id
         self.seq[e.service] = max(self.seq.get(e.service, 0), e.seq)
-        self.queues[e.service].add(t)
+        self._enqueue(t)
         self.changed[t.id] = t
 
     def _on_ticket_called(self, e: TicketCalled) -> None:
         t, w = self.tickets[e.ticket_id], self.windows[e.window]
-        q = self.queues[t.service]
-        if not e.specific:
-            w.streak = next_streak(t.high, bool(q.normal), w.streak)
-        q.remove(t)
+        if not e.specific and t.personal is None:  # own lines do not count in the streak
+            w.streak = next_streak(t.high, bool(self.queues[t.service].normal), w.streak)
+        self._dequeue(t)
         self._move(t, "call")
         t.called_at, t.window, t.called_by = e.at, w.id, e.by
         w.current = t.id
@@ -821,7 +954,7 @@ class Engine:
 
     def _on_ticket_transferred(self, e: TicketTransferred) -> None:
         t = self.tickets[e.ticket_id]
-        self._move(t, "transfer")
+        self._move(t, e.kind)
         t.finished_at, t.finished_by, t.successor = e.at, e.by, e.successor_id
         self._release(t)
         s = Ticket(
@@ -840,16 +973,21 @@ class Engine:
             appointment=t.appointment,
             item=t.item,
             predecessor=t.id,
+            to_window=e.to_window,
+            to_staff=e.to_staff,
+            note=e.note,
+            sent_by=e.by,
+            sent_from=e.window,
         )
         self.tickets[s.id] = s
         self.by_token[s.token] = s.id
         self.by_number[s.number] = s.id
-        self.queues[s.service].add(s)
+        self._enqueue(s)
         self.changed[s.id] = s
 
     def _on_ticket_cancelled(self, e: TicketCancelled) -> None:
         t = self.tickets[e.ticket_id]
-        self.queues[t.service].remove(t)
+        self._dequeue(t)
         self._move(t, "cancel")
         t.finished_at = e.at
 

@@ -6,9 +6,11 @@ Theory of operation
 *The play.* From now, on expected values, the windows that are really serving (open, and
 staffed when the hall says who is logged in: :meth:`Estimator.set_serving`) take the next
 ticket of their services in their order of preference, high classes first within the engine's
-streak limit. Each call keeps a window busy for the time this service takes, times the
-window's own pace (its clerk's recent services against the service's mean, shrunk towards 1),
-mixed with today's no-show rate (a no-show costs the recalls, not a service). Windows closed
+streak limit, after the tickets sent to the window or to the clerk logged in at it (the
+engine's :func:`~hall_server.core.engine.own_lines`, first sent, first called). Each call
+keeps a window busy for the time this service takes, times the window's own pace (its
+clerk's recent services against the service's mean, shrunk towards 1), mixed with today's
+no-show rate (a no-show costs the recalls, not a service). Windows closed
 now come back when the hall's record of past days says they usually do (after lunch); a window
 closed when it is usually open is not expected back for a while. The play only counts people:
 who is called when follows from a ticket's place in its lane, so the play costs one step per
@@ -38,7 +40,7 @@ import bisect
 import heapq
 import math
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -51,6 +53,7 @@ from hall_server.core.engine import (
     Window,
     is_serving,
     next_streak,
+    own_lines,
     takes_high,
 )
 from hall_server.core.measures import percentile
@@ -223,6 +226,7 @@ class Estimator:
         self.at_work: dict[str, list[float | None]] = {}
         self.away_since: dict[str, float] = {}
         self.serving: frozenset[str] | None = None
+        self.clerks: dict[str, str] = {}  # window -> the login working it
         self.record = _Calibration()
         self.at_issue: dict[str, float] = {}  # ticket id -> raw estimate shown at issue
         self.seen: set[tuple[str, str]] = set()
@@ -234,12 +238,16 @@ class Estimator:
 
     # -- what the hall tells it ------------------------------------------------------------------
 
-    def set_serving(self, windows: Iterable[str] | None) -> None:
+    def set_serving(
+        self, windows: Iterable[str] | None, clerks: Mapping[str, str] | None = None
+    ) -> None:
         """Which windows have a clerk at work (logged in); ``None``: every open window does.
-        A paused or closed window never counts, whoever is logged in."""
+        A paused or closed window never counts, whoever is logged in. ``clerks``: who works
+        which window (window -> login), for the tickets sent to a colleague."""
         serving = None if windows is None else frozenset(windows)
-        if serving != self.serving:
+        if serving != self.serving or (clerks is not None and dict(clerks) != self.clerks):
             self.serving = serving
+            self.clerks = dict(clerks or {}) if clerks is not None else self.clerks
             self._stale = True
 
     def learn(self, events: Iterable[Event], engine: Engine) -> None:
@@ -265,6 +273,8 @@ class Estimator:
         if ticket.status is Status.WAITING:
             if ticket.predecessor is None:
                 self._arrival(ticket)
+            else:
+                self._stale = True  # a transfer: a ticket the play has not placed
             return
         if ticket.called_at is None:
             return
@@ -506,13 +516,20 @@ class Estimator:
         for t, _, wid in heap:
             for s in engine.windows[wid].services:
                 play.free[s] = min(t, play.free.get(s, t))
+        # What each window calls before its services: the lines sent to it and to its clerk.
+        own: dict[str, deque[Ticket]] = {}
+        placed_own: set[tuple[str, str]] = set()
+        for _, _, wid in heap:
+            keys = [k for k in own_lines(wid, self.clerks.get(wid)) if k not in placed_own]
+            placed_own.update(keys)
+            own[wid] = deque(engine.tickets[tid] for k in keys for tid in engine.lines.get(k, ()))
         served = set(play.free)
         high_n = {s: len(q.high) for s, q in engine.queues.items()}
         normal_n = {s: len(q.normal) + 1 for s, q in engine.queues.items()}  # + the newcomer
         # Calls per lane in order; a normal lane's call number len(normal) is the newcomer.
         high_calls: dict[str, list[float]] = {s: [] for s in engine.queues}
         normal_calls: dict[str, list[float]] = {s: [] for s in engine.queues}
-        left = sum(high_n[s] + normal_n[s] for s in served)
+        left = sum(high_n[s] + normal_n[s] for s in served) + sum(map(len, own.values()))
         high_now = dict(high_n)
         normal_due = dict(normal_n)
         rates = self._rates(now, base)
@@ -548,6 +565,12 @@ class Estimator:
                         k = int(due[1])
                         due[1] -= k
                         normal_n[s] += k
+            if own[wid]:
+                sent = own[wid].popleft()
+                play.calls[sent.id] = at
+                left -= 1
+                heapq.heappush(heap, (at + self._busy(sent.service, wid), i, wid))
+                continue
             chosen = None
             for s in engine.windows[wid].services:
                 if takes_high(high_n[s] > 0, normal_n[s] > 0, streak[wid], engine.rules):
@@ -657,6 +680,12 @@ class Estimator:
         ahead = engine.position(ticket)
         if ahead is None:
             return None
+        if ticket.personal is not None:
+            # Sent to a window or a colleague: when that window (the colleague's, if they
+            # are at one) gets to it; nobody can tell while it is not serving.
+            play, now = self._played(engine)
+            call_at = play.calls.get(ticket.id)
+            return None if call_at is None else self._estimate(max(0.0, call_at - now))
         raw = self._raw(engine, ticket, ticket.service, ahead)
         first = ticket.id not in self.at_issue and (ticket.id, "called") not in self.seen
         if first and ticket.predecessor is None:
