@@ -135,7 +135,7 @@ def make_app(
         app[HALL] = hall
         if simulate:  # the demo's clerks are at every window
             hall.simulated_staff = frozenset(w.id for w in config.window)
-        hall.set_staffed(app[ACCOUNTS].staffed_windows())
+        hall.set_staffed(app[ACCOUNTS].staffed_windows(), app[ACCOUNTS].clerks())
         await hall.start()
         tasks = [
             asyncio.create_task(hub.heartbeats(heartbeat_s)),
@@ -222,7 +222,7 @@ async def _roll_days(hall: Hall, accounts: Accounts, every: float = 30.0) -> Non
     while True:
         await asyncio.sleep(every)
         with contextlib.suppress(Exception):
-            hall.set_staffed(accounts.staffed_windows())
+            hall.set_staffed(accounts.staffed_windows(), accounts.clerks())
             await hall.roll_day()
 
 

@@ -18,7 +18,7 @@ import logging
 import secrets
 import time
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date, datetime
 from typing import Any
@@ -30,10 +30,12 @@ from hall_server.core.engine import (
     EngineError,
     Event,
     Priority,
+    Status,
     Ticket,
     TicketIssued,
     Window,
     WindowStatus,
+    own_lines,
 )
 from hall_server.core.estimate import Estimator
 from hall_server.core.identity import Identity
@@ -88,6 +90,7 @@ class Hall:
         )
         self.simulated_staff: frozenset[str] = frozenset()
         self.staffed: frozenset[str] = frozenset()
+        self.clerks: dict[str, str] = {}  # window -> the clerk logged in at it
         self.estimator.set_serving(self.staffed)
         self.listeners: list[Listener] = []
         self.companions: list[Companion] = []
@@ -147,11 +150,14 @@ class Hall:
             self.admission, self.local(self.clock() if at is None else at).time()
         )
 
-    def set_staffed(self, windows: Iterable[str]) -> None:
+    def set_staffed(self, windows: Iterable[str], clerks: Mapping[str, str] | None = None) -> None:
         """The windows a clerk is logged in at (and the demo's simulated clerks): only those,
-        when open and not paused, count as capacity in estimates and on the manager's page."""
+        when open and not paused, count as capacity in estimates and on the manager's page.
+        ``clerks`` (window -> login) says where a ticket sent to a colleague will be called."""
         self.staffed = frozenset(windows) | self.simulated_staff
-        self.estimator.set_serving(self.staffed)
+        if clerks is not None:
+            self.clerks = dict(clerks)
+        self.estimator.set_serving(self.staffed, self.clerks)
 
     def serving_windows(self, service: str | None = None) -> list[Window]:
         """The windows that are capacity now, of one service or all (`is_serving`: open, not
@@ -305,7 +311,8 @@ class Hall:
             case "undo-no-show":
                 await self._run(e.undo_no_show, window, now, by)
             case "transfer":
-                await self._run(e.transfer, window, kw["service"], now, by)
+                target = {k: kw.get(k) for k in ("to_window", "to_staff", "note")}
+                await self._run(e.transfer, window, kw.get("service"), now, by, **target)
             case "pause":
                 reason = kw.get("reason")
                 await self._run(e.set_window, window, WindowStatus.PAUSED, now, by, reason)
@@ -360,8 +367,29 @@ class Hall:
             "appointment": t.appointment,
             **self.item_view(t),
             "predecessor": t.predecessor,
+            **self.sent_view(t),
             "token": t.token,
         }
+
+    def sent_view(self, t: Ticket) -> dict[str, Any]:
+        """Where a transferred ticket was sent and what came with it, for staff only: the
+        note never goes to the board, the phone, webhooks or the hub."""
+        return {
+            "to_window": t.to_window,
+            "to_staff": t.to_staff,
+            "note": t.note,
+            "sent_by": t.sent_by,
+            "sent_from": t.sent_from,
+        }
+
+    def headed_to(self, t: Ticket) -> str | None:
+        """The window a ticket sent to a window or a colleague will be called at, as far as
+        the hall knows now (a colleague who is not logged in: nobody knows yet)."""
+        if t.to_window is not None:
+            return t.to_window
+        if t.to_staff is not None:
+            return next((w for w, who in self.clerks.items() if who == t.to_staff), None)
+        return None
 
     def item_view(self, t: Ticket) -> dict[str, Any]:
         """The item a ticket is for, by code and by name in both languages."""
@@ -391,8 +419,24 @@ class Hall:
             "eta_range_s": [est.low_s, est.high_s] if est else None,
             "window": t.window,
             "window_name": self.windows_cfg[t.window].label if t.window else None,
+            **self.sent_public(t),
             "issued_at": self.iso(t.issued_at),
             "called_at": self.iso(t.called_at),
+        }
+
+    def sent_public(self, t: Ticket) -> dict[str, Any]:
+        """For the visitor: sent to a window or a person (never who, never the note), and the
+        window it will be called at when the hall knows it."""
+        if t.status is not Status.WAITING or t.personal is None:
+            return {"sent": None}
+        w = self.headed_to(t)
+        return {
+            "sent": {
+                "kind": t.personal[0],
+                "window": w,
+                "window_name": self.windows_cfg[w].label if w else None,
+                "window_name_en": (self.windows_cfg[w].name_en or f"Window {w}") if w else None,
+            }
         }
 
     def services_view(self) -> list[dict[str, Any]]:
@@ -429,6 +473,11 @@ class Hall:
                     "status": state.status.value,
                     "staffed": w.id in self.staffed,
                     "pause_reason": state.pause_reason,
+                    # tickets sent to this window or its clerk, called here first (numbers only)
+                    "sent_waiting": sum(
+                        len(self.engine.lines.get(k, ()))
+                        for k in own_lines(w.id, self.clerks.get(w.id))
+                    ),
                     "current": cur.number if cur else None,
                     "current_status": cur.status.value if cur else None,
                     "current_service": cur.service if cur else None,

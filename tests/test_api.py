@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from pathlib import Path
 
@@ -10,6 +11,8 @@ from aiohttp.test_utils import TestClient
 
 from hall_server.app import make_app
 from hall_server.config import HallConfig, Kiosk, parse_config
+from hall_server.core.integration import from_event
+from hall_server.network import outbox_event
 from tests.support import add_demo_accounts, hall_toml, kiosk_client
 
 # 2026-11-25 10:00 in Asia/Shanghai: inside the default opening hours.
@@ -398,3 +401,120 @@ async def test_a_ticket_carries_the_item_the_visitor_chose(client: TestClient) -
     wrong = await client.post("/api/v1/tickets", json={"service": "tax", "item": "A-012"})
     assert await error(wrong) == (422, "unknown_item")
     assert (await take(client, "tax"))["item"] is None
+
+
+async def test_transfer_to_a_window_with_a_note_is_called_first_there(client: TestClient) -> None:
+    """Window 9 sends H001 to window 3 with a note; window 3 calls it before its own queue,
+    and its clerk sees the note and who sent it. The visitor sees where to go, never the note."""
+    sent = await take(client, "tax")
+    await take(client, "social-insurance")  # window 3's ordinary queue
+    clerk9, clerk3 = await login(client, "staff9"), await login(client, "staff3")
+    await client.post("/api/v1/windows/9/call", headers=clerk9)
+    note = "材料已收，缺户口本复印件 <b>&"
+    r = await client.post(
+        "/api/v1/windows/9/transfer", json={"to_window": "3", "note": note}, headers=clerk9
+    )
+    assert r.status == 200, await r.text()
+    assert (await r.json())["window"]["current"] is None
+    waiting = await (await client.get("/api/v1/tickets?status=waiting", headers=clerk3)).json()
+    mine = next(t for t in waiting if t["number"] == sent["number"])
+    assert (mine["to_window"], mine["note"], mine["sent_by"], mine["sent_from"]) == (
+        "3",
+        note,
+        "staff9",
+        "9",
+    )
+    windows = {w["id"]: w for w in await (await client.get("/api/v1/windows")).json()}
+    assert windows["3"]["sent_waiting"] == 1
+    public = await (await client.get(f"/api/v1/tickets/{sent['token']}")).json()
+    assert public["status"] == "waiting" and public["position"] == 0
+    assert public["sent"] == {
+        "kind": "window",
+        "window": "3",
+        "window_name": "3号窗口",
+        "window_name_en": "Window 3",
+    }
+    assert "材料" not in str(public) and "staff9" not in str(public)
+    called = (await (await client.post("/api/v1/windows/3/call", headers=clerk3)).json())["ticket"]
+    assert (called["number"], called["note"], called["sent_by"]) == ("H001", note, "staff9")
+    assert called["service"] == "tax" and called["issued_at"] == sent["issued_at"]
+
+
+async def test_transfer_to_a_colleague_waits_for_them_and_follows_them(
+    client: TestClient,
+) -> None:
+    sent = await take(client, "tax")
+    clerk9 = await login(client, "staff9", window="9")
+    colleagues = await (await client.get("/api/v1/staff", headers=clerk9)).json()
+    by_no = {c["staff_no"]: c for c in colleagues}
+    assert by_no["staff3"]["name"] and by_no["staff3"]["window"] is None
+    assert by_no["staff9"]["window"] == "9"
+    await client.post("/api/v1/windows/9/call", headers=clerk9)
+    r = await client.post("/api/v1/windows/9/transfer", json={"to_staff": "staff3"}, headers=clerk9)
+    assert r.status == 200, await r.text()
+    public = await (await client.get(f"/api/v1/tickets/{sent['token']}")).json()
+    assert public["sent"]["kind"] == "staff" and public["sent"]["window"] is None
+    assert public["eta_s"] is None  # nobody can tell while they are not at a window
+    clerk3 = await login(client, "staff3", window="3")  # comes in: the ticket follows
+    public = await (await client.get(f"/api/v1/tickets/{sent['token']}")).json()
+    assert public["sent"]["window"] == "3" and public["eta_s"] is not None
+    called = (await (await client.post("/api/v1/windows/3/call", headers=clerk3)).json())["ticket"]
+    assert called["number"] == sent["number"] and called["to_staff"] == "staff3"
+
+
+async def test_transfer_refusals_say_what_is_wrong_in_the_readers_language(
+    client: TestClient,
+) -> None:
+    await take(client, "tax")
+    clerk9 = await login(client, "staff9")
+    await client.post("/api/v1/windows/9/call", headers=clerk9)
+    url = "/api/v1/windows/9/transfer"
+    refusals = [
+        ({"service": "general", "to_window": "3"}, 422, "transfer_one_target"),
+        ({}, 422, "transfer_one_target"),
+        ({"note": "只有备注"}, 422, "transfer_one_target"),
+        ({"to_window": "99"}, 404, "unknown_window"),
+        ({"to_staff": "nobody"}, 404, "unknown_staff"),
+        ({"to_staff": "manager"}, 404, "unknown_staff"),  # not a window clerk
+        ({"to_window": "9"}, 409, "transfer_to_self"),
+        ({"to_staff": "staff9"}, 409, "transfer_to_self"),
+        ({"service": "tax"}, 409, "transfer_to_self"),
+        ({"to_window": "3", "note": "备" * 201}, 422, "note_too_long"),
+        ({"to_window": "3", "note": "备" * 1001}, 422, "invalid_field"),
+    ]
+    for target, status, code in refusals:
+        r = await client.post(url, json=target, headers=clerk9)
+        assert await error(r) == (status, code), target
+    r = await client.post(url, json={"to_staff": "nobody"}, headers=clerk9)
+    assert (await r.json())["error"]["message"] == "没有工号为“nobody”的窗口工作人员"
+    r = await client.post(url, json={"to_window": "9"}, headers={**clerk9, "Accept-Language": "en"})
+    assert "H001 is already there" in (await r.json())["error"]["message"]
+    windows = {w["id"]: w for w in await (await client.get("/api/v1/windows")).json()}
+    assert windows["9"]["current"] == "H001"  # every refusal left the ticket where it was
+    assert (await client.get("/api/v1/staff")).status == 401
+
+
+async def test_a_transfer_note_never_leaves_the_hall(client: TestClient, tmp_path: Path) -> None:
+    """The note and the colleague stay in the event log (the audit) and out of what goes to
+    the hub and to webhooks."""
+    await take(client, "tax")
+    clerk9 = await login(client, "staff9")
+    await client.post("/api/v1/windows/9/call", headers=clerk9)
+    body = {"to_staff": "staff3", "note": "缺户口本复印件"}
+    assert (
+        await client.post("/api/v1/windows/9/transfer", json=body, headers=clerk9)
+    ).status == 200
+    db = sqlite3.connect(tmp_path / "hall.db")
+    (data,) = db.execute("SELECT data FROM events WHERE type = 'ticket_transferred'").fetchone()
+    event = json.loads(data)
+    assert (event["window"], event["by"], event["to_staff"], event["note"]) == (
+        "9",
+        "staff9",
+        "staff3",
+        "缺户口本复印件",
+    )
+    shared = outbox_event(event)
+    assert shared is not None and "note" not in shared and "to_staff" not in shared
+    message = from_event(event, {"issued_at": 0.0}, lambda at: str(at))
+    assert message is not None and "户口" not in json.dumps(message.data, ensure_ascii=False)
+    assert "staff3" not in json.dumps(message.data)

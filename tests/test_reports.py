@@ -204,8 +204,9 @@ def test_report_api_requires_a_manager_and_answers_json_errors(
 async def test_live_metrics_and_reports_agree_after_a_transfer(
     aiohttp_client, tmp_path: Path, demo_config: HallConfig
 ) -> None:
-    """One answer per window: the window that called counts the call, also of a transferred
-    visitor, and the visitor's wait counts once, where they were first called."""
+    """One answer per window and per clerk: the window that called counts the call, also of a
+    transferred visitor, and the visitor's wait counts once, where they were first called;
+    the same after a transfer to a service, to a window (with a note) and to a colleague."""
     from hall_server.app import make_app
     from tests.support import add_demo_accounts
 
@@ -217,6 +218,7 @@ async def test_live_metrics_and_reports_agree_after_a_transfer(
         return {"Authorization": f"Bearer {(await r.json())['token']}"}
 
     clerk8, clerk1, manager = await login("staff8"), await login("staff1"), await login("manager")
+    clerk3, clerk2 = await login("staff3"), await login("staff2")
     r = await client.post("/api/v1/tickets", json={"service": "tax"})
     assert r.status == 201
     await client.post("/api/v1/windows/8/call", headers=clerk8)
@@ -226,18 +228,37 @@ async def test_live_metrics_and_reports_agree_after_a_transfer(
     assert r.status == 200, await r.text()
     await client.post("/api/v1/windows/1/call", headers=clerk1)
     await client.post("/api/v1/windows/1/finish", headers=clerk1)
+    for target, clerk, window in (
+        ({"to_window": "3", "note": "材料已收"}, clerk3, "3"),
+        ({"to_staff": "staff2"}, clerk2, "2"),
+    ):
+        assert (await client.post("/api/v1/tickets", json={"service": "tax"})).status == 201
+        r = await client.post("/api/v1/windows/8/call", headers=clerk8)
+        assert (await r.json())["ticket"]["service"] == "tax"
+        r = await client.post("/api/v1/windows/8/transfer", json=target, headers=clerk8)
+        assert r.status == 200, await r.text()
+        r = await client.post(f"/api/v1/windows/{window}/call", headers=clerk)
+        assert (await r.json())["ticket"]["service"] == "tax"  # it keeps its service
+        await client.post(f"/api/v1/windows/{window}/finish", headers=clerk)
     live = await (await client.get("/api/v1/metrics/windows", headers=manager)).json()
     rep = await (await client.get("/api/v1/metrics/report?by=window", headers=manager)).json()
     by_report = {row["key"]: row for row in rep["rows"]}
-    assert {w["window"]: w["called"] for w in live} == {"1": 1, "8": 1}
+    assert {w["window"]: w["called"] for w in live} == {"1": 1, "2": 1, "3": 1, "8": 3}
     for w in live:
         row = by_report[w["window"]]
         for figure in ("called", "served", "no_show", "wait_mean_s", "wait_max_s"):
             assert w[figure] == row[figure], (w["window"], figure)
-    assert by_report["1"]["served"] == 1 and by_report["1"]["wait_mean_s"] is None
+    for w in ("1", "2", "3"):  # served there, waited (once) where first called
+        assert by_report[w]["served"] == 1 and by_report[w]["wait_mean_s"] is None
+    assert by_report["8"]["served"] == 0 and by_report["8"]["called"] == 3
+    total = rep["total"]
+    # three visitors, each called twice (first at window 8), each served once
+    assert (total["arrived"], total["called"], total["served"]) == (3, 6, 3)
     staff = await (await client.get("/api/v1/metrics/report?by=staff", headers=manager)).json()
     names = {row["key"]: row["name"] for row in staff["rows"]}
     assert names["staff8"] == "黄丽" and names["staff1"] == "王芳"  # people, not logins
+    served = {row["key"]: row["served"] for row in staff["rows"]}
+    assert served == {"staff1": 1, "staff2": 1, "staff3": 1, "staff8": 0}
 
 
 def test_a_closed_days_cache_is_written_through_the_stores_writer(

@@ -34,6 +34,11 @@ def state(hall: Hall) -> dict[str, Any]:
         "by_token": sorted(e.by_token.items()),
         "by_number": sorted(e.by_number.items()),
         "queues": {s: [x[2] for x in (*q.high, *q.normal)] for s, q in e.queues.items()},
+        "lines": e.lines,
+        "sent": sorted(
+            (t.id, t.to_window, t.to_staff, t.note, t.sent_by, t.sent_from)
+            for t in e.tickets.values()
+        ),
         "windows": {w.id: (w.status.value, w.current, w.streak) for w in e.windows.values()},
         "seq": e.seq,
         "recent_calls": list(e.recent_calls),
@@ -73,7 +78,15 @@ async def test_a_restart_at_any_moment_across_midnight_rebuilds_the_same_hall(
         await step(hall.act, window, "call")
         await step(hall.act, window, "start")
         await step(hall.act, window, "finish")
-        await step(hall.act, window, "call")
+        await step(hall.act, window, "call", by="clerk1")
+        other = next(w.id for w in demo_config.window if w.id != window)
+        await step(hall.act, window, "transfer", by="clerk1", to_window=other, note="缺复印件")
+        await step(hall.act, window, "call", by="clerk1")
+        await step(hall.act, window, "transfer", by="clerk1", to_staff="clerk2", note="请核对")
+        await step(hall.act, other, "call", by="clerk3")  # the window's own line first
+        await step(hall.act, other, "transfer", by="clerk3", to_staff="clerk2")
+        assert len(hall.engine.lines[("staff", "clerk2")]) == 2
+        await step(hall.act, window, "call", by="clerk2")  # follows clerk2 to any window
         clock.now = evening + 11 * 60  # past midnight: the day closes with no command
         await hall.roll_day()
         assert restarted(demo_config, path, clock) == state(hall)

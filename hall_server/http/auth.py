@@ -46,7 +46,7 @@ async def login(request: web.Request) -> web.Response:
         if user["role"] == Role.STAFF and windows and window not in windows:
             raise ApiError(403, "forbidden", f"{req.username} may not work at window {window}")
     token = accounts.open_session(user["username"], window)
-    hall.set_staffed(accounts.staffed_windows())
+    hall.set_staffed(accounts.staffed_windows(), accounts.clerks())
     resp = web.json_response(
         {
             "token": token,
@@ -114,10 +114,18 @@ async def logout(request: web.Request) -> web.Response:
     if token:
         accounts = request.app[ACCOUNTS]
         accounts.close_session(token)
-        request.app[HALL].set_staffed(accounts.staffed_windows())
+        request.app[HALL].set_staffed(accounts.staffed_windows(), accounts.clerks())
     resp = web.json_response({"ok": True})
     resp.del_cookie(COOKIE)
     return resp
+
+
+@routes.get("/api/v1/staff")
+async def colleagues(request: web.Request) -> web.Response:
+    """The window clerks by display name and 工号, with the window each is logged in at now:
+    whom a ticket can be transferred to (staff only: this is the hall's staff list)."""
+    require(request, Role.STAFF)
+    return web.json_response(request.app[ACCOUNTS].colleagues())
 
 
 @routes.get("/api/v1/auth/me")

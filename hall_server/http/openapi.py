@@ -125,6 +125,15 @@ class Clerk(_Answer):
     staff_no: str = Field(description="工号, shown at the counter")
 
 
+class Colleague(_Answer):
+    """A window clerk one can transfer a ticket to, and where they work now."""
+
+    username: str
+    name: str
+    staff_no: str = Field(description="工号")
+    window: str | None = Field(description="the window they are logged in at now, if any")
+
+
 class WindowClerk(_Answer):
     """Who works a window now, as its screen shows them (staff, never visitors)."""
 
@@ -575,11 +584,21 @@ OPERATIONS: list[Op] = [
     Op(
         "post",
         f"{V1}/windows/{{window}}/transfer",
-        "Continue the current ticket in another queue",
+        "Continue the current ticket in another service's queue, or first in a window's or a "
+        "colleague's own line (exactly one of service, to_window, to_staff), with a staff-only "
+        "note",
         STAFF,
         body=TransferRequest,
         answers={200: WindowAnswer},
-        errors=(404, 409),
+        errors=(404, 409, 422),
+        tag="windows",
+    ),
+    Op(
+        "get",
+        f"{V1}/staff",
+        "The window clerks one can transfer to, and where each works now",
+        STAFF,
+        answers={200: list[Colleague]},
         tag="windows",
     ),
     # appointments

@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from hall_server.core.access import Role
+from hall_server.core.engine import NOTE_MAX
 from hall_server.hall import WINDOW_ACTIONS
 from hall_server.http.common import ACCOUNTS, HALL, ApiError, body, require
 
@@ -19,7 +20,24 @@ class _Body(BaseModel):
 
 
 class TransferRequest(_Body):
-    service: str = Field(min_length=1, max_length=64)
+    """Exactly one target: another service, a window (its own line, called there first) or a
+    colleague by login name = 工号 (called first wherever they call). ``note`` is for the next
+    clerk only."""
+
+    service: str | None = Field(default=None, min_length=1, max_length=64)
+    to_window: str | None = Field(default=None, min_length=1, max_length=16)
+    to_staff: str | None = Field(default=None, min_length=1, max_length=64)
+    note: str | None = Field(
+        default=None,
+        max_length=5 * NOTE_MAX,  # the body's bound; the engine refuses beyond NOTE_MAX, in words
+        description=f"for the next clerk only; at most {NOTE_MAX} characters (note_too_long)",
+    )
+
+    @field_validator("note")
+    @classmethod
+    def _printable(cls, v: str | None) -> str | None:
+        """Line breaks stay; other control characters (a pasted tab, an escape) go."""
+        return None if v is None else "".join(c for c in v if c == "\n" or c.isprintable())
 
 
 class PauseRequest(_Body):
@@ -62,7 +80,18 @@ async def window_action(request: web.Request) -> web.Response:
         raise ApiError(403, "forbidden", f"{who.username} works at window {who.window}")
     kw: dict[str, Any] = {}
     if action == "transfer":
-        kw["service"] = (await body(request, TransferRequest)).service
+        req = await body(request, TransferRequest)
+        kw.update(req.model_dump())
+        if req.to_staff is not None and req.to_staff not in {
+            c["username"] for c in request.app[ACCOUNTS].colleagues()
+        }:
+            raise ApiError(
+                404,
+                "unknown_staff",
+                f"no colleague {req.to_staff!r}",
+                field="to_staff",
+                params={"staff": req.to_staff},
+            )
     elif action == "pause" and request.can_read_body:
         kw["reason"] = (await body(request, PauseRequest)).reason
     elif action == "call" and request.can_read_body:

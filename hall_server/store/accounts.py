@@ -145,6 +145,36 @@ class Accounts:
         )
         return {r["window"] for r in rows}
 
+    def colleagues(self) -> list[dict[str, str | None]]:
+        """Every window clerk (staff role) by display name and 工号, with the window they are
+        logged in at now (their latest live session), for transfers to a colleague."""
+        rows = self.db.query(
+            "SELECT u.username, u.display_name, ("
+            "  SELECT s.window FROM sessions s WHERE s.username = u.username"
+            "  AND s.window IS NOT NULL AND s.expires_at > ? ORDER BY s.created_at DESC LIMIT 1"
+            ") AS window FROM users u WHERE u.role = ? ORDER BY u.username",
+            [time.time(), Role.STAFF.value],
+        )
+        return [
+            {
+                "username": r["username"],
+                "name": r["display_name"] or r["username"],
+                "staff_no": r["username"],
+                "window": r["window"],
+            }
+            for r in rows
+        ]
+
+    def clerks(self) -> dict[str, str]:
+        """Window -> the clerk working it now (the latest live staff session opened at it)."""
+        rows = self.db.query(
+            "SELECT s.window, s.username FROM sessions s JOIN users u ON u.username = s.username"
+            " WHERE s.window IS NOT NULL AND s.expires_at > ? AND u.role = ?"
+            " ORDER BY s.created_at",
+            [time.time(), Role.STAFF.value],
+        )
+        return {r["window"]: r["username"] for r in rows}  # the latest session wins
+
     def close_session(self, token: str) -> None:
         with self.store.writing() as db:
             db.execute("DELETE FROM sessions WHERE token_hash = ?", [_token_hash(token)])
