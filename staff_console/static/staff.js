@@ -2,7 +2,9 @@
    ticket and the waiting list follow the hall live over /ws/board?window=W (snapshot, then
    throttled state messages), so two windows working at once see the same hall. Tickets a kiosk
    failed to print are listed (/api/v1/print-jobs?state=failed, again whenever the socket says a
-   print job failed or came out) and can be reprinted from here. */
+   print job failed or came out) and can be reprinted from here. A transfer (T) goes to another
+   service, a window or a colleague, with a staff-only note; tickets sent to this window or to
+   this clerk are listed first, with who sent them and the note, and are called here first. */
 "use strict";
 (function () {
   const setup = JSON.parse(document.getElementById("console-setup").textContent);
@@ -16,7 +18,7 @@
   const $ = (id) => document.getElementById(id);
   const fmt = (text, values) => text.replace(/\{(\w+)\}/g, (_, k) => values[k]);
 
-  const state = { win: null, waiting: {}, counts: {}, ticket: null, busy: false, details: new Map() };
+  const state = { win: null, windows: [], waiting: {}, counts: {}, ticket: null, busy: false, details: new Map(), colleagues: [] };
   window.hallqStaff = state;
 
   function message(text, kind) {
@@ -52,6 +54,23 @@
     }
   }
 
+  /* Who sent a transferred ticket, from where, and their note (staff only; text, never HTML). */
+  const windowLabel = (id) => {
+    const w = state.windows.find((x) => x.id === id);
+    return w ? (lang === "en" ? w.name_en || w.name : w.name) : id;
+  };
+  const colleague = (login) => state.colleagues.find((c) => c.username === login);
+  function sentFrom(t) {
+    const c = colleague(t.sent_by);
+    return fmt(T["staff.sent_from"], { name: c ? c.name : t.sent_by, no: t.sent_by, window: windowLabel(t.sent_from) });
+  }
+  function renderSent(t) {
+    const show = !!(t && t.sent_by);
+    $("cur-sent").hidden = !show;
+    $("cur-sent-from").textContent = show ? sentFrom(t) : "";
+    $("cur-sent-note").textContent = show ? t.note || "—" : "";
+  }
+
   function renderCurrent() {
     const w = state.win || {};
     const t = state.ticket;
@@ -64,6 +83,7 @@
     $("cur-status").textContent = status ? T["staff.status." + status] || status : "";
     $("cur-recalls").textContent = t && t.recalls ? fmt(T["staff.recalls"], { n: t.recalls }) : "";
     renderWho(t);
+    renderSent(t);
     $("cur-item").textContent = t ? (lang === "en" && t.item_name_en) || t.item_name || "" : "";
     const ws = $("window-status");
     ws.dataset.status = w.status || "";
@@ -86,9 +106,63 @@
   }
   setInterval(tick, 1000);
 
+  /* Tickets sent to this window or to this clerk: called here first, in the order sent. */
+  const sentHere = () => [...state.details.values()]
+    .filter((d) => d.to_window === W || d.to_staff === setup.user)
+    .sort((a, b) => (a.to_staff ? 0 : 1) - (b.to_staff ? 0 : 1) || (a.position ?? 0) - (b.position ?? 0));
+  function waitButton(number, d) {
+    const b = document.createElement("button");
+    b.className = "btn";
+    const num = document.createElement("span");
+    num.className = "w-number";
+    num.textContent = number;
+    b.append(num);
+    if (d) {
+      b.append(...badges(d));
+      const extra = document.createElement("span");
+      extra.className = "w-meta";
+      extra.textContent = [d.name_masked, fmt(T["staff.waited_short"], { min: minutesBetween(d.issued_at, new Date().toISOString()) })].filter(Boolean).join(" ");
+      b.append(extra);
+    }
+    b.dataset.number = number;
+    b.title = T["staff.call_number"] + " " + number;
+    b.addEventListener("click", () => act("call", { number }));
+    return b;
+  }
+  function renderSentHere(box) {
+    const mine = sentHere();
+    if (!mine.length) return;
+    const sec = document.createElement("div");
+    sec.className = "wait-service sent-here";
+    sec.dataset.sent = "";
+    const h = document.createElement("h3");
+    h.textContent = T["staff.sent_here"] + " · " + fmt(T["staff.waiting_n"], { n: mine.length });
+    sec.append(h);
+    const list = document.createElement("div");
+    list.className = "wait-numbers";
+    for (const d of mine) {
+      const b = waitButton(d.number, d);
+      const from = document.createElement("span");
+      from.className = "w-meta w-from";
+      from.textContent = (d.to_staff ? T["staff.sent_to_me"] : T["staff.sent_to_window"]) + " · " + sentFrom(d);
+      b.append(from);
+      if (d.note) {
+        const note = document.createElement("span");
+        note.className = "w-note";
+        note.textContent = d.note;
+        b.append(note);
+        b.title += "\n" + T["staff.sent_note"] + "：" + d.note;
+      }
+      list.append(b);
+    }
+    sec.append(list);
+    box.append(sec);
+  }
+
   function renderWaiting() {
     const box = $("waiting");
     box.replaceChildren();
+    renderSentHere(box);
     for (const code of setup.window_services) {
       const sec = document.createElement("div");
       sec.className = "wait-service";
@@ -99,26 +173,7 @@
       sec.append(h);
       const list = document.createElement("div");
       list.className = "wait-numbers";
-      for (const number of (state.waiting[code] || []).slice(0, 30)) {
-        const b = document.createElement("button");
-        b.className = "btn";
-        const num = document.createElement("span");
-        num.className = "w-number";
-        num.textContent = number;
-        b.append(num);
-        const d = state.details.get(number);
-        if (d) {
-          b.append(...badges(d));
-          const extra = document.createElement("span");
-          extra.className = "w-meta";
-          extra.textContent = [d.name_masked, fmt(T["staff.waited_short"], { min: minutesBetween(d.issued_at, new Date().toISOString()) })].filter(Boolean).join(" ");
-          b.append(extra);
-        }
-        b.dataset.number = number;
-        b.title = T["staff.call_number"] + " " + number;
-        b.addEventListener("click", () => act("call", { number }));
-        list.append(b);
-      }
+      for (const number of (state.waiting[code] || []).slice(0, 30)) list.append(waitButton(number, state.details.get(number)));
       sec.append(list);
       box.append(sec);
     }
@@ -135,8 +190,11 @@
     detailsTimer = null;
     if (!res.ok) return;
     const mine = new Set(setup.window_services);
-    state.details = new Map(res.data.filter((t) => mine.has(t.service)).map((t) => [t.number, t]));
+    const sent = res.data.filter((t) => t.to_window === W || t.to_staff === setup.user);
+    if (sent.some((t) => t.sent_by && !colleague(t.sent_by))) await loadColleagues();
+    state.details = new Map(res.data.filter((t) => mine.has(t.service) || sent.includes(t)).map((t) => [t.number, t]));
     renderWaiting();
+    renderButtons();
   }
   setInterval(() => { if (state.details.size) renderWaiting(); }, 60000);  // waited minutes tick
 
@@ -155,7 +213,8 @@
     if (msg.type === "print") { printed(msg); return; }
     if (msg.type === "snapshot") loadJobs();
     if (msg.type !== "snapshot" && msg.type !== "state") return;
-    state.win = msg.windows.find((w) => w.id === W) || null;
+    state.windows = msg.windows || [];
+    state.win = state.windows.find((w) => w.id === W) || null;
     state.waiting = msg.waiting || {};
     state.counts = Object.fromEntries((msg.services || []).map((s) => [s.code, s.waiting]));
     if (state.ticket && (!state.win || state.win.current !== state.ticket.number)) state.ticket = null;
@@ -192,6 +251,7 @@
     }
   }
   function waitingHere() {
+    if ((state.win && state.win.sent_waiting) || sentHere().length) return true;
     return setup.window_services.some((code) => (state.counts[code] ?? (state.waiting[code] || []).length) > 0);
   }
   function renderButtons() {
@@ -214,7 +274,10 @@
       case "finish": return [fmt(T["staff.msg.finish"], { number }), "ok"];
       case "no-show": return [fmt(T["staff.msg.no_show"], { number }), "warn"];
       case "undo-no-show": return [fmt(T["staff.msg.undo_no_show"], { number }), "ok"];
-      case "transfer": return [fmt(T["staff.msg.transfer"], { number, service: svcName(body.service) }), "ok"];
+      case "transfer":
+        if (body.to_window) return [fmt(T["staff.msg.transfer_window"], { number, window: windowLabel(body.to_window) }), "ok"];
+        if (body.to_staff) return [fmt(T["staff.msg.transfer_staff"], { number, name: (colleague(body.to_staff) || {}).name || body.to_staff }), "ok"];
+        return [fmt(T["staff.msg.transfer"], { number, service: svcName(body.service) }), "ok"];
       case "pause": return [body.reason ? fmt(T["staff.msg.pause_reason"], { reason: T["common.pause." + body.reason] }) : T["staff.msg.pause"], "warn"];
       case "resume": return [T["staff.msg.resume"], "ok"];
       default: return [T["staff.done"], "ok"];
@@ -233,6 +296,7 @@
       if (res.data.window) state.win = res.data.window;
       if (action === "call" && t) {   // do not wait for the next state message to drop it
         for (const code in state.waiting) state.waiting[code] = state.waiting[code].filter((n) => n !== t.number);
+        state.details.delete(t.number);
         renderWaiting();
       }
       state.ticket = t && res.data.window && res.data.window.current === t.number ? t : null;
@@ -249,25 +313,127 @@
     }
   }
 
-  /* Every service but the one the ticket is already in. */
-  function transferTargets() {
-    const own = state.ticket ? state.ticket.service : (state.win || {}).current_service;
-    return setup.services.filter((s) => s.code !== own);
+  /* The transfer dialog: a target of one kind (another service, a window, a colleague) and an
+     optional note. ←/→ switch kind, 1-9 choose, Enter confirms (Ctrl+Enter in the note). */
+  const KINDS = ["service", "window", "staff"];
+  const tr = { kind: "service", target: null };
+  async function loadColleagues() {
+    const res = await hallq.api("GET", "/api/v1/staff");
+    if (res.ok) state.colleagues = res.data;
   }
-
-  function openTransfer() {
+  function transferTargets(kind) {
+    if (kind === "service") {
+      const own = state.ticket ? state.ticket.service : (state.win || {}).current_service;
+      return setup.services.filter((s) => s.code !== own).map((s) => ({ id: s.code, label: svcName(s.code), meta: "" }));
+    }
+    if (kind === "window") {
+      return state.windows.filter((w) => w.id !== W).map((w) => {
+        const st = w.status === "open" ? (w.staffed ? "open" : "unstaffed") : w.status;
+        const why = w.status === "paused" && w.pause_reason ? "（" + T["common.pause." + w.pause_reason] + "）" : "";
+        return { id: w.id, label: windowLabel(w.id), meta: T["staff.win_state." + st] + why, state: st, disabled: w.status === "closed" };
+      });
+    }
+    return state.colleagues.filter((c) => c.username !== setup.user).map((c) => ({
+      id: c.username,
+      label: c.name + " · " + fmt(T["staff.staff_no"], { no: c.staff_no }),
+      meta: c.window ? fmt(T["staff.staff_at"], { window: windowLabel(c.window) }) : T["staff.staff_away"],
+    }));
+  }
+  function showKind(kind, focus) {
+    tr.kind = kind;
+    tr.target = null;
+    for (const tab of document.querySelectorAll("#transfer-kinds [role=tab]")) {
+      const on = tab.dataset.kind === kind;
+      tab.setAttribute("aria-selected", String(on));
+      tab.tabIndex = on ? 0 : -1;
+      if (on && focus) tab.focus();
+    }
     const box = $("transfer-options");
+    box.setAttribute("aria-labelledby", "transfer-tab-" + kind);
     box.replaceChildren();
-    transferTargets().forEach((s, i) => {
+    const targets = transferTargets(kind);
+    if (!targets.length) {
+      const p = document.createElement("p");
+      p.textContent = kind === "staff" && !state.colleagues.length ? T["staff.transfer_loading"] : T["staff.transfer_none." + kind];
+      box.append(p);
+    }
+    targets.forEach((x, i) => {
       const b = document.createElement("button");
+      b.type = "button";
       b.className = "btn";
-      b.dataset.service = s.code;
-      b.textContent = (i < 9 ? i + 1 + ". " : "") + svcName(s.code);
-      b.addEventListener("click", () => { $("transfer-dialog").close(); act("transfer", { service: s.code }); });
+      b.dataset[kind] = x.id;
+      b.setAttribute("aria-pressed", "false");
+      if (x.state) b.dataset.state = x.state;
+      b.disabled = !!x.disabled;
+      const name = document.createElement("span");
+      name.textContent = (i < 9 ? i + 1 + ". " : "") + x.label;
+      b.append(name);
+      if (x.meta) { const m = document.createElement("span"); m.className = "opt-meta"; m.textContent = x.meta; b.append(m); }
+      b.addEventListener("click", () => pick(x.id));
       box.append(b);
     });
-    $("transfer-dialog").showModal();
   }
+  function pick(id) {
+    tr.target = id;
+    $("transfer-error").hidden = true;
+    for (const b of $("transfer-options").querySelectorAll("button")) b.setAttribute("aria-pressed", String(b.dataset[tr.kind] === id));
+  }
+  function noteLeft() {
+    const n = $("transfer-note").maxLength - $("transfer-note").value.length;
+    $("transfer-note-left").textContent = fmt(T["staff.transfer_note_left"], { n });
+  }
+  async function openTransfer() {
+    const number = state.ticket ? state.ticket.number : (state.win || {}).current;
+    $("transfer-h").textContent = fmt(T["staff.transfer_title"], { number });
+    $("transfer-note").value = "";
+    $("transfer-error").hidden = true;
+    noteLeft();
+    showKind("service", false);
+    $("transfer-dialog").showModal();
+    $("transfer-tab-service").focus();
+    await loadColleagues();
+    if (tr.kind === "staff" && $("transfer-dialog").open) showKind("staff", false);
+  }
+  function confirmTransfer() {
+    if (!tr.target) {
+      $("transfer-error").textContent = T["staff.transfer_pick"];
+      $("transfer-error").hidden = false;
+      return;
+    }
+    const key = { service: "service", window: "to_window", staff: "to_staff" }[tr.kind];
+    const body = { [key]: tr.target };
+    const note = $("transfer-note").value.trim();
+    if (note) body.note = note;
+    $("transfer-dialog").close();
+    act("transfer", body);
+  }
+  $("transfer-note").addEventListener("input", noteLeft);
+  $("transfer-form").addEventListener("submit", (ev) => { ev.preventDefault(); confirmTransfer(); });
+  for (const tab of document.querySelectorAll("#transfer-kinds [role=tab]")) {
+    tab.addEventListener("click", () => showKind(tab.dataset.kind, true));
+  }
+  $("transfer-dialog").addEventListener("keydown", (ev) => {
+    const inNote = ev.target === $("transfer-note");
+    if (ev.key === "Enter" && !ev.target.matches("[data-close]") && (!inNote || ev.ctrlKey || ev.metaKey)) {
+      ev.preventDefault();
+      confirmTransfer();
+      return;
+    }
+    if (inNote || ev.ctrlKey || ev.altKey || ev.metaKey) return;
+    if (ev.key === "ArrowRight" || ev.key === "ArrowLeft") {
+      ev.preventDefault();
+      const step = ev.key === "ArrowRight" ? 1 : KINDS.length - 1;
+      showKind(KINDS[(KINDS.indexOf(tr.kind) + step) % KINDS.length], true);
+      return;
+    }
+    const i = Number(ev.key);
+    const b = i >= 1 && i <= 9 ? $("transfer-options").querySelectorAll("button")[i - 1] : null;
+    if (b && !b.disabled) {
+      ev.preventDefault();
+      pick(b.dataset[tr.kind]);
+      b.focus();
+    }
+  });
 
   function openNumber() {
     $("number-input").value = "";
@@ -284,15 +450,6 @@
   for (const b of document.querySelectorAll("dialog [data-close]")) {
     b.addEventListener("click", () => b.closest("dialog").close());
   }
-  $("transfer-dialog").addEventListener("keydown", (ev) => {
-    const i = Number(ev.key);
-    const targets = transferTargets();
-    if (i >= 1 && i <= 9 && targets[i - 1]) {
-      ev.preventDefault();
-      $("transfer-dialog").close();
-      act("transfer", { service: targets[i - 1].code });
-    }
-  });
 
   // -- print jobs: tickets a kiosk did not print, reprinted at that kiosk ------------------------
 
@@ -454,5 +611,6 @@
     run(action);
   });
 
+  loadColleagues();
   hallq.liveSocket("/ws/board?window=" + encodeURIComponent(W), { onMessage: apply });
 })();

@@ -146,6 +146,7 @@ def test_staff_see_clear_errors_and_a_consistent_hall(
     expect(one.locator(f'#waiting [data-number="{number}"]')).to_have_count(0)
     two.keyboard.press("t")
     two.locator('#transfer-options [data-service="general"]').click()
+    two.keyboard.press("Enter")
     expect(
         one.locator(f'#waiting [data-service="general"] [data-number="{number}"]')
     ).to_be_visible()

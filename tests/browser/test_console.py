@@ -107,6 +107,7 @@ def test_console_confirms_what_happened_and_disables_what_cannot_apply(
     expect(options.first).to_be_visible()
     assert page.locator('#transfer-options [data-service="help-desk"]').count() == 0
     page.locator('#transfer-options [data-service="general"]').click()
+    page.locator("#transfer-ok").click()
     expect(message).to_have_text(f"{third} 已转到「综合服务」")
 
     page.keyboard.press("p")  # a pause says why: 1 午休, 2 会议, 3 业务咨询…

@@ -52,7 +52,9 @@
       $("ahead").textContent = String(t.position ?? "–");
       const r = t.eta_range_s;
       $("eta").textContent = r ? `${Math.max(1, Math.round(r[0] / 60))}–${Math.max(2, Math.round(r[1] / 60))}` : "–";
-      $("status").textContent = t.position === 0 ? T["progress.next"] : "";
+      const sent = t.sent;  // sent to a window or a colleague: where, never who or why
+      const sentTo = sent && sent.window ? fmt(T["progress.sent_window"], { window: en ? sent.window_name_en : sent.window_name }) : sent ? T["progress.sent_staff"] : "";
+      $("status").textContent = sentTo || (t.position === 0 ? T["progress.next"] : "");
     } else if (t.status === "called") {
       $("go").textContent = fmt(T["progress.called"], { window: windowName(t) });
       $("status").textContent = "";
@@ -84,7 +86,8 @@
       alert(msg);
       refreshSoon(0);
     } else if (msg.type === "state" && msg.waiting) {
-      if (t.status === "waiting") {
+      if (t.status === "waiting" && t.sent) refreshSoon(10000);  // its own line: not in the feed
+      else if (t.status === "waiting") {
         const line = msg.waiting[t.service] || [];
         const at = line.indexOf(t.number);
         if (at >= 0) {
