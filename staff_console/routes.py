@@ -9,7 +9,7 @@ import re
 from aiohttp import web
 
 from hall_server.core.access import Role
-from hall_server.core.engine import PAUSE_REASONS
+from hall_server.core.engine import NOTE_MAX, PAUSE_REASONS
 from hall_server.http.common import ACCOUNTS, COOKIE, HALL, token_of
 from hall_server.http.lang import lang_of
 from hall_server.http.pages import not_found, page_login, render, services_public
@@ -68,6 +68,7 @@ async def staff_page(request: web.Request) -> web.Response:
             "windows": hall.config.window,
             "may_act": window is not None and who.may_act_on(window.id),
             "pause_reasons": PAUSE_REASONS,
+            "note_max": NOTE_MAX,
             "console": {
                 "window": window.id if window else None,
                 "window_services": list(window.services) if window else [],

@@ -242,3 +242,29 @@ def test_a_deferred_estimator_plays_again_only_when_refreshed(config: HallConfig
     assert est.for_ticket(engine, tickets[-1]).eta_s > first - 120
     engine.set_window("2", WindowStatus.CLOSED, now[0])
     assert est.for_ticket(engine, tickets[-1]).eta_s == round(5 * TAX_S)
+
+
+def test_a_ticket_sent_to_a_window_is_its_next_call_and_holds_up_that_windows_queue(
+    config: HallConfig,
+) -> None:
+    engine, est, tickets = hall(config, *[("tax", Priority.NORMAL)] * 3)
+    engine.call_next("1", NOW - 50, by="ann")
+    (moved,) = engine.transfer("1", None, NOW - 40, by="ann", to_window="2", note="缺复印件")
+    sent = engine.tickets[moved.successor_id]
+    assert est.for_ticket(engine, sent).eta_s == 0  # window 2 takes it first, now
+    # window 1 takes H002 now; H003 waits for a window: 2 is busy with the one sent to it
+    assert est.for_ticket(engine, tickets[1]).eta_s == 0
+    assert est.for_ticket(engine, tickets[2]).eta_s == round(TAX_S)
+
+
+def test_a_ticket_sent_to_a_colleague_has_an_estimate_only_while_they_are_at_a_window(
+    config: HallConfig,
+) -> None:
+    engine, est, _ = hall(config, ("tax", Priority.NORMAL), ("help", Priority.NORMAL))
+    engine.call_next("1", NOW - 50, by="ann")
+    (moved,) = engine.transfer("1", None, NOW - 40, by="ann", to_staff="carol")
+    sent = engine.tickets[moved.successor_id]
+    assert est.for_ticket(engine, sent) is None  # nobody can tell when carol comes
+    est.set_serving(None, {"3": "carol"})  # carol logs in at window 3 (help only)
+    assert est.for_ticket(engine, sent).eta_s == 0  # her next call, ahead of J001
+    assert engine.position(sent) == 0

@@ -475,6 +475,7 @@ class Estimator:
             id(engine),
             engine.day,
             tuple(wid for wid, w in engine.windows.items() if self._is_serving(w)),
+            tuple(sorted(self.clerks.items())),  # who calls a colleague's tickets where
         )
         play = self._play
         if play is None or play.key != key or now < play.at:
