@@ -236,6 +236,7 @@ def test_transfer_needs_one_target_and_never_sends_a_ticket_where_it_is() -> Non
         ({"to_window": "1"}, "transfer_to_self"),  # this window
         ({"to_staff": "ann"}, "transfer_to_self"),  # the clerk sending it
         ({"to_window": "9"}, "unknown_window"),
+        ({"to_staff": ""}, "unknown_staff"),  # nobody: it would wait for any login-less call
         ({"service": "zz"}, "unknown_service"),
         ({"to_window": "3", "note": "备" * 201}, "note_too_long"),
     ]

@@ -51,7 +51,7 @@ from __future__ import annotations
 import bisect
 from collections import deque
 from collections.abc import Callable, Collection, Iterable
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, field, fields
 from enum import StrEnum
 from typing import Any
 
@@ -153,10 +153,18 @@ def takes_high(high_waiting: bool, normal_waiting: bool, streak: int, rules: Rul
     return high_waiting and (not normal_waiting or streak < rules.max_priority_streak)
 
 
-def own_lines(window: str, clerk: str | None) -> tuple[tuple[str, str], tuple[str, str]]:
+def own_lines(window: str, clerk: str | None) -> tuple[tuple[str, str], ...]:
     """The lines a window calls from before its services' queues, in order: what was sent to
     the clerk calling (``None``: nobody logged in), then what was sent to the window."""
-    return (("staff", clerk or ""), ("window", window))
+    mine = (("staff", clerk),) if clerk else ()
+    return (*mine, ("window", window))
+
+
+def transfer_kind(to_window: str | None, to_staff: str | None) -> str:
+    """The action of :data:`TRANSITIONS` a transfer is, by its target."""
+    if to_window is not None:
+        return "transfer_to_window"
+    return "transfer" if to_staff is None else "transfer_to_staff"
 
 
 def next_streak(took_high: bool, normal_waiting: bool, streak: int) -> int:
@@ -264,10 +272,7 @@ class TicketTransferred(Event):
 
     @property
     def kind(self) -> str:
-        """The action of :data:`TRANSITIONS` this transfer is."""
-        if self.to_window is not None:
-            return "transfer_to_window"
-        return "transfer" if self.to_staff is None else "transfer_to_staff"
+        return transfer_kind(self.to_window, self.to_staff)
 
 
 @dataclass(frozen=True)
@@ -688,19 +693,10 @@ class Engine:
             )
         if service is not None:
             self.service(service)
+        if to_staff is not None and not to_staff:
+            raise EngineError("not_found", "unknown_staff", "no colleague ''", params={"staff": ""})
         target = self.window(to_window) if to_window is not None else None
-        event = TicketTransferred(
-            at=at,
-            ticket_id="",
-            window=window_id,
-            service=service or "",
-            successor_id="",
-            by=by,
-            to_window=to_window,
-            to_staff=to_staff,
-            note=note,
-        )
-        t = self._in_hand(window_id, event.kind, at)
+        t = self._in_hand(window_id, transfer_kind(to_window, to_staff), at)
         if service == t.service or to_window == window_id or (to_staff and to_staff == by):
             raise EngineError(
                 "conflict",
@@ -715,8 +711,16 @@ class Engine:
                 f"window {target.id} is closed",
                 params={"window": target.id},
             )
-        event = replace(
-            event, ticket_id=t.id, service=service or t.service, successor_id=self.new_id()
+        event = TicketTransferred(
+            at=at,
+            ticket_id=t.id,
+            window=window_id,
+            service=service or t.service,
+            successor_id=self.new_id(),
+            by=by,
+            to_window=to_window,
+            to_staff=to_staff,
+            note=note,
         )
         return self._commit([event])
 
