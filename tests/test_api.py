@@ -428,6 +428,7 @@ async def test_transfer_to_a_window_with_a_note_is_called_first_there(client: Te
     assert windows["3"]["sent_waiting"] == 1
     public = await (await client.get(f"/api/v1/tickets/{sent['token']}")).json()
     assert public["status"] == "waiting" and public["position"] == 0
+    assert public["eta_s"] == 0  # window 3 is staffed and free: its next call
     assert public["sent"] == {
         "kind": "window",
         "window": "3",

@@ -476,6 +476,7 @@ class Estimator:
             engine.day,
             tuple(wid for wid, w in engine.windows.items() if self._is_serving(w)),
             tuple(sorted(self.clerks.items())),  # who calls a colleague's tickets where
+            tuple((k, len(v)) for k, v in engine.lines.items()),  # sent to a window or clerk
         )
         play = self._play
         if play is None or play.key != key or now < play.at:

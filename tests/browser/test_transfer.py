@@ -78,6 +78,8 @@ def test_clerk_a_sends_a_visitor_to_window_3_with_a_note_and_clerk_b_calls_them_
     phone.set_viewport_size({"width": 390, "height": 844})
     phone.goto(f"{live_server.url}/t/{visitor['token']}")
     expect(phone.locator("#status")).to_have_text("已转至 3号窗口，请留意叫号")
+    expect(phone.locator("#ahead")).to_have_text("0")
+    expect(phone.locator("#eta")).not_to_have_text("–")  # window 3 is staffed: it can tell
     expect(phone.locator("body")).not_to_contain_text("户口本")
     screenshot(phone, "phone-transferred-to-window")
 
