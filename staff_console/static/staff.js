@@ -333,7 +333,8 @@
         return { id: w.id, label: windowLabel(w.id), meta: T["staff.win_state." + st] + why, state: st, disabled: w.status === "closed" };
       });
     }
-    return state.colleagues.filter((c) => c.username !== setup.user).map((c) => ({
+    const byWork = (x, y) => (x.window ? 0 : 1) - (y.window ? 0 : 1) || x.staff_no.localeCompare(y.staff_no, undefined, { numeric: true });
+    return state.colleagues.filter((c) => c.username !== setup.user).sort(byWork).map((c) => ({  // at work first
       id: c.username,
       label: c.name + " · " + fmt(T["staff.staff_no"], { no: c.staff_no }),
       meta: c.window ? fmt(T["staff.staff_at"], { window: windowLabel(c.window) }) : T["staff.staff_away"],

@@ -126,6 +126,9 @@ def test_transfer_to_a_colleague_in_english_shows_who_is_where(
     expect(colleague).to_contain_text("at Window 10")
     expect(a.locator('#transfer-options [data-staff="staff2"]')).to_contain_text("not logged in")
     assert a.locator('#transfer-options [data-staff="staff8"]').count() == 0
+    expect(a.locator("#transfer-options button").first).to_contain_text(
+        "at Window"
+    )  # at work first
     a.locator("#transfer-ok").click()  # nothing chosen yet
     expect(a.locator("#transfer-error")).to_have_text("Choose where to transfer first")
     assert axe_violations(a) == []
