@@ -175,7 +175,7 @@ def test_transfer_to_window_is_called_next_there_ahead_of_its_ordinary_queue() -
         "ann",
         "1",
     )
-    assert e.position(t) == 0 and e.line("window", "3") == [t]
+    assert e.position(t) == 0 and e.lines == {("window", "3"): [t.id]}
     assert e.waiting("a") == 0  # not in the service's queue: only window 3 calls it
     e.call_next("4", 25)  # window 4 serves a too, but the ticket was sent to window 3
     assert called(e, "4") == c_priority
@@ -194,7 +194,7 @@ def test_tickets_sent_to_a_window_are_called_in_the_order_they_were_sent() -> No
     e.call_ticket("2", "B001", 11)
     sent_first = sent(e, "2", 15, to_window="3")  # B001: issued second, sent first
     sent_second = sent(e, "1", 20, to_window="3")
-    assert [x.number for x in e.line("window", "3")] == ["B001", "A001"]
+    assert [e.tickets[x].number for x in e.lines[("window", "3")]] == ["B001", "A001"]
     assert e.position(e.tickets[sent_second]) == 1
     e.call_next("3", 30)
     assert called(e, "3") == sent_first
@@ -206,7 +206,7 @@ def test_transfer_to_a_colleague_follows_them_to_whichever_window_they_call_at()
     waiting_b = issue(e, "b", 2)
     e.call_next("1", 10, by="ann")
     moved = sent(e, "1", 20, by="ann", to_staff="carol", note="请核对房产证")
-    assert e.tickets[moved].to_staff == "carol" and e.line("staff", "carol")[0].id == moved
+    assert e.tickets[moved].to_staff == "carol" and e.lines[("staff", "carol")] == [moved]
     e.call_next("2", 30, by="dave")  # someone else at a window serving a: not theirs
     assert called(e, "2") == waiting_b
     e.call_next("3", 40, by="carol")  # carol works window 3 today, which serves only c
@@ -264,7 +264,8 @@ def test_a_blank_note_is_no_note_and_the_note_survives_a_replay_of_the_log() -> 
     replayed = make_engine()
     for ev in log:
         replayed.apply(event_from_dict(ev.to_dict()))
-    (t,) = replayed.line("staff", "carol")
+    (tid,) = replayed.lines[("staff", "carol")]
+    t = replayed.tickets[tid]
     assert (t.note, t.sent_by, t.sent_from, t.number) == ("缺户口本复印件", "bob", "2", "A001")
     assert replayed.lines == e.lines
 

@@ -509,11 +509,6 @@ class Engine:
             return self.lines[ticket.personal].index(ticket.id)
         return self.queues[ticket.service].ahead_of(ticket)
 
-    def line(self, kind: str, owner: str) -> list[Ticket]:
-        """The tickets sent to a window (``kind`` "window") or a colleague ("staff"), in the
-        order they will be called."""
-        return [self.tickets[tid] for tid in self.lines.get((kind, owner), ())]
-
     def waiting_tickets(self, service: str, limit: int | None = None) -> list[Ticket]:
         """Waiting tickets of a service in the order a window would most likely call them;
         the first `limit` only (a board's list), without walking thousands."""
