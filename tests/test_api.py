@@ -517,5 +517,6 @@ async def test_a_transfer_note_never_leaves_the_hall(client: TestClient, tmp_pat
     shared = outbox_event(event)
     assert shared is not None and "note" not in shared and "to_staff" not in shared
     message = from_event(event, {"issued_at": 0.0}, lambda at: str(at))
+    assert message is not None and message.data["to_window"] is None  # a colleague: not said
     assert message is not None and "户口" not in json.dumps(message.data, ensure_ascii=False)
     assert "staff3" not in json.dumps(message.data)

@@ -29,7 +29,7 @@ TYPES: dict[str, str] = {
     "ticket.called": "a window called a ticket (again, for a recall: recall is true)",
     "ticket.finished": "a window finished serving a ticket",
     "ticket.no_show": "the visitor did not come after the recalls",
-    "ticket.transferred": "a ticket continues in another service's queue",
+    "ticket.transferred": "a ticket continues in another service's queue or first at a window",
     "ticket.cancelled": "the visitor gave up their place",
     "rating.created": "a visitor rated the service (好差评)",
     "alarm.raised": "a queue passed its length or waiting-time alarm threshold",
@@ -114,6 +114,8 @@ def from_event(event: dict[str, Any], ticket: dict[str, Any] | None, iso: Iso) -
             data |= {
                 "window": event["window"],
                 "to_service": event["service"],
+                # where it waits when sent to a window (never the colleague, never the note)
+                "to_window": event.get("to_window"),
                 "successor": event["successor_id"],
             }
         case "ticket_cancelled":
