@@ -50,6 +50,7 @@ from hall_server.core.engine import (
     Event,
     Status,
     Ticket,
+    TicketTransferred,
     Window,
     is_serving,
     next_streak,
@@ -234,6 +235,9 @@ class Estimator:
         self._play: _Play | None = None
         self.deferred = False  # see refresh()
         self._stale = False
+        #: A ticket was sent to a window or a clerk, or the clerks moved: the play has not
+        #: placed it, and its visitor is looking at the phone now, so play again at once.
+        self._sent = False
         self._sampled: float | None = None
 
     # -- what the hall tells it ------------------------------------------------------------------
@@ -245,10 +249,12 @@ class Estimator:
         A paused or closed window never counts, whoever is logged in. ``clerks``: who works
         which window (window -> login), for the tickets sent to a colleague."""
         serving = None if windows is None else frozenset(windows)
-        if serving != self.serving or (clerks is not None and dict(clerks) != self.clerks):
+        if serving != self.serving:
             self.serving = serving
-            self.clerks = dict(clerks or {}) if clerks is not None else self.clerks
             self._stale = True
+        if clerks is not None and dict(clerks) != self.clerks:
+            self.clerks = dict(clerks)
+            self._sent = True
 
     def learn(self, events: Iterable[Event], engine: Engine) -> None:
         """The one way the estimator is taught: the events the engine just applied (issues,
@@ -259,6 +265,11 @@ class Estimator:
             t = engine.tickets.get(getattr(e, "ticket_id", ""))
             if t is not None:
                 self.observe(t)
+            if isinstance(e, TicketTransferred):  # a successor the play has not placed
+                if e.kind == "transfer":
+                    self._stale = True
+                else:
+                    self._sent = True
 
     def observe(self, ticket: Ticket) -> None:
         """Learn from a ticket that was issued, called, served or did not come (each once)."""
@@ -273,8 +284,6 @@ class Estimator:
         if ticket.status is Status.WAITING:
             if ticket.predecessor is None:
                 self._arrival(ticket)
-            else:
-                self._stale = True  # a transfer: a ticket the play has not placed
             return
         if ticket.called_at is None:
             return
@@ -475,11 +484,9 @@ class Estimator:
             id(engine),
             engine.day,
             tuple(wid for wid, w in engine.windows.items() if self._is_serving(w)),
-            tuple(sorted(self.clerks.items())),  # who calls a colleague's tickets where
-            tuple((k, len(v)) for k, v in engine.lines.items()),  # sent to a window or clerk
         )
         play = self._play
-        if play is None or play.key != key or now < play.at:
+        if play is None or play.key != key or now < play.at or self._sent:
             due = True
         else:
             old = now - play.at
@@ -488,7 +495,7 @@ class Estimator:
             )
         if due or play is None:
             play = self._play = self._play_forward(engine, now, key)
-            self._stale = False
+            self._stale = self._sent = False
         return play, now
 
     def _play_forward(self, engine: Engine, now: float, key: tuple[object, ...]) -> _Play:
