@@ -102,8 +102,10 @@ class Hall:
             if roll < 0.15:
                 for _ in range(3):
                     self.act(w, "recall")  # the third marks the visitor as not come
-            elif roll < 0.3:
-                self.act(w, "transfer", {"service": self.rng.choice("ab")})
+            elif roll < 0.3:  # to a service (its own is refused) or first at the other window
+                other = "2" if w == "1" else "1"
+                target = self.rng.choice([{"service": "a"}, {"service": "b"}, {"to_window": other}])
+                self.act(w, "transfer", target)
             else:
                 if roll < 0.6:
                     self.act(w, "start")
