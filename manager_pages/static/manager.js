@@ -98,7 +98,10 @@
       st.append(status);
       const timer = w.called_at ? clock((now - Date.parse(w.called_at)) / 1000) : "—";
       const name = en ? w.name_en || w.name : w.name;
-      tr.append(cell("th", name), st, cell("td", w.current || "—"), cell("td", timer, "num"));
+      const current = cell("td", w.current || "—");
+      // visitors transferred to this window (or its clerk) wait in no service's queue: say so
+      if (w.sent_waiting) current.append(cell("span", " · " + fill(T.sent_waiting, { n: w.sent_waiting }), "sent-waiting"));
+      tr.append(cell("th", name), st, current, cell("td", timer, "num"));
       tr.firstChild.scope = "row";
       return tr;
     });

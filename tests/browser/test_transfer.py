@@ -83,6 +83,15 @@ def test_clerk_a_sends_a_visitor_to_window_3_with_a_note_and_clerk_b_calls_them_
     expect(phone.locator("body")).not_to_contain_text("户口本")
     screenshot(phone, "phone-transferred-to-window")
 
+    ctx = browser.new_context(bypass_csp=True, viewport={"width": 1920, "height": 1080})
+    assert ctx.request.post(
+        f"{live_server.url}/api/v1/auth/login", data={"username": "manager", "password": "demo"}
+    ).ok
+    manager = ctx.new_page()  # the dashboard says where the visitor waits
+    manager.goto(f"{live_server.url}/manager")
+    expect(manager.locator('#windows tr[data-window="3"]')).to_contain_text("另有 1 位转入等候")
+    ctx.close()
+
     sent = b.locator(f'#waiting [data-sent] [data-number="{number}"]')
     expect(sent).to_be_visible()
     expect(sent).to_contain_text(NOTE)  # as text: the markup is shown, not obeyed
