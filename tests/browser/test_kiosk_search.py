@@ -128,6 +128,7 @@ def test_the_item_found_at_the_kiosk_is_on_the_ticket_the_printout_and_the_conso
     console.goto(f"{live_server.url}/staff?window=2")
     expect(console.locator("body")).to_have_attribute("data-link", "open")
     console.locator(".act-call").click()  # window 2 takes 社会保障 first, in order
+    expect(console.locator("#cur-number")).not_to_have_attribute("data-number", "")
     while console.locator("#cur-number").get_attribute("data-number") != mine:
         console.keyboard.press("f")
         expect(console.locator("#cur-number")).to_have_attribute("data-number", "")
