@@ -6,7 +6,10 @@ from __future__ import annotations
 import asyncio
 import statistics
 import time
+from pathlib import Path
 
+from hall_server.store.accounts import Accounts
+from hall_server.store.db import Store
 from tests.security.conftest import Start, auth, client_ip, login
 
 
@@ -76,3 +79,18 @@ async def test_weak_passwords_are_refused_and_a_new_one_ends_old_sessions(start:
     assert (await client.get("/api/v1/auth/me", headers=old)).status == 401
     assert (await client.get("/api/v1/auth/me", headers=elsewhere)).status == 401
     assert (await client.get("/api/v1/auth/me", headers=fresh)).status == 200
+
+
+def test_ended_sessions_are_deleted_at_the_next_login(tmp_path: Path) -> None:
+    store = Store(tmp_path / "hall.db")
+    try:
+        accounts = Accounts(store)
+        accounts.open_session("staff1", "1")
+        accounts.open_session("staff2", "2")
+        with store.writing() as db:  # the first one's twelve hours are over
+            db.execute("UPDATE sessions SET expires_at = ? WHERE username = 'staff1'", [1.0])
+        accounts.open_session("manager", None)
+        users = [r["username"] for r in store.db.query("SELECT username FROM sessions")]
+        assert sorted(users) == ["manager", "staff2"]
+    finally:
+        store.close()
