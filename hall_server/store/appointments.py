@@ -50,49 +50,42 @@ def missed_slot_ends(
 def insert(store: Store, row: dict[str, Any], capacity: int, per_person: int) -> str:
     """Check the slot and the person's limit and write, in one transaction, so two visitors
     racing for the last place cannot both get it. Returns the new code."""
-    with store.writing() as db:
-        c = db.conn
-        c.execute("BEGIN IMMEDIATE")
-        try:
-            (taken,) = c.execute(
-                "SELECT count(*) FROM appointments WHERE service = ? AND day = ? AND slot = ? "
-                f"AND {_HOLDING}",
-                (row["service"], row["day"], row["slot"], *HOLDING),
-            ).fetchone()
-            if taken >= capacity:
-                raise DomainError(
-                    "conflict",
-                    "slot_full",
-                    f"the {row['slot']} slot of {row['day']} is full",
-                    params={"slot": row["slot"], "day": row["day"]},
+    with store.transaction() as c:
+        (taken,) = c.execute(
+            "SELECT count(*) FROM appointments WHERE service = ? AND day = ? AND slot = ? "
+            f"AND {_HOLDING}",
+            (row["service"], row["day"], row["slot"], *HOLDING),
+        ).fetchone()
+        if taken >= capacity:
+            raise DomainError(
+                "conflict",
+                "slot_full",
+                f"the {row['slot']} slot of {row['day']} is full",
+                params={"slot": row["slot"], "day": row["day"]},
+            )
+        (mine,) = c.execute(
+            "SELECT count(*) FROM appointments WHERE person = ? AND service = ? "
+            f"AND day = ? AND {_HOLDING}",
+            (row["person"], row["service"], row["day"], *HOLDING),
+        ).fetchone()
+        if mine >= per_person:
+            raise DomainError(
+                "conflict",
+                "already_booked",
+                "this person already has an appointment for this service that day",
+            )
+        while True:
+            code = new_code()
+            try:
+                cols = ["code", *row]
+                c.execute(
+                    f"INSERT INTO appointments ({', '.join(cols)}) "
+                    f"VALUES ({', '.join('?' * len(cols))})",
+                    (code, *row.values()),
                 )
-            (mine,) = c.execute(
-                "SELECT count(*) FROM appointments WHERE person = ? AND service = ? "
-                f"AND day = ? AND {_HOLDING}",
-                (row["person"], row["service"], row["day"], *HOLDING),
-            ).fetchone()
-            if mine >= per_person:
-                raise DomainError(
-                    "conflict",
-                    "already_booked",
-                    "this person already has an appointment for this service that day",
-                )
-            while True:
-                code = new_code()
-                try:
-                    cols = ["code", *row]
-                    c.execute(
-                        f"INSERT INTO appointments ({', '.join(cols)}) "
-                        f"VALUES ({', '.join('?' * len(cols))})",
-                        (code, *row.values()),
-                    )
-                    break
-                except sqlite3.IntegrityError:
-                    continue
-            c.execute("COMMIT")
-        except BaseException:
-            c.execute("ROLLBACK")
-            raise
+                break
+            except sqlite3.IntegrityError:
+                continue
     return code
 
 

@@ -128,6 +128,28 @@ class Store:
         with self._lock:
             yield self._wdb
 
+    @contextmanager
+    def transaction(self, secure_delete: bool = False) -> Iterator[sqlite3.Connection]:
+        """One transaction on the writer connection, for a read-check-write that must not race
+        (a slot's last place) or writes that belong together. ``secure_delete`` zeroes what it
+        deletes in the database file (personal data; the WAL still holds the old page)."""
+        with self.writing() as db:
+            c = db.conn
+            if secure_delete:
+                (before,) = c.execute("PRAGMA secure_delete").fetchone()
+                c.execute("PRAGMA secure_delete = ON")
+            try:
+                c.execute("BEGIN IMMEDIATE")
+                try:
+                    yield c
+                    c.execute("COMMIT")
+                except BaseException:
+                    c.execute("ROLLBACK")
+                    raise
+            finally:
+                if secure_delete:
+                    c.execute(f"PRAGMA secure_delete = {int(before)}")
+
     # -- the durable write -------------------------------------------------------------------
 
     def write(

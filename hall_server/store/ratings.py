@@ -10,8 +10,6 @@ so that neither the database file nor its WAL keeps the sealed bytes.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -55,19 +53,6 @@ _RATING = (
 _AUDIT = "INSERT INTO audit_log (at, actor, action, subject, detail) VALUES (?, ?, ?, ?, ?)"
 
 
-@contextmanager
-def _transaction(store: Store) -> Iterator[sqlite3.Connection]:
-    with store.writing() as db:
-        c = db.conn
-        c.execute("BEGIN IMMEDIATE")
-        try:
-            yield c
-            c.execute("COMMIT")
-        except BaseException:
-            c.execute("ROLLBACK")
-            raise
-
-
 def of_ticket(store: Store, ticket_id: str) -> dict[str, Any] | None:
     rows = list(store.db.query("SELECT * FROM ratings WHERE ticket_id = ?", [ticket_id]))
     return rows[0] if rows else None
@@ -82,7 +67,7 @@ def insert(store: Store, row: dict[str, Any], phone: tuple[bytes, str] | None = 
     """The rating and, with a 差评, its phone number (``(sealed, masked)``), in one
     transaction: a rating refused as a duplicate keeps no number."""
     try:
-        with _transaction(store) as c:
+        with store.transaction() as c:
             cur = c.execute(
                 f"INSERT INTO ratings ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})",
                 list(row.values()),
@@ -157,26 +142,6 @@ def _erase(c: sqlite3.Connection, where: str, args: list[Any], at: float, why: s
     return len(ids)
 
 
-@contextmanager
-def _erasing(store: Store) -> Iterator[sqlite3.Connection]:
-    """A transaction whose deletions are zeroed on disk (the WAL still holds the page as it
-    was: :func:`empty_wal` next)."""
-    with store.writing() as db:
-        c = db.conn
-        (before,) = c.execute("PRAGMA secure_delete").fetchone()
-        c.execute("PRAGMA secure_delete = ON")
-        try:
-            c.execute("BEGIN IMMEDIATE")
-            try:
-                yield c
-                c.execute("COMMIT")
-            except BaseException:
-                c.execute("ROLLBACK")
-                raise
-        finally:
-            c.execute(f"PRAGMA secure_delete = {int(before)}")
-
-
 def empty_wal(store: Store, wait_s: float = 1.0) -> bool:
     """Copy the WAL into the database file and truncate it, so that no earlier version of an
     erased page survives there. While it runs SQLite holds writers back, so it waits at most
@@ -228,7 +193,7 @@ def set_followup(
     transaction (the visitor was reached: it has served its purpose). True when a number was
     erased (the WAL is then to be emptied)."""
     erase_phone = erase_phone and sealed_phone(store, rating_id) is not None
-    with (_erasing if erase_phone else _transaction)(store) as c:
+    with store.transaction(secure_delete=erase_phone) as c:
         c.execute(
             "UPDATE ratings SET followup = ?, followup_note = coalesce(?, followup_note), "
             "followup_by = ?, followup_at = ? WHERE id = ?",
@@ -248,7 +213,7 @@ def erase_phones_kept_since(store: Store, before: float, at: float) -> int:
         is None
     ):
         return 0  # the sweep runs every minute: no write, no checkpoint for nothing
-    with _erasing(store) as c:
+    with store.transaction(secure_delete=True) as c:
         return _erase(c, "kept_at < ?", [before], at, "retention", "system")
 
 
