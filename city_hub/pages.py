@@ -22,13 +22,12 @@ from typing import Any
 from urllib.parse import urlencode
 
 import aiohttp_jinja2
-import jinja2
 from aiohttp import web
 
 from hall_server.core import reports
 from hall_server.http.errors import ApiError
 from hall_server.http.lang import lang_of
-from hall_server.http.pages import PAGE_FOLDERS
+from hall_server.http.pages import PAGE_FOLDERS, mount
 from hall_server.i18n import texts, translator
 from hall_server.network import items_for
 from kiosk_ui.search import searchable
@@ -64,13 +63,7 @@ MEASURES = {
 
 
 def setup(app: web.Application) -> None:
-    aiohttp_jinja2.setup(
-        app,
-        loader=jinja2.FileSystemLoader([str(d) for d in TEMPLATE_DIRS]),
-        autoescape=jinja2.select_autoescape(["html"]),
-    )
-    for name, path in STATIC_DIRS.items():
-        app.router.add_static(f"/static/{name}/", path, name=f"static-{name}")
+    mount(app, TEMPLATE_DIRS, STATIC_DIRS)
     app.add_routes(routes)
 
 

@@ -34,14 +34,19 @@ TEMPLATE_DIRS = [d / "templates" for d in PAGE_FOLDERS.values()]
 STATIC_DIRS = {name: d / "static" for name, d in PAGE_FOLDERS.items()}
 
 
-def setup(app: web.Application) -> None:
+def mount(app: web.Application, templates: list[Path], static: dict[str, Path]) -> None:
+    """Templates (autoescaped) and static folders, as the hall's and the hub's pages use them."""
     aiohttp_jinja2.setup(
         app,
-        loader=jinja2.FileSystemLoader([str(d) for d in TEMPLATE_DIRS]),
+        loader=jinja2.FileSystemLoader([str(d) for d in templates]),
         autoescape=jinja2.select_autoescape(["html"]),
     )
-    for name, path in STATIC_DIRS.items():
+    for name, path in static.items():
         app.router.add_static(f"/static/{name}/", path, name=f"static-{name}")
+
+
+def setup(app: web.Application) -> None:
+    mount(app, TEMPLATE_DIRS, STATIC_DIRS)
     app.middlewares.append(_not_found_page)
     app.middlewares.append(_static_name_too_long)
 
